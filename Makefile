@@ -1,0 +1,63 @@
+# Kite: `make run` and `make test` work on a fresh Debian 12 machine as root.
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+BUILD   := build
+BPF_OUT := $(BUILD)/bpf
+VMLINUX := $(BUILD)/vmlinux.h
+ARCH    := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+CLANG   ?= clang
+BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) -I$(BUILD) -Ibpf
+BPF_SRCS := $(wildcard bpf/*.bpf.c) $(wildcard bpf/test/*.bpf.c) $(wildcard bpf/bench/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard bpf/lib/*.h)
+TS_SRCS  := $(shell find src test -name '*.ts' 2>/dev/null)
+CONFIG  ?= config/default.yaml
+
+APT_PKGS := clang llvm libbpf-dev bpftool libbpf-tools make gcc libc6-dev iproute2
+DEPS_STAMP := $(BUILD)/.deps
+
+.PHONY: deps build bpf ts run test test-unit test-kernel bench clean mounts
+
+## deps: install whatever is missing (Debian packages, Node >= 20, npm dependencies)
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP): package.json test/scripts/install-deps.sh
+	@bash test/scripts/install-deps.sh $(APT_PKGS)
+	@mkdir -p $(BUILD) && touch $@
+
+$(VMLINUX): | $(DEPS_STAMP)
+	@mkdir -p $(BUILD)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BPF_OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(VMLINUX)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+bpf: $(BPF_OBJS)
+
+dist/.stamp: $(TS_SRCS) tsconfig.json $(DEPS_STAMP)
+	npx tsc -p tsconfig.json
+	@chmod +x dist/src/main.js
+	@touch $@
+ts: dist/.stamp
+
+## build: BPF objects and TypeScript
+build: deps bpf ts
+
+mounts:
+	@bash test/scripts/mounts.sh
+
+## run: the agent on the default pipeline (exec -> console); CONFIG=... to pick another
+run: build mounts
+	node dist/src/main.js run --config $(CONFIG)
+
+## test: every test (unit, layout, kernel as root)
+test: build mounts
+	bash test/scripts/test.sh
+
+## bench: benchmarks side by side with peer tracers
+bench: build mounts
+	bash test/bench/run.sh
+
+clean:
+	rm -rf $(BUILD) dist

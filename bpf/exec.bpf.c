@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/* exec receiver: process exec, fork and exit from the scheduler's BTF tracepoints (tp_btf: no tracefs
+ * access needed). Fork and exit of threads are ignored: a fork is reported when a new process is
+ * created, an exit when the last thread of a process exits. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "exec.h"
+#include "lib/helpers.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Read-only knobs, set by user space before load. */
+const volatile __u32 max_arg_bytes = 4096;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24);
+} exec_events SEC(".maps");
+
+KITE_STATS_MAP(exec_stats);
+
+/* One record under construction: the fixed part, then room for the path and argv tail. */
+struct exec_scratch {
+	char buf[sizeof(struct exec_event) + EXEC_PATH_BUF + EXEC_ARGS_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_scratch);
+} exec_heap SEC(".maps");
+
+static __always_inline struct exec_scratch *scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&exec_heap, &zero);
+}
+
+static __always_inline void fill_task(struct exec_event *e, struct task_struct *t)
+{
+	e->pid = BPF_CORE_READ(t, pid);
+	e->tgid = BPF_CORE_READ(t, tgid);
+	e->ppid = BPF_CORE_READ(t, real_parent, tgid);
+	e->uid = BPF_CORE_READ(t, cred, uid.val);
+	e->euid = BPF_CORE_READ(t, cred, euid.val);
+	e->gid = BPF_CORE_READ(t, cred, gid.val);
+	e->egid = BPF_CORE_READ(t, cred, egid.val);
+	e->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+	e->start_boottime = BPF_CORE_READ(t, group_leader, start_boottime);
+	e->exit_code = 0;
+	e->flags = 0;
+	e->path_size = 0;
+	e->args_size = 0;
+	BPF_CORE_READ_STR_INTO(&e->comm, t, comm);
+}
+
+/* State of the walk from a file's dentry up to the task's root (one bpf_loop step per component, so
+ * the verifier checks the step once instead of every iteration). */
+struct path_walk {
+	struct dentry *d;
+	struct vfsmount *vm;
+	struct mount *m;
+	struct dentry *root_d;
+	struct vfsmount *root_m;
+	__u32 off;
+	__u32 flags;
+};
+
+static long path_step(__u64 i, void *ctx)
+{
+	struct path_walk *w = ctx;
+	struct dentry *d = w->d;
+	struct vfsmount *vm = w->vm;
+	struct mount *m = w->m;
+
+	if (d == w->root_d && vm == w->root_m)
+		return 1;
+	struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	if (d == mnt_root || d == parent) {
+		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+		if (mp == m || d != mnt_root)
+			return 1; /* the root of the mount tree, or of a detached file system */
+		w->d = BPF_CORE_READ(m, mnt_mountpoint);
+		w->m = mp;
+		w->vm = &mp->mnt;
+		return 0;
+	}
+	struct exec_scratch *s = scratch();
+	if (!s)
+		return 1;
+	struct exec_event *e = (struct exec_event *)s->buf;
+	__u32 off = w->off;
+	if (off > EXEC_PATH_BUF - EXEC_NAME_MAX) {
+		w->flags |= EXEC_FLAG_PATH_TRUNCATED;
+		return 1;
+	}
+	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	long n = bpf_probe_read_kernel_str(&e->data[off], EXEC_NAME_MAX, name);
+	if (n <= 0)
+		return 1;
+	w->off = off + n;
+	w->d = parent;
+	return 0;
+}
+
+/* Writes the path of `f` relative to the task's root into the scratch record's data as NUL-terminated
+ * components, leaf first, crossing mount points; returns the bytes written. */
+static __always_inline __u32 read_file_path(struct file *f, struct task_struct *t, __u32 *flags)
+{
+	struct path_walk w = {};
+	w.d = BPF_CORE_READ(f, f_path.dentry);
+	w.vm = BPF_CORE_READ(f, f_path.mnt);
+	w.m = container_of(w.vm, struct mount, mnt);
+	w.root_d = BPF_CORE_READ(t, fs, root.dentry);
+	w.root_m = BPF_CORE_READ(t, fs, root.mnt);
+	long steps = bpf_loop(EXEC_PATH_DEPTH, path_step, &w, 0);
+	if (steps >= EXEC_PATH_DEPTH)
+		w.flags |= EXEC_FLAG_PATH_TRUNCATED;
+	*flags |= w.flags;
+	return w.off;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct exec_scratch *s = scratch();
+	if (!s)
+		return 0;
+	struct exec_event *e = (struct exec_event *)s->buf;
+	fill_task(e, p);
+
+	__u32 flags = 0;
+	struct file *f = BPF_CORE_READ(bprm, file);
+	__u32 path_size = read_file_path(f, p, &flags);
+	if (path_size > EXEC_PATH_BUF)
+		path_size = EXEC_PATH_BUF;
+
+	__u64 args_size = 0;
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	if (mm) {
+		__u64 start = BPF_CORE_READ(mm, arg_start);
+		__u64 end = BPF_CORE_READ(mm, arg_end);
+		args_size = end > start ? end - start : 0;
+		__u64 limit = max_arg_bytes;
+		if (limit > EXEC_ARGS_MAX)
+			limit = EXEC_ARGS_MAX;
+		if (args_size > limit) {
+			args_size = limit;
+			flags |= EXEC_FLAG_ARGS_TRUNCATED;
+		}
+		if (args_size > EXEC_ARGS_MAX)
+			args_size = EXEC_ARGS_MAX;
+		if (bpf_probe_read_user(&e->data[path_size], args_size, (void *)start))
+			args_size = 0;
+	} else {
+		flags |= EXEC_FLAG_NO_MM;
+	}
+
+	e->flags = flags;
+	e->path_size = path_size;
+	e->args_size = args_size;
+	__u64 size = sizeof(*e) + path_size + args_size;
+	if (size > sizeof(*s))
+		return 0;
+	kite_fill_header(&e->hdr, KITE_OP_PROCESS_EXEC, size);
+	kite_output(&exec_events, &exec_stats, s, size);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0; /* a new thread, not a new process */
+	struct exec_scratch *s = scratch();
+	if (!s)
+		return 0;
+	struct exec_event *e = (struct exec_event *)s->buf;
+	fill_task(e, child);
+	e->ppid = BPF_CORE_READ(parent, tgid);
+	kite_fill_header(&e->hdr, KITE_OP_PROCESS_FORK, sizeof(*e));
+	kite_output(&exec_events, &exec_stats, e, sizeof(*e));
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p)
+{
+	/* signal->live was decremented before this tracepoint: 0 means the last thread is exiting. */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	struct exec_scratch *s = scratch();
+	if (!s)
+		return 0;
+	struct exec_event *e = (struct exec_event *)s->buf;
+	fill_task(e, p);
+	e->exit_code = BPF_CORE_READ(p, exit_code);
+	kite_fill_header(&e->hdr, KITE_OP_PROCESS_EXIT, sizeof(*e));
+	kite_output(&exec_events, &exec_stats, e, sizeof(*e));
+	return 0;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* The common header of every record Kite's programs put in a ring buffer, and the op codes.
+ * Wire structs only: no kernel types, so user space can be checked against this file's BTF. */
+#ifndef KITE_COMMON_H
+#define KITE_COMMON_H
+
+enum kite_op {
+	KITE_OP_PROCESS_EXEC = 1,
+	KITE_OP_PROCESS_FORK = 2,
+	KITE_OP_PROCESS_EXIT = 3,
+	KITE_OP_BENCH_OPEN = 100,
+};
+
+/* Every record starts with this header. `size` is the whole record, header included. */
+struct kite_event_header {
+	__u16 op;      /* enum kite_op */
+	__u16 size;
+	__u32 cpu;
+	__u64 ktime;   /* bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME, nanoseconds */
+};
+
+/* Slots of every receiver's per-CPU stats array (`<x>_stats`). */
+enum kite_stat {
+	KITE_STAT_EMITTED = 0,       /* records committed to the ring */
+	KITE_STAT_RING_FULL = 1,     /* records lost: no room in the ring */
+	KITE_STAT_FILTERED = 2,      /* events dropped by an in-kernel filter */
+	KITE_STAT_MAX = 4,
+};
+
+#endif

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* Helpers shared by Kite's programs: stats counters and ring output. Include after vmlinux.h. */
+#ifndef KITE_HELPERS_H
+#define KITE_HELPERS_H
+
+#include <bpf/bpf_helpers.h>
+#include "common.h"
+
+/* Declares the per-CPU stats array `<name>` with KITE_STAT_MAX u64 slots. */
+#define KITE_STATS_MAP(name)                                   \
+	struct {                                               \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);       \
+		__uint(max_entries, KITE_STAT_MAX);            \
+		__type(key, __u32);                            \
+		__type(value, __u64);                          \
+	} name SEC(".maps")
+
+static __always_inline void kite_stat_inc(void *stats, __u32 slot)
+{
+	__u64 *v = bpf_map_lookup_elem(stats, &slot);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void kite_fill_header(struct kite_event_header *h, __u16 op, __u32 size)
+{
+	h->op = op;
+	h->size = (__u16)size;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ktime = bpf_ktime_get_boot_ns();
+}
+
+/* Copies `size` bytes of `data` to `ring`; counts the record as emitted or as lost (ring full). */
+static __always_inline long kite_output(void *ring, void *stats, void *data, __u64 size)
+{
+	long err = bpf_ringbuf_output(ring, data, size, 0);
+	kite_stat_inc(stats, err ? KITE_STAT_RING_FULL : KITE_STAT_EMITTED);
+	return err;
+}
+
+#endif
