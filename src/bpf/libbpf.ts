@@ -16,6 +16,7 @@ for (const t of ['bpf_object', 'bpf_program', 'bpf_map', 'bpf_link']) koffi.opaq
 /** An opaque native pointer (koffi represents these as objects or bigints; never dereference here). */
 export type Ptr = unknown;
 
+koffi.struct('kite_timespec', { tv_sec: 'int64_t', tv_nsec: 'int64_t' });
 const PrintFn = koffi.proto('int kite_libbpf_print_fn(int level, void *fmt, void *va)');
 
 export const native = {
@@ -61,7 +62,7 @@ export const native = {
   epollWait: libc.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)'),
   close: libc.func('int close(int fd)') as (fd: number) => number,
   getpagesize: libc.func('int getpagesize()') as () => number,
-  clockGettime: libc.func('int clock_gettime(int clk, _Out_ int64_t *ts)') as (clk: number, ts: bigint[]) => number,
+  clockGettime: libc.func('int clock_gettime(int clk, _Out_ kite_timespec *ts)') as (clk: number, ts: { tv_sec?: number | bigint; tv_nsec?: number | bigint }) => number,
 };
 
 /** Views native memory as an ArrayBuffer (no copy). Drop every view before the memory is unmapped. */

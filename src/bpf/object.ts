@@ -244,9 +244,14 @@ export class BpfObject {
     return link;
   }
 
+  /** Destroys every link this object attached (programs stay loaded until close()). Safe twice. */
+  detach(): void {
+    for (const l of this.links.splice(0)) l.destroy();
+  }
+
   /** Detaches every link, then frees the object and its maps. Safe twice. */
   close(): void {
-    for (const l of this.links.splice(0)) l.destroy();
+    this.detach();
     if (this.handle) {
       const h = this.handle;
       this.handle = null;

@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+/**
+ * The `kite` command line; the only place that calls process.exit().
+ *   kite run [--config FILE]       run the agent (default: the package's config/default.yaml)
+ *   kite validate [--config FILE]  check a config without privileges; one line per problem
+ */
+import { resolve, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { ConfigError, formatProblem, KiteError } from './component/errors';
+import { createLogger, Logger } from './component/logger';
+import { KiteConfig, readConfigFile, resolveConfig } from './pipeline/config';
+import { createRegistry } from './registry';
+import { PACKAGE_ROOT } from './bpf/paths';
+
+const DEFAULT_CONFIG = join(PACKAGE_ROOT, 'config', 'default.yaml');
+
+const HELP = `kite: eBPF security telemetry, in a collector-style pipeline
+
+Usage:
+  kite run [--config FILE]        run the agent (needs root or CAP_BPF, CAP_PERFMON, ...)
+  kite validate [--config FILE]   check a config; prints one line per problem, exits 2 if any
+  kite --help                     this text
+  kite --version                  the agent's version
+
+--config FILE is relative to the working directory; the default is ${DEFAULT_CONFIG}
+(the exec receiver to the console exporter). Records go to standard output (console
+exporter) or to their exporters; the agent's own log goes to standard error as JSON lines.
+Environment: KITE_LOG_LEVEL=debug|info|warn|error (default info).
+`;
+
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_CONFIG = 2;
+
+interface Args {
+  command: string;
+  config: string;
+}
+
+function parseArgs(argv: string[]): Args | string {
+  let command = '';
+  let config = DEFAULT_CONFIG;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--config' || a === '-c') {
+      const v = argv[++i];
+      if (!v) return `${a} needs a file path`;
+      config = resolve(process.cwd(), v);
+    } else if (a.startsWith('--config=')) {
+      config = resolve(process.cwd(), a.slice('--config='.length));
+    } else if (a === '--help' || a === '-h' || a === 'help') {
+      command = 'help';
+    } else if (a === '--version' || a === '-v' || a === 'version') {
+      command = 'version';
+    } else if (!command && !a.startsWith('-')) {
+      command = a;
+    } else {
+      return `unknown argument ${JSON.stringify(a)}`;
+    }
+  }
+  return { command: command || 'help', config };
+}
+
+function loadConfig(path: string): KiteConfig {
+  return resolveConfig(readConfigFile(path), createRegistry());
+}
+
+function printConfigError(e: unknown, path: string): boolean {
+  if (e instanceof ConfigError) {
+    process.stderr.write(`${path}: ${e.problems.length} problem${e.problems.length === 1 ? '' : 's'}\n`);
+    for (const p of e.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    return true;
+  }
+  if (e instanceof KiteError && e.code === 'config_unreadable') {
+    process.stderr.write(`${e.message}\n`);
+    return true;
+  }
+  return false;
+}
+
+async function validate(path: string): Promise<number> {
+  try {
+    const cfg = loadConfig(path);
+    process.stdout.write(`${path}: valid (${cfg.pipelines.length} pipeline${cfg.pipelines.length === 1 ? '' : 's'}: ${cfg.pipelines.map((p) => p.name).join(', ')})\n`);
+    return EXIT_OK;
+  } catch (e) {
+    if (printConfigError(e, path)) return EXIT_CONFIG;
+    throw e;
+  }
+}
+
+async function run(path: string, logger: Logger): Promise<number> {
+  let cfg: KiteConfig;
+  try {
+    cfg = loadConfig(path);
+  } catch (e) {
+    if (printConfigError(e, path)) return EXIT_CONFIG;
+    throw e;
+  }
+  // Loaded only for `run`: validate needs no libbpf and no privileges.
+  const { setLibbpfLogger } = await import('./bpf/object');
+  const { Service, createHost } = await import('./pipeline/service');
+  setLibbpfLogger((level, msg) => logger[level]('libbpf', { detail: msg.replace(/^libbpf: /, '') }));
+  const host = createHost(logger);
+  const service = new Service(cfg, host);
+
+  let stopping = false;
+  const stopped = new Promise<number>((resolveStop) => {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn('second signal: exiting without a clean shutdown', { signal: sig });
+        process.exit(EXIT_RUNTIME);
+      }
+      stopping = true;
+      logger.info('stopping', { signal: sig });
+      const deadline = setTimeout(() => {
+        logger.error('shutdown took longer than 10s: exiting');
+        process.exit(EXIT_RUNTIME);
+      }, 10_000);
+      deadline.unref();
+      service.shutdown().then(() => {
+        logger.info('stopped', { stats: host.stats.snapshot() });
+        resolveStop(EXIT_OK);
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+
+  try {
+    await service.start();
+  } catch (e) {
+    logger.error('start failed', { error: (e as Error).message, code: (e as KiteError).code });
+    process.stderr.write(`kite: start failed: ${(e as Error).message}\n`);
+    return EXIT_RUNTIME;
+  }
+  if (stopping) return stopped;
+  logger.info('ready', {
+    config: path,
+    pipelines: cfg.pipelines.map((p) => p.name),
+    receivers: [...cfg.receivers.keys()],
+    exporters: [...cfg.exporters.keys()],
+  });
+  const statsTimer = setInterval(() => logger.info('stats', { stats: host.stats.snapshot() }), 60_000);
+  statsTimer.unref();
+  return stopped;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (typeof args === 'string') {
+    process.stderr.write(`kite: ${args}\n\n${HELP}`);
+    return EXIT_CONFIG;
+  }
+  switch (args.command) {
+    case 'help':
+      process.stdout.write(HELP);
+      return EXIT_OK;
+    case 'version':
+      process.stdout.write(`${JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version}\n`);
+      return EXIT_OK;
+    case 'validate':
+      return validate(args.config);
+    case 'run':
+      return run(args.config, createLogger());
+    default:
+      process.stderr.write(`kite: unknown command ${JSON.stringify(args.command)}\n\n${HELP}`);
+      return EXIT_CONFIG;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      // Let stdout drain (records) before leaving.
+      if (process.stdout.writableLength) process.stdout.once('drain', () => process.exit(code));
+      else process.exit(code);
+    },
+    (e) => {
+      process.stderr.write(`kite: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exit(EXIT_RUNTIME);
+    },
+  );
+}

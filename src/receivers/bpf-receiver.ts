@@ -1,0 +1,115 @@
+/**
+ * The shared shape of every receiver that wraps one BPF object and one ring buffer.
+ *
+ * start(), in the libbpf skeleton's order: open -> configure (subclass: .rodata knobs, map sizes) ->
+ * load -> open the ring reader -> attach every program -> afterAttach() -> start reading.
+ * shutdown(): detach -> deliver what is left in the ring -> complete records$ -> free the object.
+ *
+ * Counters (Host.stats, under the component id): `received` (records read from the ring), `emitted`,
+ * `decode_errors.<reason>`, and `ring_full` (records the kernel could not queue because the ring was
+ * full; read from the per-CPU stats map every second and at shutdown, and logged when it grows).
+ */
+import { Subject } from 'rxjs';
+import { ComponentId, Host, KiteRecord, Receiver } from '../component/component';
+import { BpfObject } from '../bpf/object';
+import { bpfObjectPath } from '../bpf/paths';
+import { RingReader } from '../bpf/ringbuf';
+
+/** Slots of the per-CPU `<x>_stats` map (enum kite_stat in bpf/lib/common.h). */
+export const KiteStat = { EMITTED: 0, RING_FULL: 1, FILTERED: 2 } as const;
+
+export interface BpfReceiverSpec {
+  /** bpf/<object>.bpf.c */
+  object: string;
+  programs: string[];
+  ringMap: string;
+  statsMap: string;
+  ringBufferSize: number;
+}
+
+export abstract class BpfReceiver implements Receiver {
+  readonly records$ = new Subject<KiteRecord>();
+  protected obj: BpfObject | null = null;
+  private reader: RingReader | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private lastRingFull = 0n;
+  private stopped = false;
+  private readonly statsKey: string;
+
+  constructor(protected readonly id: ComponentId, protected readonly host: Host, private readonly spec: BpfReceiverSpec) {
+    this.statsKey = `receiver/${id.key}`;
+  }
+
+  /** Sets .rodata knobs and map sizes before load. */
+  protected configure(_obj: BpfObject): void {}
+
+  /** Runs after every program is attached and before records are read (e.g. seed state from /proc). */
+  protected afterAttach(): void {}
+
+  /** Turns one ring record into a record for the pipeline, or a reason string when it is malformed. */
+  protected abstract decode(buf: Buffer, offset: number, length: number): KiteRecord | string | null;
+
+  async start(): Promise<void> {
+    if (this.obj || this.stopped) return;
+    const obj = BpfObject.open(bpfObjectPath(this.spec.object));
+    this.obj = obj;
+    try {
+      obj.map(this.spec.ringMap).setMaxEntries(this.spec.ringBufferSize);
+      this.configure(obj);
+      obj.load();
+      this.reader = new RingReader(obj.map(this.spec.ringMap), this.onRecord);
+      for (const p of this.spec.programs) obj.attach(p);
+      this.afterAttach();
+      this.reader.start();
+      this.pollTimer = setInterval(() => this.pollKernelStats(), 1000);
+      this.pollTimer.unref();
+      this.host.logger.info('receiver attached', { component: this.statsKey, programs: this.spec.programs });
+    } catch (e) {
+      await this.release();
+      throw e;
+    }
+  }
+
+  private onRecord = (buf: Buffer, offset: number, length: number): void => {
+    const stats = this.host.stats;
+    stats.add(this.statsKey, 'received');
+    const r = this.decode(buf, offset, length);
+    if (r === null) return;
+    if (typeof r === 'string') {
+      stats.add(this.statsKey, `decode_errors.${r}`);
+      return;
+    }
+    stats.add(this.statsKey, 'emitted');
+    this.records$.next(r);
+  };
+
+  /** Reads the kernel's counters: records lost because the ring was full. */
+  pollKernelStats(): void {
+    const obj = this.obj;
+    if (!obj || !obj.isLoaded) return;
+    const full = obj.map(this.spec.statsMap).sumPerCpuU64(KiteStat.RING_FULL);
+    this.host.stats.set(this.statsKey, 'ring_full', Number(full));
+    if (full > this.lastRingFull) {
+      this.host.logger.warn('kernel ring buffer full: records lost', { component: this.statsKey, lost: Number(full - this.lastRingFull), lost_total: Number(full) });
+      this.lastRingFull = full;
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.release();
+    this.records$.complete();
+  }
+
+  private async release(): Promise<void> {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+    this.obj?.detach();
+    if (this.reader) await this.reader.stop();
+    this.reader = null;
+    this.pollKernelStats();
+    this.obj?.close();
+    this.obj = null;
+  }
+}

@@ -1,0 +1,15 @@
+import { Factory } from '../../component/component';
+import { execSchema, ExecRawConfig, toExecConfig } from './config';
+import { ExecReceiver } from './receiver';
+
+export const execFactory: Factory<'receiver', ExecRawConfig> = {
+  kind: 'receiver',
+  type: 'exec',
+  stability: 'alpha',
+  description: 'Process exec, fork and exit from the scheduler tracepoints (tp_btf).',
+  schema: execSchema,
+  validate: (c) => (c.max_args > c.max_arg_bytes
+    ? [{ key: 'max_args', expected: `at most max_arg_bytes (${c.max_arg_bytes}), since every argument takes at least one byte`, actual: c.max_args }]
+    : []),
+  create: (id, config, host) => new ExecReceiver(id, host, toExecConfig(config)),
+};

@@ -1,0 +1,126 @@
+/**
+ * Decoder of `struct exec_event` (bpf/exec.h). C is the source of truth: the offsets below are checked
+ * against the object's BTF by test/layout/exec-layout.test.ts. Never throws: a short or malformed
+ * record returns a reason string, which the receiver counts.
+ */
+
+/** enum kite_op (bpf/lib/common.h) */
+export const KiteOp = { PROCESS_EXEC: 1, PROCESS_FORK: 2, PROCESS_EXIT: 3 } as const;
+
+/** enum exec_flags (bpf/exec.h) */
+export const ExecFlags = { ARGS_TRUNCATED: 1, PATH_TRUNCATED: 2, NO_MM: 4 } as const;
+
+/** Byte offsets of struct kite_event_header and struct exec_event (bpf/exec.h). */
+export const EXEC_EVENT = {
+  size: 88,
+  fields: {
+    'hdr.op': { offset: 0, size: 2 },
+    'hdr.size': { offset: 2, size: 2 },
+    'hdr.cpu': { offset: 4, size: 4 },
+    'hdr.ktime': { offset: 8, size: 8 },
+    pid: { offset: 16, size: 4 },
+    tgid: { offset: 20, size: 4 },
+    ppid: { offset: 24, size: 4 },
+    uid: { offset: 28, size: 4 },
+    euid: { offset: 32, size: 4 },
+    gid: { offset: 36, size: 4 },
+    egid: { offset: 40, size: 4 },
+    exit_code: { offset: 44, size: 4 },
+    cgroup_id: { offset: 48, size: 8 },
+    start_boottime: { offset: 56, size: 8 },
+    flags: { offset: 64, size: 4 },
+    path_size: { offset: 68, size: 2 },
+    args_size: { offset: 70, size: 2 },
+    comm: { offset: 72, size: 16 },
+    data: { offset: 88, size: 0 },
+  },
+} as const;
+
+/** Offsets of the read-only knobs in the object's .rodata (checked by the layout test). */
+export const EXEC_RODATA = { max_arg_bytes: { offset: 0, size: 4 } } as const;
+
+/** Compile-time limits of bpf/exec.h (checked by the layout test against the object's BTF). */
+export const EXEC_LIMITS = { commLen: 16, argsMax: 8192, pathBuf: 4096 } as const;
+
+export interface ExecWire {
+  op: number;
+  cpu: number;
+  /** CLOCK_BOOTTIME ns as two u32 halves (exact without BigInt). */
+  ktimeHi: number;
+  ktimeLo: number;
+  pid: number;
+  tgid: number;
+  ppid: number;
+  uid: number;
+  euid: number;
+  gid: number;
+  egid: number;
+  exitCode: number;
+  cgroupId: number;
+  startBoottimeNs: bigint;
+  flags: number;
+  comm: string;
+  /** Absolute path of the executable (process.exec only); '' when unknown. */
+  path: string;
+  /** argv as the kernel holds it (possibly cut at max_arg_bytes). */
+  args: string[];
+}
+
+function cstr(buf: Buffer, start: number, max: number): string {
+  const end = buf.indexOf(0, start);
+  return buf.toString('utf8', start, end < 0 || end > start + max ? start + max : end);
+}
+
+/** Splits NUL-terminated strings; a trailing unterminated piece is kept (it was cut). */
+function splitNul(buf: Buffer, start: number, len: number): string[] {
+  const out: string[] = [];
+  const end = start + len;
+  let p = start;
+  while (p < end) {
+    let z = buf.indexOf(0, p);
+    if (z < 0 || z > end) z = end;
+    out.push(buf.toString('utf8', p, z));
+    p = z + 1;
+  }
+  return out;
+}
+
+/** Path components arrive leaf first; the result is absolute. */
+export function joinPath(components: string[]): string {
+  if (!components.length) return '';
+  let path = '';
+  for (let i = components.length - 1; i >= 0; i--) path += `/${components[i]}`;
+  return path;
+}
+
+export function decodeExec(buf: Buffer, off: number, len: number): ExecWire | string {
+  if (len < EXEC_EVENT.size) return 'short_record';
+  const op = buf.readUInt16LE(off);
+  if (op !== KiteOp.PROCESS_EXEC && op !== KiteOp.PROCESS_FORK && op !== KiteOp.PROCESS_EXIT) return 'unknown_op';
+  const size = buf.readUInt16LE(off + 2);
+  if (size > len || size < EXEC_EVENT.size) return 'bad_size';
+  const pathSize = buf.readUInt16LE(off + 68);
+  const argsSize = buf.readUInt16LE(off + 70);
+  if (EXEC_EVENT.size + pathSize + argsSize > size || pathSize > EXEC_LIMITS.pathBuf || argsSize > EXEC_LIMITS.argsMax) return 'bad_tail';
+  const data = off + EXEC_EVENT.size;
+  return {
+    op,
+    cpu: buf.readUInt32LE(off + 4),
+    ktimeLo: buf.readUInt32LE(off + 8),
+    ktimeHi: buf.readUInt32LE(off + 12),
+    pid: buf.readUInt32LE(off + 16),
+    tgid: buf.readUInt32LE(off + 20),
+    ppid: buf.readUInt32LE(off + 24),
+    uid: buf.readUInt32LE(off + 28),
+    euid: buf.readUInt32LE(off + 32),
+    gid: buf.readUInt32LE(off + 36),
+    egid: buf.readUInt32LE(off + 40),
+    exitCode: buf.readInt32LE(off + 44),
+    cgroupId: Number(buf.readBigUInt64LE(off + 48)),
+    startBoottimeNs: buf.readBigUInt64LE(off + 56),
+    flags: buf.readUInt32LE(off + 64),
+    comm: cstr(buf, off + 72, EXEC_LIMITS.commLen),
+    path: pathSize ? joinPath(splitNul(buf, data, pathSize)) : '',
+    args: argsSize ? splitNul(buf, data + pathSize, argsSize) : [],
+  };
+}
