@@ -11,6 +11,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+KITE_BTF_EMIT(struct exec_event, exec_event);
+KITE_BTF_EMIT(enum kite_op, kite_op);
+KITE_BTF_EMIT(enum kite_stat, kite_stat);
+KITE_BTF_EMIT(enum exec_flags, exec_flags);
+
 /* Read-only knobs, set by user space before load. */
 const volatile __u32 max_arg_bytes = 4096;
 

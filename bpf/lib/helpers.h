@@ -6,6 +6,10 @@
 #include <bpf/bpf_helpers.h>
 #include "common.h"
 
+/* Puts a wire type into the object's BTF (as a .bss pointer nobody uses), so that the layout test
+ * (test/layout) can compare it with the TypeScript decoder. */
+#define KITE_BTF_EMIT(type, name) type *kite_btf_##name __attribute__((unused))
+
 /* Declares the per-CPU stats array `<name>` with KITE_STAT_MAX u64 slots. */
 #define KITE_STATS_MAP(name)                                   \
 	struct {                                               \

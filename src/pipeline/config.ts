@@ -70,6 +70,8 @@ export function parseConfigText(text: string): unknown {
   return value ?? {};
 }
 
+const an = (kind: string): string => (/^[aeiou]/.test(kind) ? `an ${kind}` : `a ${kind}`);
+
 const isPlainMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function describeKind(v: unknown): string {
@@ -103,7 +105,7 @@ export function resolveConfig(raw: unknown, factories: FactoryLookup): KiteConfi
       const path = `${section}.${key}`;
       const id = parseComponentId(key);
       if (!id) {
-        add(path, `a ${kind} id written type or type/name (lowercase type; name of letters, digits, _ . -)`, key);
+        add(path, `${an(kind)} id written type or type/name (lowercase type; name of letters, digits, _ . -)`, key);
         continue;
       }
       const factory = factories.get(kind, id.type);
@@ -178,7 +180,7 @@ function validatePipeline(
       const refPath = `${path}.${section}[${i}]`;
       if (typeof ref !== 'string' || !(ref in defined)) {
         const known = Object.keys(defined);
-        add(refPath, `a ${kind} id defined under ${section} (${known.length ? known.join(', ') : 'none defined'})`, ref);
+        add(refPath, `${an(kind)} id defined under ${section} (${known.length ? known.join(', ') : 'none defined'})`, ref);
         ok = false;
       } else if (seen.has(ref)) {
         add(refPath, `each ${kind} at most once per pipeline`, ref);
