@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test with node's test runner: unit and layout tests (no privileges), then kernel tests
+# (root, real programs). Afterwards, checks that the suite left no BPF program, map or link behind.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "make test runs kernel tests and needs root" >&2
+  exit 1
+fi
+
+ids() { bpftool -j "$1" show 2>/dev/null | python3 -c 'import json,sys; print(" ".join(str(x["id"]) for x in json.load(sys.stdin)))'; }
+before_progs=" $(ids prog) "
+before_maps=" $(ids map) "
+before_links=" $(ids link) "
+
+status=0
+node --test --test-concurrency=1 --test-reporter=spec \
+  dist/test/unit/ dist/test/layout/ dist/test/kernel/ || status=$?
+
+# programs and maps are freed after an RCU grace period: look again for up to 5 s
+for _ in $(seq 50); do
+  leftover=()
+  for kind in prog map link; do
+    before_var="before_${kind}s"
+    for id in $(ids "$kind"); do
+      case "${!before_var}" in *" $id "*) ;; *) leftover+=("$kind $id") ;; esac
+    done
+  done
+  [ ${#leftover[@]} -eq 0 ] && break
+  sleep 0.1
+done
+if [ ${#leftover[@]} -gt 0 ]; then
+  echo "BPF objects created during the tests are still in the kernel: ${leftover[*]}" >&2
+  bpftool prog show >&2 || true
+  status=1
+fi
+exit $status
