@@ -14,10 +14,10 @@ BPF_HDRS := $(wildcard bpf/*.h) $(wildcard bpf/lib/*.h)
 TS_SRCS  := $(shell find src test -name '*.ts' 2>/dev/null)
 CONFIG  ?= config/default.yaml
 
-APT_PKGS := clang llvm libbpf-dev bpftool libbpf-tools make gcc libc6-dev iproute2
+APT_PKGS := clang llvm libbpf-dev bpftool libbpf-tools make gcc libc6-dev iproute2 python3 util-linux
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: deps build bpf ts run test test-unit test-kernel bench clean mounts
+.PHONY: deps build bpf ts run test bench clean mounts docs install
 
 ## deps: install whatever is missing (Debian packages, Node >= 20, npm dependencies)
 deps: $(DEPS_STAMP)
@@ -61,3 +61,12 @@ bench: build mounts
 
 clean:
 	rm -rf $(BUILD) dist
+
+## docs: regenerate the reference section of every component README from its schema
+docs: build
+	node dist/test/scripts/gen-docs.js
+
+## install: put `kite` on the PATH (/usr/local/bin/kite -> this checkout's build)
+install: build
+	ln -sf $(CURDIR)/dist/src/main.js /usr/local/bin/kite
+	@echo "kite installed: $$(command -v kite)"

@@ -99,6 +99,10 @@ export interface Factory<K extends ComponentKind = ComponentKind, C = any> {
   type: string;
   stability: Stability;
   description: string;
+  /** Oldest Linux release the component runs on (receivers). */
+  minKernel?: string;
+  /** Capabilities the component needs, each with why (receivers). */
+  capabilities?: Record<string, string>;
   /** A convict schema: every key has `doc`, `format` and `default`. */
   schema: Schema<C>;
   /** Cross-field checks on a config that passed the schema. */
