@@ -8,6 +8,7 @@
 #include <bpf/bpf_tracing.h>
 #include "exec.h"
 #include "lib/helpers.h"
+#include "lib/filter.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -15,6 +16,9 @@ KITE_BTF_EMIT(struct exec_event, exec_event);
 KITE_BTF_EMIT(enum kite_op, kite_op);
 KITE_BTF_EMIT(enum kite_stat, kite_stat);
 KITE_BTF_EMIT(enum exec_flags, exec_flags);
+KITE_BTF_EMIT(struct kite_filter_cfg, kite_filter_cfg);
+KITE_BTF_EMIT(enum kite_filter_flags, kite_filter_flags);
+KITE_BTF_EMIT(enum kite_filter_value, kite_filter_value);
 
 /* Read-only knobs, set by user space before load. */
 const volatile __u32 max_arg_bytes = 4096;
@@ -132,6 +136,8 @@ static __always_inline __u32 read_file_path(struct file *f, struct task_struct *
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
+	if (!kite_filter_pass_current(&exec_stats))
+		return 0;
 	struct exec_scratch *s = scratch();
 	if (!s)
 		return 0;
@@ -181,6 +187,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0; /* a new thread, not a new process */
+	if (!kite_filter_pass_current(&exec_stats)) /* the parent's identity */
+		return 0;
 	struct exec_scratch *s = scratch();
 	if (!s)
 		return 0;
@@ -197,6 +205,8 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 {
 	/* signal->live was decremented before this tracepoint: 0 means the last thread is exiting. */
 	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	if (!kite_filter_pass_current(&exec_stats))
 		return 0;
 	struct exec_scratch *s = scratch();
 	if (!s)

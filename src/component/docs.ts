@@ -7,12 +7,12 @@ import { AnyFactory } from './component';
 export const BEGIN = '<!-- generated from the schema: do not edit by hand (make docs) -->';
 export const END = '<!-- end of generated section -->';
 
-function flatten(schema: Record<string, unknown>, prefix = ''): [string, { doc?: string; default?: unknown }][] {
+export function flattenSchema(schema: Record<string, unknown>, prefix = ''): [string, { doc?: string; default?: unknown }][] {
   const out: [string, { doc?: string; default?: unknown }][] = [];
   for (const [k, v] of Object.entries(schema)) {
     const node = v as Record<string, unknown>;
     if (node && typeof node === 'object' && ('doc' in node || 'default' in node)) out.push([prefix + k, node as { doc?: string; default?: unknown }]);
-    else if (node && typeof node === 'object') out.push(...flatten(node, `${prefix}${k}.`));
+    else if (node && typeof node === 'object') out.push(...flattenSchema(node, `${prefix}${k}.`));
   }
   return out;
 }
@@ -28,7 +28,7 @@ export function renderReference(f: AnyFactory): string {
   if (f.minKernel) lines.push(`| minimum kernel | Linux ${f.minKernel} |`);
   if (f.capabilities) lines.push(`| capabilities | ${Object.entries(f.capabilities).map(([c, why]) => `\`${c}\`: ${why}`).join('; ')} |`);
   lines.push('');
-  const opts = flatten(f.schema as Record<string, unknown>);
+  const opts = flattenSchema(f.schema as Record<string, unknown>);
   if (!opts.length) {
     lines.push('It takes no options: configure it as `{}`.');
   } else {

@@ -134,3 +134,23 @@ export function stringList(opts: { what?: string } = {}): (v: unknown) => void {
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) fail(what);
   };
 }
+
+export function integerList(opts: RangeOpts & { what?: string } = {}): (v: unknown) => void {
+  const what = opts.what ?? `a list of integers${rangeText(opts)}`;
+  return (v) => {
+    if (!Array.isArray(v)) fail(what);
+    for (const x of v) {
+      if (typeof x !== 'number' || !Number.isSafeInteger(x)) fail(what);
+      if ((opts.min !== undefined && x < opts.min) || (opts.max !== undefined && x > opts.max)) fail(what);
+    }
+  };
+}
+
+export function stringListOf(opts: { maxLength?: number; nonEmpty?: boolean; what: string }): (v: unknown) => void {
+  return (v) => {
+    if (!Array.isArray(v)) fail(opts.what);
+    for (const x of v) {
+      if (typeof x !== 'string' || (opts.nonEmpty && !x) || (opts.maxLength !== undefined && Buffer.byteLength(x) > opts.maxLength)) fail(opts.what);
+    }
+  };
+}

@@ -6,14 +6,16 @@
  * shutdown(): detach -> deliver what is left in the ring -> complete records$ -> free the object.
  *
  * Counters (Host.stats, under the component id): `received` (records read from the ring), `emitted`,
- * `decode_errors.<reason>`, and `ring_full` (records the kernel could not queue because the ring was
- * full; read from the per-CPU stats map every second and at shutdown, and logged when it grows).
+ * `decode_errors.<reason>`, `ring_full` (records the kernel could not queue because the ring was
+ * full; read from the per-CPU stats map every second and at shutdown, and logged when it grows) and
+ * `filtered` (events the in-kernel filters dropped).
  */
 import { Subject } from 'rxjs';
 import { ComponentId, Host, KiteRecord, Receiver } from '../component/component';
 import { BpfObject } from '../bpf/object';
 import { bpfObjectPath } from '../bpf/paths';
 import { RingReader } from '../bpf/ringbuf';
+import { applyFilters, FilterSettings } from './filters';
 
 /** Slots of the per-CPU `<x>_stats` map (enum kite_stat in bpf/lib/common.h). */
 export const KiteStat = { EMITTED: 0, RING_FULL: 1, FILTERED: 2 } as const;
@@ -25,6 +27,8 @@ export interface BpfReceiverSpec {
   ringMap: string;
   statsMap: string;
   ringBufferSize: number;
+  /** In-kernel include/exclude filters (bpf/lib/filter.h), applied after load and before attach. */
+  filter?: FilterSettings;
 }
 
 export abstract class BpfReceiver implements Receiver {
@@ -46,6 +50,9 @@ export abstract class BpfReceiver implements Receiver {
   /** Runs after every program is attached and before records are read (e.g. seed state from /proc). */
   protected afterAttach(): void {}
 
+  /** Runs every second while attached (after the kernel counters are read). */
+  protected tick(): void {}
+
   /** Turns one ring record into a record for the pipeline, or a reason string when it is malformed. */
   protected abstract decode(buf: Buffer, offset: number, length: number): KiteRecord | string | null;
 
@@ -57,6 +64,7 @@ export abstract class BpfReceiver implements Receiver {
       obj.map(this.spec.ringMap).setMaxEntries(this.spec.ringBufferSize);
       this.configure(obj);
       obj.load();
+      if (this.spec.filter) applyFilters(obj, this.spec.filter);
       this.reader = new RingReader(obj.map(this.spec.ringMap), this.onRecord);
       for (const p of this.spec.programs) obj.attach(p);
       this.afterAttach();
@@ -87,8 +95,11 @@ export abstract class BpfReceiver implements Receiver {
   pollKernelStats(): void {
     const obj = this.obj;
     if (!obj || !obj.isLoaded) return;
-    const full = obj.map(this.spec.statsMap).sumPerCpuU64(KiteStat.RING_FULL);
+    const stats = obj.map(this.spec.statsMap);
+    const full = stats.sumPerCpuU64(KiteStat.RING_FULL);
     this.host.stats.set(this.statsKey, 'ring_full', Number(full));
+    if (this.spec.filter) this.host.stats.set(this.statsKey, 'filtered', Number(stats.sumPerCpuU64(KiteStat.FILTERED)));
+    this.tick();
     if (full > this.lastRingFull) {
       this.host.logger.warn('kernel ring buffer full: records lost', { component: this.statsKey, lost: Number(full - this.lastRingFull), lost_total: Number(full) });
       this.lastRingFull = full;

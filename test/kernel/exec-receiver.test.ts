@@ -13,6 +13,7 @@ import { setLibbpfLogger } from '../../src/bpf/object';
 import { execFactory } from '../../src/receivers/exec/factory';
 import { ExecReceiver } from '../../src/receivers/exec/receiver';
 import { testHost } from '../helpers/host';
+import { settings } from '../helpers/settings';
 import { bpfIdsOf, buildTestProgram, waitFor, waitUnloaded } from '../helpers/kernel';
 
 const NOBODY = 65534;
@@ -30,7 +31,7 @@ before(async () => {
   // started before the receiver: its exit must still carry its command line (seeded from /proc)
   preexisting = spawn('/bin/sh', ['-c', 'read line', preexistingTag], { stdio: ['pipe', 'ignore', 'ignore'] });
   await new Promise((r) => setTimeout(r, 100));
-  rx = execFactory.create(parseComponentId('exec')!, { max_args: 64, max_arg_bytes: 4096, ring_buffer_size: '4MiB' }, host) as ExecReceiver;
+  rx = execFactory.create(parseComponentId('exec')!, settings(execFactory, { ring_buffer_size: '4MiB', filter: { exclude_self: false } }), host) as ExecReceiver;
   rx.records$.subscribe({ next: (r) => records.push(r), complete: () => { completed = true; } });
   await rx.start();
 });

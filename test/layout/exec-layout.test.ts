@@ -9,6 +9,7 @@ import { Btf } from '../helpers/btf';
 import { BPF_DIR } from '../helpers/paths';
 import { EXEC_EVENT, EXEC_LIMITS, EXEC_RODATA, ExecFlags, KiteOp } from '../../src/receivers/exec/wire';
 import { KiteStat } from '../../src/receivers/bpf-receiver';
+import { FilterFlags, FilterValue } from '../../src/receivers/filters';
 
 const btf = new Btf(join(BPF_DIR, 'exec.bpf.o'));
 
@@ -46,4 +47,12 @@ test('enum kite_op, exec_flags and kite_stat values match the decoder', () => {
 test('.rodata knobs are where the receiver writes them', () => {
   const ro = btf.datasec('.rodata');
   for (const [name, f] of Object.entries(EXEC_RODATA)) assert.deepEqual(ro[name], f, `.rodata ${name}`);
+});
+
+test('in-kernel filter wire (bpf/lib/filter_wire.h) matches src/receivers/filters.ts', () => {
+  assert.deepEqual(btf.struct('kite_filter_cfg'), { size: 8, fields: { flags: { offset: 0, size: 4 }, self_tgid: { offset: 4, size: 4 } } });
+  const flags = btf.enumValues('kite_filter_flags');
+  for (const [name, v] of Object.entries(FilterFlags)) assert.equal(flags[`KITE_FILTER_${name}`], v, name);
+  assert.equal(Object.keys(flags).length, Object.keys(FilterFlags).length);
+  assert.deepEqual(btf.enumValues('kite_filter_value'), { KITE_FILTER_INCLUDE: FilterValue.INCLUDE, KITE_FILTER_EXCLUDE: FilterValue.EXCLUDE });
 });

@@ -47,14 +47,17 @@ for (const file of [...readdirSync(dir).filter((f) => f.startsWith('good-')).map
 
 test('defaults apply to empty settings; ids, pipelines and fan-out are kept', () => {
   const cfg = resolveConfig(parseConfigText(readFileSync(join(dir, 'good-named.yaml'), 'utf8')), registry);
-  assert.deepEqual(cfg.receivers.get('exec')!.config, { max_args: 64, max_arg_bytes: 4096, ring_buffer_size: '16MiB' });
+  const empty = { pids: [], comms: [], uids: [], cgroups: [] };
+  assert.deepEqual(cfg.receivers.get('exec')!.config, {
+    max_args: 64, max_arg_bytes: 4096, ring_buffer_size: '16MiB', filter: { include: empty, exclude: empty, exclude_self: true },
+  });
   assert.equal(cfg.receivers.get('exec/wide')!.id.name, 'wide');
   assert.deepEqual(cfg.pipelines.map((p) => p.name), ['main', 'security']);
   assert.deepEqual(cfg.pipelines[1]!.receivers, ['exec', 'exec/wide']);
   assert.deepEqual(cfg.exporters.get('file/audit')!.config, { path: '/tmp/kite-audit.jsonl' });
-  const empty = resolveConfig(parseConfigText(readFileSync(join(dir, 'good-empty-settings.yaml'), 'utf8')), registry);
-  assert.deepEqual(empty.exporters.get('file')!.config, { path: './kite-events.jsonl' });
-  assert.equal(empty.pipelines[0]!.name, 'audit trail');
+  const emptyCfg = resolveConfig(parseConfigText(readFileSync(join(dir, 'good-empty-settings.yaml'), 'utf8')), registry);
+  assert.deepEqual(emptyCfg.exporters.get('file')!.config, { path: './kite-events.jsonl' });
+  assert.equal(emptyCfg.pipelines[0]!.name, 'audit trail');
 });
 
 test('kite validate: one line per problem, non-zero exit, no privileges needed', () => {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { renderReference } from '../../src/component/docs';
+import { flattenSchema, renderReference } from '../../src/component/docs';
 import { FACTORIES } from '../../src/registry';
 import { readmePath } from '../scripts/gen-docs';
 
@@ -13,7 +13,7 @@ for (const f of FACTORIES) {
     assert.ok(readFileSync(path, 'utf8').includes(renderReference(f)), 'the generated section matches the schema');
   });
   test(`${f.kind} ${f.type}: every option has a doc and a default`, () => {
-    for (const [key, o] of Object.entries(f.schema as Record<string, { doc?: string; default?: unknown }>)) {
+    for (const [key, o] of flattenSchema(f.schema as Record<string, unknown>)) {
       assert.ok(o.doc && o.doc.length > 10, `${key} has a doc`);
       assert.ok('default' in o, `${key} has a default`);
     }

@@ -8,6 +8,9 @@ import { testHost } from '../helpers/host';
 import { decodeExec, ExecFlags, ExecWire, EXEC_EVENT, joinPath, KiteOp } from '../../src/receivers/exec/wire';
 import { ExecReceiver } from '../../src/receivers/exec/receiver';
 import { parseComponentId } from '../../src/component/component';
+import { execFactory } from '../../src/receivers/exec/factory';
+import { toExecConfig } from '../../src/receivers/exec/config';
+import { settings } from '../helpers/settings';
 
 const fixture = (name: string): Buffer => Buffer.from(readFileSync(join(TESTDATA, 'exec', name), 'utf8').trim(), 'hex');
 
@@ -72,7 +75,7 @@ test('joinPath builds an absolute path from leaf-first components', () => {
 
 test('records: semantic-convention keys; fork and exit inherit what exec reported', () => {
   const host = testHost();
-  const rx = new ExecReceiver(parseComponentId('exec')!, host, { maxArgs: 2, maxArgBytes: 64, ringBufferSize: 1 << 20 });
+  const rx = new ExecReceiver(parseComponentId('exec')!, host, toExecConfig(settings(execFactory, { max_args: 2, max_arg_bytes: 64 })));
   const forkRec = rx.toRecord(decode(fixture('fork.hex')));
   assert.equal(forkRec['event.name'], 'process.fork');
   assert.equal(forkRec['process.pid'], 20104);
@@ -103,7 +106,7 @@ test('records: semantic-convention keys; fork and exit inherit what exec reporte
 });
 
 test('exit by a signal reports the signal, not an exit code', () => {
-  const rx = new ExecReceiver(parseComponentId('exec')!, testHost(), { maxArgs: 8, maxArgBytes: 64, ringBufferSize: 1 << 20 });
+  const rx = new ExecReceiver(parseComponentId('exec')!, testHost(), toExecConfig(settings(execFactory, { max_args: 8, max_arg_bytes: 64 })));
   const buf = fixture('exit-code-3.hex');
   buf.writeInt32LE(9, EXEC_EVENT.fields.exit_code.offset);
   const rec = rx.toRecord(decode(buf));

@@ -1,6 +1,7 @@
 /** Settings of the exec receiver. */
 import { byteSize, integer, parseByteSize } from '../../component/formats';
 import { EXEC_LIMITS } from './wire';
+import { FilterSettings, filterSchema } from '../filters';
 
 export const DEFAULT_MAX_ARGS = 64;
 export const DEFAULT_MAX_ARG_BYTES = 4096;
@@ -11,6 +12,7 @@ export interface ExecRawConfig {
   max_args: number;
   max_arg_bytes: number;
   ring_buffer_size: string | number;
+  filter: FilterSettings;
 }
 
 /** As the receiver uses it. */
@@ -18,6 +20,7 @@ export interface ExecConfig {
   maxArgs: number;
   maxArgBytes: number;
   ringBufferSize: number;
+  filter: FilterSettings;
 }
 
 export const execSchema = {
@@ -36,8 +39,9 @@ export const execSchema = {
     format: byteSize({ min: 65536, max: 1 << 30, powerOfTwo: true }),
     default: DEFAULT_RING_BUFFER_SIZE,
   },
+  filter: filterSchema,
 };
 
 export function toExecConfig(raw: ExecRawConfig): ExecConfig {
-  return { maxArgs: raw.max_args, maxArgBytes: raw.max_arg_bytes, ringBufferSize: parseByteSize(raw.ring_buffer_size)! };
+  return { maxArgs: raw.max_args, maxArgBytes: raw.max_arg_bytes, ringBufferSize: parseByteSize(raw.ring_buffer_size)!, filter: raw.filter };
 }

@@ -1,6 +1,7 @@
 import { Factory } from '../../component/component';
 import { execSchema, ExecRawConfig, toExecConfig } from './config';
 import { ExecReceiver } from './receiver';
+import { validateFilters } from '../filters';
 
 export const execFactory: Factory<'receiver', ExecRawConfig> = {
   kind: 'receiver',
@@ -13,8 +14,11 @@ export const execFactory: Factory<'receiver', ExecRawConfig> = {
     CAP_PERFMON: 'tracing programs read kernel memory (task, file and mount structures)',
   },
   schema: execSchema,
-  validate: (c) => (c.max_args > c.max_arg_bytes
-    ? [{ key: 'max_args', expected: `at most max_arg_bytes (${c.max_arg_bytes}), since every argument takes at least one byte`, actual: c.max_args }]
-    : []),
+  validate: (c) => [
+    ...(c.max_args > c.max_arg_bytes
+      ? [{ key: 'max_args', expected: `at most max_arg_bytes (${c.max_arg_bytes}), since every argument takes at least one byte`, actual: c.max_args }]
+      : []),
+    ...validateFilters(c.filter),
+  ],
   create: (id, config, host) => new ExecReceiver(id, host, toExecConfig(config)),
 };

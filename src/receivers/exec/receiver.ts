@@ -35,6 +35,7 @@ export class ExecReceiver extends BpfReceiver {
       ringMap: 'exec_events',
       statsMap: 'exec_stats',
       ringBufferSize: cfg.ringBufferSize,
+      filter: cfg.filter,
     });
     this.table = new ProcessTable(readBootId());
   }
@@ -44,6 +45,10 @@ export class ExecReceiver extends BpfReceiver {
     const v = rodata.initialValue();
     v.writeUInt32LE(this.cfg.maxArgBytes, EXEC_RODATA.max_arg_bytes.offset);
     rodata.setInitialValue(v);
+  }
+
+  protected override tick(): void {
+    this.clock.sync(); // follow NTP steps of the wall clock
   }
 
   protected override afterAttach(): void {

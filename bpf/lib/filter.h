@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* In-kernel include/exclude filters shared by every receiver: by process (tgid), comm, uid and cgroup.
+ * User space fills the maps from the receiver's `filter:` settings before attaching
+ * (src/receivers/filters.ts). An event is kept when it matches every include set that is in use and
+ * no exclude entry; dropped events are counted in KITE_STAT_FILTERED and never reach the ring.
+ * Include after vmlinux.h and helpers.h. */
+#ifndef KITE_FILTER_H
+#define KITE_FILTER_H
+
+#include "filter_wire.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kite_filter_cfg);
+} kite_fcfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KITE_FILTER_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u8);
+} kite_fpid SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KITE_FILTER_MAX_ENTRIES);
+	__type(key, char[KITE_COMM_LEN]);
+	__type(value, __u8);
+} kite_fcomm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KITE_FILTER_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, __u8);
+} kite_fuid SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, KITE_FILTER_MAX_ENTRIES);
+	__type(key, __u64);
+	__type(value, __u8);
+} kite_fcgrp SEC(".maps");
+
+/* 1 when the set is in use and `v` is not included, or `v` is excluded. */
+static __always_inline int kite_filter_miss(__u8 *v, __u32 flags, __u32 include_flag)
+{
+	if (v && (*v & KITE_FILTER_EXCLUDE))
+		return 1;
+	if ((flags & include_flag) && !(v && (*v & KITE_FILTER_INCLUDE)))
+		return 1;
+	return 0;
+}
+
+/* Decides for the current task: 1 keeps the event, 0 drops it (and counts it as filtered). */
+static __always_inline int kite_filter_pass_current(void *stats)
+{
+	__u32 zero = 0;
+	struct kite_filter_cfg *cfg = bpf_map_lookup_elem(&kite_fcfg, &zero);
+	if (!cfg || !cfg->flags)
+		return 1;
+	__u32 flags = cfg->flags;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if ((flags & KITE_FILTER_EXCLUDE_SELF) && tgid == cfg->self_tgid)
+		goto drop;
+	if (flags & (KITE_FILTER_PID_INCLUDE | KITE_FILTER_PID_EXCLUDE)) {
+		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fpid, &tgid), flags, KITE_FILTER_PID_INCLUDE))
+			goto drop;
+	}
+	if (flags & (KITE_FILTER_UID_INCLUDE | KITE_FILTER_UID_EXCLUDE)) {
+		__u32 uid = (__u32)bpf_get_current_uid_gid();
+		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fuid, &uid), flags, KITE_FILTER_UID_INCLUDE))
+			goto drop;
+	}
+	if (flags & (KITE_FILTER_COMM_INCLUDE | KITE_FILTER_COMM_EXCLUDE)) {
+		char comm[KITE_COMM_LEN] = {};
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fcomm, comm), flags, KITE_FILTER_COMM_INCLUDE))
+			goto drop;
+	}
+	if (flags & (KITE_FILTER_CGROUP_INCLUDE | KITE_FILTER_CGROUP_EXCLUDE)) {
+		__u64 cg = bpf_get_current_cgroup_id();
+		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fcgrp, &cg), flags, KITE_FILTER_CGROUP_INCLUDE))
+			goto drop;
+	}
+	return 1;
+drop:
+	kite_stat_inc(stats, KITE_STAT_FILTERED);
+	return 0;
+}
+
+#endif

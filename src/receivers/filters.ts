@@ -1,0 +1,144 @@
+/**
+ * In-kernel include/exclude filters shared by every receiver (bpf/lib/filter.h): by process id,
+ * command name, user id and cgroup. Events that do not pass are dropped in the kernel before they are
+ * copied to the ring, and counted (`filtered`).
+ *
+ * YAML, under any receiver:
+ *   filter:
+ *     include: { pids: [], comms: [], uids: [], cgroups: [] }   # empty: everything
+ *     exclude: { pids: [], comms: [], uids: [], cgroups: [] }
+ *     exclude_self: true                                        # the agent's own activity
+ * Cgroups are paths of cgroup v2 folders (absolute, or relative to the cgroup v2 mount).
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { boolean, integerList, stringListOf } from '../component/formats';
+import { KiteError } from '../component/errors';
+import { BpfObject } from '../bpf/object';
+
+/** Constants of bpf/lib/filter_wire.h (checked by the layout test). */
+export const FilterFlags = {
+  PID_INCLUDE: 1 << 0,
+  PID_EXCLUDE: 1 << 1,
+  COMM_INCLUDE: 1 << 2,
+  COMM_EXCLUDE: 1 << 3,
+  UID_INCLUDE: 1 << 4,
+  UID_EXCLUDE: 1 << 5,
+  CGROUP_INCLUDE: 1 << 6,
+  CGROUP_EXCLUDE: 1 << 7,
+  EXCLUDE_SELF: 1 << 8,
+} as const;
+export const FilterValue = { INCLUDE: 1, EXCLUDE: 2 } as const;
+export const FILTER_MAX_ENTRIES = 1024;
+export const COMM_LEN = 16;
+
+export interface FilterSet {
+  pids: number[];
+  comms: string[];
+  uids: number[];
+  cgroups: string[];
+}
+
+export interface FilterSettings {
+  include: FilterSet;
+  exclude: FilterSet;
+  exclude_self: boolean;
+}
+
+const setSchema = (verb: string) => ({
+  pids: {
+    doc: `Process ids (thread group ids) to ${verb}.`,
+    format: integerList({ min: 1, max: 4194304, what: 'a list of process ids' }),
+    default: [] as number[],
+  },
+  comms: {
+    doc: `Command names (the kernel's comm, at most 15 bytes) to ${verb}.`,
+    format: stringListOf({ nonEmpty: true, maxLength: COMM_LEN - 1, what: 'a list of command names of 1 to 15 bytes' }),
+    default: [] as string[],
+  },
+  uids: {
+    doc: `User ids to ${verb}.`,
+    format: integerList({ min: 0, max: 4294967294, what: 'a list of user ids' }),
+    default: [] as number[],
+  },
+  cgroups: {
+    doc: `cgroup v2 folders to ${verb} (absolute paths, or relative to the cgroup v2 mount); only processes directly in them match.`,
+    format: stringListOf({ nonEmpty: true, what: 'a list of cgroup paths' }),
+    default: [] as string[],
+  },
+});
+
+export const filterSchema = {
+  include: setSchema('keep (empty: all)'),
+  exclude: setSchema('drop'),
+  exclude_self: {
+    doc: "Drop events caused by the agent's own process.",
+    format: boolean(),
+    default: true,
+  },
+};
+
+/** The cgroup v2 mount: /sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on hybrid ones. */
+export function cgroup2Root(mounts = readFileSync('/proc/self/mounts', 'utf8')): string {
+  for (const line of mounts.split('\n')) {
+    const f = line.split(' ');
+    if (f[2] === 'cgroup2' && f[1]) return f[1];
+  }
+  return '/sys/fs/cgroup';
+}
+
+/** The cgroup id of a cgroup v2 folder (its inode number, as bpf_get_current_cgroup_id() reports it). */
+export function cgroupId(path: string, root = cgroup2Root()): number {
+  const full = isAbsolute(path) && existsSync(path) ? path : join(root, path);
+  try {
+    return statSync(full).ino;
+  } catch (e) {
+    throw new KiteError('filter_cgroup', `filter: cgroup ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function commKey(comm: string): Buffer {
+  const b = Buffer.alloc(COMM_LEN);
+  b.write(comm, 'utf8');
+  return b;
+}
+
+/** Fills the filter maps of a loaded object. Throws (naming the path) when a cgroup does not exist. */
+export function applyFilters(obj: BpfObject, s: FilterSettings): void {
+  let flags = s.exclude_self ? FilterFlags.EXCLUDE_SELF : 0;
+  const entries = new Map<string, { map: string; key: Buffer; value: number }>();
+  const add = (map: string, key: Buffer, bit: number): void => {
+    const id = `${map}:${key.toString('hex')}`;
+    const e = entries.get(id) ?? { map, key, value: 0 };
+    e.value |= bit;
+    entries.set(id, e);
+  };
+  const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
+  const u64 = (n: number): Buffer => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(n)); return b; };
+  const sets: [FilterSet, number, 'INCLUDE' | 'EXCLUDE'][] = [[s.include, FilterValue.INCLUDE, 'INCLUDE'], [s.exclude, FilterValue.EXCLUDE, 'EXCLUDE']];
+  for (const [set, bit, which] of sets) {
+    if (set.pids.length) flags |= FilterFlags[`PID_${which}`];
+    if (set.comms.length) flags |= FilterFlags[`COMM_${which}`];
+    if (set.uids.length) flags |= FilterFlags[`UID_${which}`];
+    if (set.cgroups.length) flags |= FilterFlags[`CGROUP_${which}`];
+    for (const p of set.pids) add('kite_fpid', u32(p), bit);
+    for (const c of set.comms) add('kite_fcomm', commKey(c), bit);
+    for (const u of set.uids) add('kite_fuid', u32(u), bit);
+    for (const c of set.cgroups) add('kite_fcgrp', u64(cgroupId(c)), bit);
+  }
+  for (const e of entries.values()) obj.map(e.map).update(e.key, Buffer.from([e.value]));
+  const cfg = Buffer.alloc(8);
+  cfg.writeUInt32LE(flags, 0);
+  cfg.writeUInt32LE(process.pid, 4);
+  obj.map('kite_fcfg').update(Buffer.alloc(4), cfg);
+}
+
+/** Cross-field checks: at most FILTER_MAX_ENTRIES entries per map. */
+export function validateFilters(s: FilterSettings): { key: string; expected: string; actual: unknown }[] {
+  const out: { key: string; expected: string; actual: unknown }[] = [];
+  for (const k of ['pids', 'comms', 'uids', 'cgroups'] as const) {
+    const n = new Set([...s.include[k], ...s.exclude[k]].map(String)).size;
+    if (n > FILTER_MAX_ENTRIES) out.push({ key: `filter.include.${k}`, expected: `at most ${FILTER_MAX_ENTRIES} distinct ${k} in include and exclude together`, actual: n });
+  }
+  return out;
+}
