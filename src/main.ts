@@ -19,6 +19,8 @@ const HELP = `kite: eBPF security telemetry, in a collector-style pipeline
 Usage:
   kite run [--config FILE]        run the agent (needs root or CAP_BPF, CAP_PERFMON, ...)
   kite validate [--config FILE]   check a config; prints one line per problem, exits 2 if any
+  kite probe [--config FILE]      what this kernel lets Kite run, and why not; exits 1 when a
+                                  receiver of the config cannot run
   kite --help                     this text
   kite --version                  the agent's version
 
@@ -87,6 +89,21 @@ async function validate(path: string): Promise<number> {
     if (printConfigError(e, path)) return EXIT_CONFIG;
     throw e;
   }
+}
+
+async function probe(path: string): Promise<number> {
+  let cfg: KiteConfig;
+  try {
+    cfg = loadConfig(path);
+  } catch (e) {
+    if (printConfigError(e, path)) return EXIT_CONFIG;
+    throw e;
+  }
+  const { setLibbpfLogger } = await import('./bpf/object');
+  const { runProbe } = await import('./commands/probe');
+  setLibbpfLogger(() => {});
+  process.stdout.write(`config        ${path}\n`);
+  return runProbe(cfg, (line) => process.stdout.write(`${line}\n`));
 }
 
 async function run(path: string, logger: Logger): Promise<number> {
@@ -163,6 +180,8 @@ async function main(argv: string[]): Promise<number> {
       return validate(args.config);
     case 'run':
       return run(args.config, createLogger());
+    case 'probe':
+      return probe(args.config);
     default:
       process.stderr.write(`kite: unknown command ${JSON.stringify(args.command)}\n\n${HELP}`);
       return EXIT_CONFIG;

@@ -50,7 +50,8 @@ function hintFor(op: string, errno: number, log: string[], progTypes: string[]):
     return `the agent lacks ${missing.join(', ')} (run as root, or grant CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH and, for network programs, CAP_NET_ADMIN); RLIMIT_MEMLOCK is not the cause on Linux 5.11 and newer`;
   }
   const failed = log.map((l) => /prog '([^']+)': BPF program load failed/.exec(l)?.[1]).find(Boolean);
-  const types = progTypes.length ? ` (${progTypes.join(', ')})` : '';
+  const relevant = failed ? progTypes.filter((t) => t.startsWith(`${failed}: `)).map((t) => t.slice(failed.length + 2)) : progTypes;
+  const types = relevant.length ? ` (${relevant.join(', ')})` : '';
   return `every needed capability is held, so the kernel itself refuses ${failed ? `program '${failed}'` : 'this program'}${types}: this program type is disabled or locked down on this kernel`;
 }
 

@@ -101,6 +101,8 @@ export interface Factory<K extends ComponentKind = ComponentKind, C = any> {
   description: string;
   /** Oldest Linux release the component runs on (receivers). */
   minKernel?: string;
+  /** Kernel features (names of src/bpf/probe.ts FEATURES) the component cannot run without. */
+  requires?: string[];
   /** Capabilities the component needs, each with why (receivers). */
   capabilities?: Record<string, string>;
   /** A convict schema: every key has `doc`, `format` and `default`. */

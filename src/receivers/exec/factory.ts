@@ -9,6 +9,7 @@ export const execFactory: Factory<'receiver', ExecRawConfig> = {
   stability: 'alpha',
   description: 'Process exec, fork and exit from the scheduler tracepoints (tp_btf).',
   minKernel: '5.17 (bpf_loop; BTF at /sys/kernel/btf/vmlinux)',
+  requires: ['btf', 'tp_btf', 'ringbuf_loop'],
   capabilities: {
     CAP_BPF: 'load the programs and create the maps',
     CAP_PERFMON: 'tracing programs read kernel memory (task, file and mount structures)',
