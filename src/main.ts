@@ -117,9 +117,18 @@ async function run(path: string, logger: Logger): Promise<number> {
   // Loaded only for `run`: validate needs no libbpf and no privileges.
   const { setLibbpfLogger } = await import('./bpf/object');
   const { Service, createHost } = await import('./pipeline/service');
+  const { Telemetry } = await import('./pipeline/telemetry');
   setLibbpfLogger((level, msg) => logger[level]('libbpf', { detail: msg.replace(/^libbpf: /, '') }));
   const host = createHost(logger);
   const service = new Service(cfg, host);
+  const telemetry = new Telemetry(host.stats, logger);
+  if (cfg.telemetry.enabled) {
+    try {
+      await telemetry.start(cfg.telemetry.address);
+    } catch (e) {
+      logger.error('telemetry disabled: its address is not usable', { error: (e as Error).message });
+    }
+  }
 
   let stopping = false;
   const stopped = new Promise<number>((resolveStop) => {
@@ -135,7 +144,9 @@ async function run(path: string, logger: Logger): Promise<number> {
         process.exit(EXIT_RUNTIME);
       }, 10_000);
       deadline.unref();
-      service.shutdown().then(() => {
+      telemetry.setReady(false);
+      service.shutdown().then(async () => {
+        await telemetry.stop();
         logger.info('stopped', { stats: host.stats.snapshot() });
         resolveStop(EXIT_OK);
       });
@@ -147,11 +158,13 @@ async function run(path: string, logger: Logger): Promise<number> {
   try {
     await service.start();
   } catch (e) {
+    await telemetry.stop();
     logger.error('start failed', { error: (e as Error).message, code: (e as KiteError).code });
     process.stderr.write(`kite: start failed: ${(e as Error).message}\n`);
     return EXIT_RUNTIME;
   }
   if (stopping) return stopped;
+  telemetry.setReady(true);
   logger.info('ready', {
     config: path,
     pipelines: cfg.pipelines.map((p) => p.name),

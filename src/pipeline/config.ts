@@ -9,10 +9,11 @@ import convict from 'convict';
 import { LineCounter, parseDocument } from 'yaml';
 import { AnyFactory, ComponentId, ComponentKind, parseComponentId } from '../component/component';
 import { ConfigError, ConfigProblem, describeValue, KiteError } from '../component/errors';
+import { boolean, string } from '../component/formats';
 
 export const SECTIONS: Record<string, ComponentKind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter' };
 const TOP_KEYS = ['receivers', 'processors', 'exporters', 'service'];
-const SERVICE_KEYS = ['pipelines'];
+const SERVICE_KEYS = ['pipelines', 'telemetry'];
 const PIPELINE_KEYS = ['receivers', 'processors', 'exporters'];
 
 export interface ResolvedComponent {
@@ -30,7 +31,23 @@ export interface PipelineSpec {
   exporters: string[];
 }
 
+export interface TelemetryConfig {
+  enabled: boolean;
+  address: string;
+}
+
+/** `service.telemetry`: the agent's own /metrics, /healthz and /readyz. */
+export const telemetrySchema = {
+  enabled: { doc: 'Serve /metrics, /healthz and /readyz.', format: boolean(), default: true },
+  address: {
+    doc: 'host:port to listen on (port 0 picks a free port). When the port is taken the agent logs an error and runs without telemetry.',
+    format: string({ pattern: /^(\[[0-9a-fA-F:]+\]|[^:]*):\d{1,5}$/, what: 'an address host:port, such as 127.0.0.1:9464 or [::1]:9464' }),
+    default: '127.0.0.1:9464',
+  },
+};
+
 export interface KiteConfig {
+  telemetry: TelemetryConfig;
   receivers: Map<string, ResolvedComponent>;
   processors: Map<string, ResolvedComponent>;
   exporters: Map<string, ResolvedComponent>;
@@ -84,7 +101,7 @@ export function resolveConfig(raw: unknown, factories: FactoryLookup): KiteConfi
   const add = (path: string, expected: string, actual: unknown): void => {
     problems.push({ path, expected, actual: describeKind(actual) });
   };
-  const out: KiteConfig = { receivers: new Map(), processors: new Map(), exporters: new Map(), pipelines: [] };
+  const out: KiteConfig = { telemetry: { enabled: true, address: '127.0.0.1:9464' }, receivers: new Map(), processors: new Map(), exporters: new Map(), pipelines: [] };
 
   if (!isPlainMap(raw)) {
     add('', 'a map with receivers, exporters and service', raw);
@@ -126,6 +143,10 @@ export function resolveConfig(raw: unknown, factories: FactoryLookup): KiteConfi
   } else {
     for (const key of Object.keys(service)) {
       if (!SERVICE_KEYS.includes(key)) add(`service.${key}`, `a known key of service (${SERVICE_KEYS.join(', ')})`, service[key]);
+    }
+    if (service.telemetry !== undefined) {
+      const t = validateComponent('service.telemetry', { kind: 'service', type: 'telemetry', schema: telemetrySchema } as unknown as AnyFactory, service.telemetry, problems);
+      if (t) out.telemetry = t as unknown as TelemetryConfig;
     }
     const pipelines = service.pipelines;
     if (!isPlainMap(pipelines) || Object.keys(pipelines).length === 0) {

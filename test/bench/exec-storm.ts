@@ -73,7 +73,11 @@ interface Tracer {
   count(genPid: number): { captured: number; lost: number };
 }
 
+/** The variant cannot run at all here (not built, not installed, fails to start): skip it. */
 class VariantUnavailable extends Error {}
+/** One run went wrong (the tracer died during it): drop that run, keep going. */
+class RunFailed extends Error {}
+const MAX_FAILED_RUNS = 2;
 
 async function runGenerator(n: number): Promise<GenResult> {
   const gen = spawnTracked(GENERATOR, [String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -85,7 +89,18 @@ async function runGenerator(n: number): Promise<GenResult> {
 }
 
 function tailOf(lines: string[], n = 8): string {
+  if (!lines.length) return '    (none)';
   return lines.slice(-n).map((l) => `    ${l.slice(0, 300)}`).join('\n');
+}
+
+/** Kite logs its counters when it stops: {"msg":"stopped","stats":{"receiver/exec":{"ring_full":N,...},...}}. */
+function ringFullOf(line: string): number {
+  try {
+    const stats = (JSON.parse(line) as { stats?: Record<string, Record<string, unknown>> }).stats ?? {};
+    return Object.values(stats).reduce((a, c) => a + (typeof c['ring_full'] === 'number' ? c['ring_full'] : 0), 0);
+  } catch {
+    return 0;
+  }
 }
 
 async function startKite(): Promise<Tracer> {
@@ -99,6 +114,7 @@ async function startKite(): Promise<Tracer> {
   const t0 = performance.now();
   const proc = spawnTracked(process.execPath, [KITE_MAIN, 'run', '--config', yaml], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
   let ready = false;
+  let ringFull = 0;
   let resolveReady: () => void = () => {};
   const readyP = new Promise<void>((r) => (resolveReady = r));
   const err = new LineReader(proc.stderr!, (l) => {
@@ -106,13 +122,14 @@ async function startKite(): Promise<Tracer> {
       ready = true;
       resolveReady();
     }
+    if (l.includes('"msg":"stopped"')) ringFull += ringFullOf(l);
   });
   const stdout = new LineReader(proc.stdout!);
   const exited = waitExit(proc, 60_000).catch(() => -1);
   const timeout = sleep(60_000).then(() => 'timeout' as const);
   const first = await Promise.race([readyP.then(() => 'ready' as const), exited.then(() => 'exit' as const), timeout]);
   if (first !== 'ready') {
-    const how = first === 'exit' ? `exited with code ${proc.exitCode ?? proc.signalCode}` : 'did not log "msg":"ready" within 60 s';
+    const how = first === 'timeout' ? 'did not log "msg":"ready" within 60 s' : proc.signalCode ? `was killed by ${proc.signalCode}` : `exited with code ${proc.exitCode}`;
     if (first === 'timeout') await stopChild(proc, 'SIGKILL', 5000);
     throw new VariantUnavailable(
       `the Kite agent (node ${KITE_MAIN} run --config ${yaml}) ${how} before it was ready; last stderr lines:\n${tailOf(err.tail)}` +
@@ -124,6 +141,7 @@ async function startKite(): Promise<Tracer> {
     proc,
     startupS,
     async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode ?? -1; // already reported by the caller
       const r = await stopChild(proc, 'SIGTERM', 30_000);
       if (r.killed) log(`kite: did not exit within 30 s of SIGTERM; killed`);
       else if (r.code !== 0) log(`kite: exit code ${r.code} after SIGTERM; last stderr lines:\n${tailOf(err.tail)}`);
@@ -142,8 +160,7 @@ async function startKite(): Promise<Tracer> {
           // a torn last line counts as not captured
         }
       }
-      // Kite reports its losses as counters, not in the event stream; capture vs performed shows them.
-      return { captured, lost: 0 };
+      return { captured, lost: ringFull };
     },
   };
 }
@@ -214,15 +231,27 @@ async function runOne(rep: number, variant: Variant): Promise<Run> {
   let tracer: Tracer | null = null;
   if (variant === 'kite') tracer = await startKite();
   else if (variant === 'execsnoop') tracer = await startExecsnoop();
+  /** CPU seconds and peak RSS of the tracer; RunFailed if it is gone. */
+  const snapshot = (when: string): { cpuS: number; rssMiB: number } => {
+    const p = tracer!.proc;
+    try {
+      if (p.exitCode === null && p.signalCode === null) return { cpuS: processCpuSeconds(p.pid!), rssMiB: peakRssMiB(p.pid!) };
+    } catch (e) {
+      if (p.exitCode === null && p.signalCode === null && existsSync(`/proc/${p.pid}`)) throw e;
+    }
+    const how = p.signalCode ? `killed by ${p.signalCode}` : p.exitCode !== null ? `exit code ${p.exitCode}` : 'gone from /proc';
+    throw new RunFailed(`${variant} (pid ${p.pid}) ended ${when}: ${how}`);
+  };
   try {
     if (tracer) await sleep(300); // let the tracer's start-up work settle before timing
-    const cpu0 = tracer ? processCpuSeconds(tracer.proc.pid!) : 0;
+    const cpu0 = tracer ? snapshot('before the workload').cpuS : 0;
     const gen = await runGenerator(N);
     const run: Run = { rep, variant, nsPerOp: gen.ns_per_op, performed: gen.ok };
     if (!tracer) return run;
     await sleep(SETTLE_MS);
-    run.cpuS = processCpuSeconds(tracer.proc.pid!) - cpu0;
-    run.rssMiB = peakRssMiB(tracer.proc.pid!);
+    const after = snapshot('during the workload');
+    run.cpuS = after.cpuS - cpu0;
+    run.rssMiB = after.rssMiB;
     run.startupS = tracer.startupS;
     const t = tracer;
     tracer = null;
@@ -236,7 +265,7 @@ async function runOne(rep: number, variant: Variant): Promise<Run> {
   }
 }
 
-function table(runs: Run[], unavailable: Map<Variant, string>): string {
+function table(runs: Run[], unavailable: Map<Variant, string>, failed: Map<Variant, number>): string {
   const base = runs.filter((r) => r.variant === 'none');
   const baseByRep = new Map(base.map((r) => [r.rep, r.nsPerOp]));
   const baseMed = median(base.map((r) => r.nsPerOp));
@@ -244,7 +273,7 @@ function table(runs: Run[], unavailable: Map<Variant, string>): string {
   for (const v of VARIANTS) {
     const rs = runs.filter((r) => r.variant === v);
     if (!rs.length) {
-      rows.push([v, '0', 'not run', '', '', '', '', '', '']);
+      rows.push([v, '0', 'not run', '', '', '', '', '', '', '']);
       continue;
     }
     const med = median(rs.map((r) => r.nsPerOp));
@@ -259,24 +288,29 @@ function table(runs: Run[], unavailable: Map<Variant, string>): string {
       int(med),
       `${fmt(med / baseMed)}x`,
       v === 'none' ? '' : minMax(paired),
-      tr ? `${captured}/${performed} (${fmt((100 * captured) / performed, 2)}%)${lost ? `, ${lost} lost reported` : ''}` : '',
+      tr ? `${captured}/${performed} (${fmt((100 * captured) / performed, 2)}%)` : '',
+      tr ? String(lost) : '',
       tr ? fmt(median(rs.map((r) => r.cpuS!)), 3) : '',
       tr ? fmt(Math.max(...rs.map((r) => r.rssMiB!)), 1) : '',
       tr ? fmt(median(rs.map((r) => r.startupS!)), 2) : '',
     ]);
   }
-  const notes = [...unavailable].map(([v, why]) => `* **${v}: not measured.** ${why.split('\n')[0]}`);
+  const notes = [
+    ...[...failed].filter(([v]) => !unavailable.has(v)).map(([v, n]) => `* ${v}: ${n} run(s) dropped because the tracer died during the run (see the progress log).`),
+    ...[...unavailable].map(([v, why]) => `* **${v}: not measured (or stopped being measured).** ${why.split('\n')[0]}`),
+  ];
   return [
     `### Exec storm: fork + execve("/bin/true") + waitpid, N=${N}, ${REPS} interleaved reps`,
     '',
     mdTable(
-      ['variant', 'reps', 'median ns/op', 'ratio vs none (of medians)', 'paired ratio min-max', 'execs captured / performed', 'tracer CPU s per run (median)', 'tracer peak RSS MiB', 'tracer start-up s (median)'],
+      ['variant', 'reps', 'median ns/op', 'ratio vs none (of medians)', 'paired ratio min-max', 'execs captured / performed', 'lost reported by the tracer', 'tracer CPU s per run (median)', 'tracer peak RSS MiB', 'tracer start-up s (median)'],
       rows,
     ),
     '',
     `Tracer CPU: all threads of the tracer process, from just before the workload to ${SETTLE_MS} ms after it. ` +
       'Both tracers are system-wide: their CPU includes every other exec/fork/exit on the machine; Kite also records fork and exit. ' +
-      'Captured: process.exec records (Kite) or execsnoop lines of `true` with RET 0 whose parent is the generator.',
+      'Captured: process.exec records (Kite) or execsnoop lines of `true` with RET 0 whose parent is the generator. ' +
+      'Lost: the ring_full counters Kite logs when it stops; "Lost N events" lines of execsnoop.',
     ...(notes.length ? ['', ...notes] : []),
   ].join('\n');
 }
@@ -286,6 +320,7 @@ async function main(): Promise<void> {
   mkdirSync(SHM, { recursive: true });
   writeFileSync(RAW, '');
   const unavailable = new Map<Variant, string>();
+  const failed = new Map<Variant, number>();
   const runs: Run[] = [];
   log(`exec storm: N=${N}, ${REPS} reps x ${VARIANTS.join('/')}`);
   await runGenerator(Math.min(200, N)); // warm the page cache and the fork path, untimed
@@ -300,13 +335,28 @@ async function main(): Promise<void> {
         const extra = r.variant === 'none' ? '' : ` captured ${r.captured}/${r.performed} cpu ${fmt(r.cpuS ?? NaN, 3)} s rss ${fmt(r.rssMiB ?? NaN, 1)} MiB`;
         log(`rep ${rep + 1}/${REPS} ${v}: ${int(r.nsPerOp)} ns/op${extra}`);
       } catch (e) {
+        if (e instanceof RunFailed) {
+          const n = (failed.get(v) ?? 0) + 1;
+          failed.set(v, n);
+          log(`rep ${rep + 1}/${REPS} ${v}: run dropped: ${e.message}`);
+          if (n >= MAX_FAILED_RUNS) unavailable.set(v, `${n} runs failed, the last one: ${e.message}`);
+          continue;
+        }
         if (!(e instanceof VariantUnavailable)) throw e;
+        if (runs.some((r) => r.variant === v)) {
+          // it did run before: a start-up failure now is one bad run, not an unavailable variant
+          const n = (failed.get(v) ?? 0) + 1;
+          failed.set(v, n);
+          log(`rep ${rep + 1}/${REPS} ${v}: run dropped: ${e.message}`);
+          if (n >= MAX_FAILED_RUNS) unavailable.set(v, `${n} runs failed, the last one: ${e.message}`);
+          continue;
+        }
         unavailable.set(v, e.message);
         log(`${v} variant skipped: ${e.message}`);
       }
     }
   }
-  process.stdout.write(`${table(runs, unavailable)}\n`);
+  process.stdout.write(`${table(runs, unavailable, failed)}\n`);
   rmSync(SHM, { recursive: true, force: true });
 }
 

@@ -10,7 +10,7 @@
  * syscall rate with and without the program (the slowdown the traced workload sees).
  *
  * Prints a markdown table on stdout; raw runs go to build/bench/ringbench.jsonl.
- * Environment: BENCH_RING_REPS (3), BENCH_RING_SECONDS (3), BENCH_RING_MB (16), BENCH_RING_PROCS ("1,2").
+ * Environment: BENCH_RING_REPS (5), BENCH_RING_SECONDS (3), BENCH_RING_MB (16), BENCH_RING_PROCS ("1,2").
  * Needs root (CAP_BPF + CAP_PERFMON + tracefs access) and tracefs mounted (make mounts).
  */
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
@@ -21,7 +21,7 @@ import { BpfObject, setLibbpfLogger } from '../../src/bpf/object';
 import { RingReader } from '../../src/bpf/ringbuf';
 import { BENCH_BUILD, envInt, fmt, int, LineReader, log, mdTable, median, minMax, ROOT, sleep, spawnTracked, waitExit } from './common';
 
-const REPS = envInt('BENCH_RING_REPS', 3);
+const REPS = envInt('BENCH_RING_REPS', 5);
 const SECONDS = envInt('BENCH_RING_SECONDS', 3);
 const RING_BYTES = envInt('BENCH_RING_MB', 16) * 1024 * 1024;
 const PROCS = (process.env.BENCH_RING_PROCS || '1,2').split(',').map(Number);
