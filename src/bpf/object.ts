@@ -47,7 +47,7 @@ function hintFor(op: string, errno: number, log: string[], progTypes: string[]):
   if (errno !== 1 && errno !== 13) return undefined; // EPERM, EACCES
   const missing = missingCapabilities(op.startsWith('attach xdp') ? ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN'] : ['CAP_BPF', 'CAP_PERFMON']);
   if (missing.length) {
-    return `the agent lacks ${missing.join(', ')} (run as root, or grant CAP_BPF, CAP_PERFMON, CAP_DAC_READ_SEARCH and, for network programs, CAP_NET_ADMIN); RLIMIT_MEMLOCK is not the cause on Linux 5.11 and newer`;
+    return `the agent lacks ${missing.join(', ')} (run as root, or grant CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and, for network programs, CAP_NET_ADMIN); RLIMIT_MEMLOCK is not the cause on Linux 5.11 and newer`;
   }
   const failed = log.map((l) => /prog '([^']+)': BPF program load failed/.exec(l)?.[1]).find(Boolean);
   const relevant = failed ? progTypes.filter((t) => t.startsWith(`${failed}: `)).map((t) => t.slice(failed.length + 2)) : progTypes;
