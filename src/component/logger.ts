@@ -1,9 +1,12 @@
 /**
- * The agent's own log: one JSON object per line on standard error (standard output carries only
- * records). Never called per event.
+ * The agent's own log: structured JSON lines (pino) on standard error, so standard output carries only
+ * records. Never called per event. Each line has `time` (ISO 8601), `level` (debug, info, warn,
+ * error), `msg` and the fields given.
  */
+import pino from 'pino';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
-const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const LEVELS: Level[] = ['debug', 'info', 'warn', 'error'];
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -13,26 +16,31 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-export function createLogger(
-  level: Level = (process.env.KITE_LOG_LEVEL as Level) in ORDER ? (process.env.KITE_LOG_LEVEL as Level) : 'info',
-  write: (line: string) => void = (line) => process.stderr.write(line),
-  base: Record<string, unknown> = {},
-): Logger {
-  const min = ORDER[level];
-  const log = (lvl: Level, msg: string, fields?: Record<string, unknown>): void => {
-    if (ORDER[lvl] < min) return;
-    const entry: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg, ...base, ...fields };
-    for (const [k, v] of Object.entries(entry)) {
-      if (v instanceof Error) entry[k] = { message: v.message, code: (v as { code?: string }).code };
-      else if (typeof v === 'bigint') entry[k] = Number(v);
-    }
-    write(`${JSON.stringify(entry)}\n`);
-  };
+function wrap(p: pino.Logger): Logger {
   return {
-    debug: (m, f) => log('debug', m, f),
-    info: (m, f) => log('info', m, f),
-    warn: (m, f) => log('warn', m, f),
-    error: (m, f) => log('error', m, f),
-    child: (f) => createLogger(level, write, { ...base, ...f }),
+    debug: (m, f) => p.debug(f ?? {}, m),
+    info: (m, f) => p.info(f ?? {}, m),
+    warn: (m, f) => p.warn(f ?? {}, m),
+    error: (m, f) => p.error(f ?? {}, m),
+    child: (f) => wrap(p.child(f)),
   };
+}
+
+/**
+ * `write` receives each JSON line (default: synchronous writes to standard error, so nothing is lost
+ * when the process exits).
+ */
+export function createLogger(
+  level: Level = LEVELS.includes(process.env.KITE_LOG_LEVEL as Level) ? (process.env.KITE_LOG_LEVEL as Level) : 'info',
+  write?: (line: string) => void,
+): Logger {
+  const dest = write ? { write } : pino.destination({ dest: 2, sync: true });
+  return wrap(pino({
+    level,
+    base: undefined,
+    messageKey: 'msg',
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    serializers: { error: pino.stdSerializers.err },
+  }, dest));
 }

@@ -30,7 +30,7 @@ test('/healthz, /readyz and /metrics of a running agent; counters add up', async
   let err = '';
   agent.stderr!.on('data', (d) => { err += d; });
   try {
-    const address = await waitFor(() => /"msg":"telemetry listening","address":"([^"]+)"/.exec(err)?.[1], 15000, 'the telemetry address');
+    const address = await waitFor(() => err.split('\n').filter((l) => l.includes('"telemetry listening"')).map((l) => JSON.parse(l).address as string)[0], 15000, 'the telemetry address');
     const base = `http://${address}`;
     await waitFor(() => (err.includes('"msg":"ready"') ? true : undefined), 15000, 'ready');
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
