@@ -48,7 +48,10 @@ test('/healthz, /readyz and /metrics of a running agent; counters add up', async
     const exReceived = metric(text, 'kite_events_total', { ...ex, outcome: 'received' });
     assert.ok(exReceived > 0 && exReceived <= emitted);
     assert.equal(metric(text, 'kite_events_total', { ...rx, outcome: 'dropped', reason: 'ring_full' }), 0);
-    assert.match(text, /^kite_process_resident_memory_bytes \d+/m);
+    // what config/grafana/kite-dashboard.json queries
+    for (const name of ['kite_process_resident_memory_bytes', 'kite_process_cpu_seconds_total', 'kite_nodejs_eventloop_lag_p99_seconds']) {
+      assert.match(text, new RegExp(`^${name} [0-9.e+-]+$`, 'm'), name);
+    }
     assert.equal((await fetch(`${base}/nothing`)).status, 404);
   } finally {
     agent.kill('SIGTERM');
