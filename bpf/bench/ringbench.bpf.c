@@ -35,8 +35,16 @@ struct {
 
 KITE_STATS_MAP(ringbench_stats);
 
+/* The tracepoint's own record (events/syscalls/sys_enter_getppid/format): a syscall without
+ * arguments has only __syscall_nr, so struct trace_event_raw_sys_enter's 8-byte `id` would read past
+ * it and the perf-event attach would fail with EACCES. */
+struct sys_enter_noargs {
+	struct trace_entry ent;
+	int syscall_nr;
+};
+
 SEC("tracepoint/syscalls/sys_enter_getppid")
-int handle_sys_enter_getppid(struct trace_event_raw_sys_enter *ctx)
+int handle_sys_enter_getppid(struct sys_enter_noargs *ctx)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct ringbench_event e;
@@ -53,7 +61,7 @@ int handle_sys_enter_getppid(struct trace_event_raw_sys_enter *ctx)
 	e.uid = (__u32)uid_gid;
 	e.gid = uid_gid >> 32;
 	bpf_get_current_comm(e.comm, sizeof(e.comm));
-	e.syscall_nr = ctx->id;
+	e.syscall_nr = ctx->syscall_nr;
 	e._pad = 0;
 	kite_output(&ringbench_events, &ringbench_stats, &e, sizeof(e));
 	return 0;
