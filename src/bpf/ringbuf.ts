@@ -1,8 +1,11 @@
 /**
  * Reads a BPF ring buffer's memory directly from JS: the map is mmap'd once and records are parsed in
- * place, with no FFI call per event. Woken by epoll when idle; while events keep coming it polls every
- * `batchDelayMs` (about 1 ms) instead of sleeping in epoll, so the kernel is not asked for a wake-up per
- * event. Each tick handles at most `maxRecordsPerTick` records, then yields to the event loop.
+ * place, with no FFI call per event. While events keep coming it polls on a timer: `batchDelayMs`
+ * (about 1 ms) after a non-empty drain, then backing off (doubling up to `idleBackoffMaxMs`) while the
+ * ring stays empty; only then does it sleep in epoll. So at any event rate the kernel is asked for a
+ * wake-up per quiet period, not per event, and an epoll wake-up is followed by `batchDelayMs` of
+ * coalescing before the drain. Each tick handles at most `maxRecordsPerTick` records, then yields to
+ * the event loop.
  *
  * Layout (kernel/bpf/ringbuf.c): page 0 holds consumer_pos (read-write), page 1 producer_pos
  * (read-only), then the data area mapped twice so a record that wraps is contiguous. Each record has an
@@ -21,13 +24,15 @@ export type RecordHandler = (buf: Buffer, offset: number, length: number) => voi
 export interface RingReaderOptions {
   /** Delay before polling again after a non-empty drain (coalesces wake-ups). */
   batchDelayMs: number;
+  /** Longest timer poll while the ring stays empty before the reader sleeps in epoll. */
+  idleBackoffMaxMs: number;
   /** Most records handled per event-loop tick. */
   maxRecordsPerTick: number;
   /** epoll timeout while idle; bounds how long stop() waits. */
   pollTimeoutMs: number;
 }
 
-export const DEFAULT_RING_READER_OPTIONS: RingReaderOptions = { batchDelayMs: 1, maxRecordsPerTick: 8192, pollTimeoutMs: 100 };
+export const DEFAULT_RING_READER_OPTIONS: RingReaderOptions = { batchDelayMs: 1, idleBackoffMaxMs: 16, maxRecordsPerTick: 8192, pollTimeoutMs: 100 };
 
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
@@ -60,6 +65,8 @@ export class RingReader {
   private running = false;
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private pendingWait: Promise<void> | null = null;
+  /** Current timer poll interval while the ring is empty; 0 once the reader sleeps in epoll. */
+  private idleDelay = 0;
 
   constructor(private readonly map: BpfMap, private readonly onRecord: RecordHandler, opts: Partial<RingReaderOptions> = {}) {
     this.opts = { ...DEFAULT_RING_READER_OPTIONS, ...opts };
@@ -147,9 +154,19 @@ export class RingReader {
     this.stats.ticks++;
     const n = this.drain(this.opts.maxRecordsPerTick);
     if (!this.running) return;
-    if (n >= this.opts.maxRecordsPerTick) this.timer = setImmediate(this.tick);
-    else if (n > 0) this.timer = setTimeout(this.tick, this.opts.batchDelayMs);
-    else this.waitForData();
+    if (n >= this.opts.maxRecordsPerTick) {
+      this.idleDelay = this.opts.batchDelayMs;
+      this.timer = setImmediate(this.tick);
+    } else if (n > 0) {
+      this.idleDelay = this.opts.batchDelayMs;
+      this.timer = setTimeout(this.tick, this.opts.batchDelayMs);
+    } else if (this.idleDelay > 0 && this.idleDelay < this.opts.idleBackoffMaxMs) {
+      this.idleDelay = Math.min(this.idleDelay * 2, this.opts.idleBackoffMaxMs);
+      this.timer = setTimeout(this.tick, this.idleDelay);
+    } else {
+      this.idleDelay = 0;
+      this.waitForData();
+    }
   };
 
   private waitForData(): void {
@@ -160,7 +177,14 @@ export class RingReader {
           this.pendingWait = null;
           resolve();
           if (res > 0) this.stats.epollWakeups++;
-          if (this.running) this.tick();
+          if (!this.running) return;
+          // coalesce: let the burst that woke us fill the ring a little before draining it
+          if (res > 0) {
+            this.idleDelay = this.opts.batchDelayMs;
+            this.timer = setTimeout(this.tick, this.opts.batchDelayMs);
+          } else {
+            this.tick();
+          }
         },
       );
     });

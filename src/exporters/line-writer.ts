@@ -1,6 +1,7 @@
 /**
- * Writes records as JSON lines to a stream, batching every line consumed in one event-loop turn into
- * one write. Bounded: when the destination does not keep up and `maxPendingBytes` are waiting, further
+ * Writes records as JSON lines to a stream, batching the lines consumed within `flushIntervalMs`
+ * (default 20 ms; sooner once 256 KiB are waiting) into one write, so that a steady trickle of events
+ * does not cost one write system call each. Bounded: when the destination does not keep up and `maxPendingBytes` are waiting, further
  * records are dropped and counted (`dropped.queue_full`) instead of growing memory without limit.
  */
 import { Writable } from 'node:stream';
@@ -11,6 +12,7 @@ export class LineWriter {
   private pendingBytes = 0;
   private inFlightBytes = 0;
   private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
   private waiters: (() => void)[] = [];
   private writing = 0;
 
@@ -19,6 +21,7 @@ export class LineWriter {
     private readonly host: Host,
     private readonly statsKey: string,
     private readonly maxPendingBytes = 64 << 20,
+    private readonly flushIntervalMs = 20,
   ) {}
 
   consume(record: KiteRecord): void {
@@ -30,14 +33,23 @@ export class LineWriter {
     this.pending.push(line);
     this.pendingBytes += line.length;
     this.host.stats.add(this.statsKey, 'received');
-    if (!this.scheduled) {
+    if (this.pendingBytes >= 256 << 10) {
+      this.writeNow();
+    } else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.write);
+      this.timer = setTimeout(this.write, this.flushIntervalMs);
     }
+  }
+
+  private writeNow(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.write();
   }
 
   private write = (): void => {
     this.scheduled = false;
+    this.timer = null;
     if (!this.pending.length) return this.settle();
     const chunk = this.pending.join('');
     const n = this.pending.length;
@@ -63,10 +75,7 @@ export class LineWriter {
 
   /** Resolves once every line consumed so far has been written to the stream. */
   flush(): Promise<void> {
-    if (this.pending.length && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.write);
-    }
+    if (this.pending.length) this.writeNow();
     if (!this.pending.length && !this.writing && !this.scheduled) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
   }
