@@ -17,7 +17,9 @@ const DEFAULT_CONFIG = join(PACKAGE_ROOT, 'config', 'default.yaml');
 const HELP = `kite: eBPF security telemetry, in a collector-style pipeline
 
 Usage:
-  kite run [--config FILE]        run the agent (needs root or CAP_BPF, CAP_PERFMON, ...)
+  kite run [--config FILE] [--watch-config]
+                                  run the agent (needs root or CAP_BPF, CAP_PERFMON, ...);
+                                  SIGHUP (or, with --watch-config, a change of FILE) reloads it
   kite validate [--config FILE]   check a config; prints one line per problem, exits 2 if any
   kite probe [--config FILE]      what this kernel lets Kite run, and why not; exits 1 when a
                                   receiver of the config cannot run
@@ -37,11 +39,13 @@ export const EXIT_CONFIG = 2;
 interface Args {
   command: string;
   config: string;
+  watch: boolean;
 }
 
 function parseArgs(argv: string[]): Args | string {
   let command = '';
   let config = DEFAULT_CONFIG;
+  let watch = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--config' || a === '-c') {
@@ -50,6 +54,8 @@ function parseArgs(argv: string[]): Args | string {
       config = resolve(process.cwd(), v);
     } else if (a.startsWith('--config=')) {
       config = resolve(process.cwd(), a.slice('--config='.length));
+    } else if (a === '--watch-config') {
+      watch = true;
     } else if (a === '--help' || a === '-h' || a === 'help') {
       command = 'help';
     } else if (a === '--version' || a === '-v' || a === 'version') {
@@ -60,7 +66,7 @@ function parseArgs(argv: string[]): Args | string {
       return `unknown argument ${JSON.stringify(a)}`;
     }
   }
-  return { command: command || 'help', config };
+  return { command: command || 'help', config, watch };
 }
 
 function loadConfig(path: string): KiteConfig {
@@ -106,7 +112,7 @@ async function probe(path: string): Promise<number> {
   return runProbe(cfg, (line) => process.stdout.write(`${line}\n`));
 }
 
-async function run(path: string, logger: Logger): Promise<number> {
+async function run(path: string, logger: Logger, watch: boolean): Promise<number> {
   let cfg: KiteConfig;
   try {
     cfg = loadConfig(path);
@@ -165,6 +171,38 @@ async function run(path: string, logger: Logger): Promise<number> {
   }
   if (stopping) return stopped;
   telemetry.setReady(true);
+
+  // Reload: a bad new config is rejected with its problems while the running one carries on.
+  let current = cfg;
+  const reload = async (reason: string): Promise<void> => {
+    if (stopping) return;
+    let next: KiteConfig;
+    try {
+      next = loadConfig(path);
+    } catch (e) {
+      const problems = e instanceof ConfigError ? e.problems.map(formatProblem) : [(e as Error).message];
+      logger.error('reload rejected: the running config stays', { reason, config: path, problems });
+      return;
+    }
+    if (JSON.stringify(next.telemetry) !== JSON.stringify(current.telemetry)) {
+      logger.warn('service.telemetry changes take effect at the next start', { reason });
+    }
+    logger.info('reloading', { reason, config: path });
+    try {
+      await service.reload(next);
+      current = next;
+    } catch (e) {
+      logger.error('reload failed: the running config stays', { reason, error: (e as Error).message });
+    }
+  };
+  process.on('SIGHUP', () => void reload('SIGHUP'));
+  if (watch) {
+    const { watchFile } = await import('node:fs');
+    watchFile(path, { interval: 1000 }, (cur, prev) => {
+      if (cur.mtimeMs !== prev.mtimeMs) void reload('config file changed');
+    });
+  }
+
   logger.info('ready', {
     config: path,
     pipelines: cfg.pipelines.map((p) => p.name),
@@ -192,7 +230,7 @@ async function main(argv: string[]): Promise<number> {
     case 'validate':
       return validate(args.config);
     case 'run':
-      return run(args.config, createLogger());
+      return run(args.config, createLogger(), args.watch);
     case 'probe':
       return probe(args.config);
     default:

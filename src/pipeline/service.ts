@@ -6,13 +6,21 @@
  *
  * Receivers and exporters are shared by every pipeline that names them; processors get one instance
  * per pipeline (as in the OpenTelemetry Collector).
+ *
+ * reload(): applies a new config without losing events. Receivers and exporters whose settings did
+ * not change are kept as they are (programs stay attached). New and changed exporters start first,
+ * new pipelines are built, and the switch from the old pipelines to the new ones happens in one
+ * synchronous step, so no record goes through both or neither. A changed receiver's new instance
+ * attaches before the old one detaches; the old one's last records flow into the new pipelines (a
+ * few events may be reported by both instances during the swap: duplicates, never gaps). Old
+ * processors then complete (flushing what they hold) and old exporters flush and stop.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { merge, Observable, Subscription } from 'rxjs';
+import { merge, Observable, Subject, Subscription, takeUntil } from 'rxjs';
 import { Exporter, Host, KiteRecord, Processor, Receiver } from '../component/component';
 import { Logger } from '../component/logger';
-import { KiteConfig, ResolvedComponent } from './config';
+import { KiteConfig, PipelineSpec, ResolvedComponent } from './config';
 import { CounterStats } from './stats';
 
 export function createHost(logger: Logger, stats = new CounterStats()): Host & { stats: CounterStats } {
@@ -26,20 +34,37 @@ export function createHost(logger: Logger, stats = new CounterStats()): Host & {
   };
 }
 
-interface RunningPipeline {
-  name: string;
-  subscription: Subscription;
-  done: Promise<void>;
+interface Running<T> {
+  rc: ResolvedComponent;
+  inst: T;
+  started: boolean;
 }
 
-export class Service {
-  private readonly receivers = new Map<string, Receiver>();
-  private readonly exporters = new Map<string, Exporter>();
-  private readonly processors: Processor[] = [];
-  private readonly pipelines: RunningPipeline[] = [];
-  private stopping: Promise<void> | null = null;
+interface RunningPipeline {
+  name: string;
+  processors: Processor[];
+  stop$: Subject<void>;
+  subscription: Subscription | null;
+  done: Promise<void>;
+  /** Subscribes; called for every pipeline of a graph in one synchronous step. */
+  connect: () => void;
+}
 
-  constructor(private readonly config: KiteConfig, private readonly host: Host) {}
+interface Graph {
+  receivers: Map<string, Running<Receiver>>;
+  exporters: Map<string, Running<Exporter>>;
+  pipelines: RunningPipeline[];
+}
+
+const sameSettings = (a: ResolvedComponent, b: ResolvedComponent): boolean =>
+  a.factory === b.factory && JSON.stringify(a.config) === JSON.stringify(b.config);
+
+export class Service {
+  private graph: Graph = { receivers: new Map(), exporters: new Map(), pipelines: [] };
+  private stopping: Promise<void> | null = null;
+  private busy: Promise<unknown> = Promise.resolve();
+
+  constructor(private config: KiteConfig, private readonly host: Host) {}
 
   private create<T>(rc: ResolvedComponent): T {
     return rc.factory.create(rc.id, rc.config as never, this.host) as T;
@@ -48,52 +73,157 @@ export class Service {
   /** Starts everything; on any failure stops what was started and rethrows. */
   async start(): Promise<void> {
     try {
-      const used = (kind: 'receivers' | 'exporters') => new Set(this.config.pipelines.flatMap((p) => p[kind]));
-      for (const key of used('exporters')) {
-        const e = this.create<Exporter>(this.config.exporters.get(key)!);
-        this.exporters.set(key, e);
-        await e.start();
-      }
-      for (const key of used('receivers')) this.receivers.set(key, this.create<Receiver>(this.config.receivers.get(key)!));
-      for (const p of this.config.pipelines) await this.wire(p.name, p.receivers, p.processors, p.exporters);
-      for (const [key, r] of this.receivers) {
-        await r.start();
-        this.host.logger.debug('receiver started', { component: `receiver/${key}` });
-      }
+      this.graph = await this.build(this.config, null);
+      for (const p of this.graph.pipelines) p.connect();
+      await this.startReceivers(this.graph);
     } catch (e) {
       await this.shutdown();
       throw e;
     }
   }
 
-  private async wire(name: string, receivers: string[], processors: string[], exporters: string[]): Promise<void> {
-    let stream: Observable<KiteRecord> = merge(...receivers.map((k) => this.receivers.get(k)!.records$));
-    for (const key of processors) {
-      const p = this.create<Processor>(this.config.processors.get(key)!);
+  private used(cfg: KiteConfig, kind: 'receivers' | 'exporters'): Set<string> {
+    return new Set(cfg.pipelines.flatMap((p) => p[kind]));
+  }
+
+  /**
+   * Creates the components of `cfg` (reusing those of `old` whose settings are unchanged), starts
+   * new exporters and every processor, and prepares (does not connect) the pipelines.
+   */
+  private async build(cfg: KiteConfig, old: Graph | null): Promise<Graph> {
+    const g: Graph = { receivers: new Map(), exporters: new Map(), pipelines: [] };
+    try {
+      for (const key of this.used(cfg, 'exporters')) {
+        const rc = cfg.exporters.get(key)!;
+        const prev = old?.exporters.get(key);
+        if (prev && sameSettings(prev.rc, rc)) {
+          g.exporters.set(key, prev);
+          continue;
+        }
+        const run: Running<Exporter> = { rc, inst: this.create<Exporter>(rc), started: false };
+        g.exporters.set(key, run);
+        await run.inst.start();
+        run.started = true;
+      }
+      for (const key of this.used(cfg, 'receivers')) {
+        const rc = cfg.receivers.get(key)!;
+        const prev = old?.receivers.get(key);
+        g.receivers.set(key, prev && sameSettings(prev.rc, rc) ? prev : { rc, inst: this.create<Receiver>(rc), started: false });
+      }
+      for (const spec of cfg.pipelines) g.pipelines.push(await this.pipeline(cfg, spec, g, old));
+      return g;
+    } catch (e) {
+      // undo what this build created
+      for (const p of g.pipelines) for (const proc of p.processors) await proc.shutdown().catch(() => {});
+      for (const [key, run] of g.exporters) if (old?.exporters.get(key) !== run) await run.inst.shutdown().catch(() => {});
+      throw e;
+    }
+  }
+
+  private async pipeline(cfg: KiteConfig, spec: PipelineSpec, g: Graph, old: Graph | null): Promise<RunningPipeline> {
+    const sources: Observable<KiteRecord>[] = [];
+    for (const key of spec.receivers) {
+      const run = g.receivers.get(key)!;
+      sources.push(run.inst.records$);
+      const prev = old?.receivers.get(key);
+      // a changed receiver: the old instance's last records flow here until it completes
+      if (prev && prev !== run) sources.push(prev.inst.records$);
+    }
+    const stop$ = new Subject<void>();
+    let stream: Observable<KiteRecord> = merge(...sources).pipe(takeUntil(stop$));
+    const processors: Processor[] = [];
+    for (const key of spec.processors) {
+      const p = this.create<Processor>(cfg.processors.get(key)!);
       await p.start();
-      this.processors.push(p);
+      processors.push(p);
       stream = stream.pipe(p.operator());
     }
-    const outs = exporters.map((k) => this.exporters.get(k)!);
-    let subscription!: Subscription;
-    const done = new Promise<void>((resolve) => {
-      subscription = stream.subscribe({
-        next: (r) => {
-          for (const e of outs) e.consume(r);
-        },
-        error: (err) => {
-          this.host.logger.error('pipeline stopped by an error', { pipeline: name, error: err });
-          resolve();
-        },
-        complete: () => resolve(),
-      });
+    const outs = spec.exporters.map((k) => g.exporters.get(k)!.inst);
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => { resolveDone = r; });
+    const p: RunningPipeline = {
+      name: spec.name,
+      processors,
+      stop$,
+      subscription: null,
+      done,
+      connect: () => {
+        p.subscription = stream.subscribe({
+          next: (r) => {
+            for (const e of outs) e.consume(r);
+          },
+          error: (err) => {
+            this.host.logger.error('pipeline stopped by an error', { pipeline: spec.name, error: err });
+            resolveDone();
+          },
+          complete: () => resolveDone(),
+        });
+      },
+    };
+    return p;
+  }
+
+  private async startReceivers(g: Graph): Promise<void> {
+    for (const [key, run] of g.receivers) {
+      if (run.started) continue;
+      await run.inst.start();
+      run.started = true;
+      this.host.logger.debug('receiver started', { component: `receiver/${key}` });
+    }
+  }
+
+  /**
+   * Applies a new config. On failure (a new component cannot start) the old graph keeps running and
+   * the error is thrown. Reloads are serialized.
+   */
+  reload(cfg: KiteConfig): Promise<void> {
+    const next = this.busy.then(() => this.doReload(cfg));
+    this.busy = next.catch(() => {});
+    return next;
+  }
+
+  private async doReload(cfg: KiteConfig): Promise<void> {
+    if (this.stopping) return;
+    const old = this.graph;
+    const g = await this.build(cfg, old);
+    // the switch: old pipelines stop taking records and new ones start, in one synchronous step
+    for (const p of old.pipelines) p.stop$.next();
+    for (const p of g.pipelines) p.connect();
+    this.graph = g;
+    this.config = cfg;
+    try {
+      await this.startReceivers(g);
+    } catch (e) {
+      this.host.logger.error('reload: a receiver failed to start; it is left out until the next reload', { error: (e as Error).message });
+    }
+    const kept = { receivers: 0, exporters: 0 };
+    for (const [key, run] of old.receivers) {
+      if (g.receivers.get(key) === run) kept.receivers++;
+      else await run.inst.shutdown().catch((e) => this.host.logger.error('reload: receiver shutdown failed', { component: `receiver/${key}`, error: (e as Error).message }));
+    }
+    await this.settle(old.pipelines);
+    for (const p of old.pipelines) for (const proc of p.processors) await proc.shutdown().catch(() => {});
+    for (const [key, run] of old.exporters) {
+      if (g.exporters.get(key) === run) kept.exporters++;
+      else await run.inst.shutdown().catch((e) => this.host.logger.error('reload: exporter shutdown failed', { component: `exporter/${key}`, error: (e as Error).message }));
+    }
+    this.host.logger.info('reloaded', {
+      pipelines: cfg.pipelines.map((p) => p.name),
+      receivers_kept: kept.receivers,
+      receivers_started: g.receivers.size - kept.receivers,
+      exporters_kept: kept.exporters,
+      exporters_started: g.exporters.size - kept.exporters,
     });
-    this.pipelines.push({ name, subscription, done });
+  }
+
+  private async settle(pipelines: RunningPipeline[]): Promise<void> {
+    await Promise.race([Promise.all(pipelines.map((p) => p.done)), new Promise((r) => setTimeout(r, 5000).unref())]);
+    for (const p of pipelines) p.subscription?.unsubscribe();
   }
 
   /** Receivers first, then processors, then exporters (flushed). Safe twice and after a failed start. */
   shutdown(): Promise<void> {
-    if (!this.stopping) this.stopping = this.doShutdown();
+    if (!this.stopping) this.stopping = this.busy.then(() => this.doShutdown());
     return this.stopping;
   }
 
@@ -106,11 +236,11 @@ export class Service {
         errors.push(e);
       }
     };
-    for (const r of this.receivers.values()) await attempt(() => r.shutdown());
-    await Promise.race([Promise.all(this.pipelines.map((p) => p.done)), new Promise((r) => setTimeout(r, 5000).unref())]);
-    for (const p of this.pipelines) p.subscription.unsubscribe();
-    for (const p of this.processors) await attempt(() => p.shutdown());
-    for (const e of this.exporters.values()) await attempt(() => e.shutdown());
+    const g = this.graph;
+    for (const run of g.receivers.values()) await attempt(() => run.inst.shutdown());
+    await this.settle(g.pipelines);
+    for (const p of g.pipelines) for (const proc of p.processors) await attempt(() => proc.shutdown());
+    for (const run of g.exporters.values()) await attempt(() => run.inst.shutdown());
     if (errors.length) this.host.logger.error('errors during shutdown', { errors: errors.map((e) => String((e as Error).message ?? e)) });
   }
 }

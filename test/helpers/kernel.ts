@@ -66,7 +66,15 @@ export function buildTestProgram(name: string): string {
   return out;
 }
 
+/**
+ * Time limits of kernel tests scale with KITE_TIME_SCALE (default 1): the qemu guest runs under
+ * software emulation, several times slower. Timing promises are checked on the host, at scale 1.
+ */
+export const TIME_SCALE = Math.max(1, Number(process.env.KITE_TIME_SCALE ?? 1) || 1);
+export const ms = (n: number): number => n * TIME_SCALE;
+
 export async function waitFor<T>(fn: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+  timeoutMs = ms(timeoutMs);
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();

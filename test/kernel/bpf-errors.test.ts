@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { BpfError } from '../../src/component/errors';
 import { BpfObject, setLibbpfLogger } from '../../src/bpf/object';
 import { BPF_DIR, KITE, ROOT } from '../helpers/paths';
-import { bpfIdsOf, stillLoaded } from '../helpers/kernel';
+import { bpfIdsOf, stillLoaded, ms } from '../helpers/kernel';
 
 setLibbpfLogger(() => {});
 
@@ -49,7 +49,7 @@ test('fentry: loads where the kernel allows it; otherwise EPERM says the kernel 
 
 test('kite run without capabilities: EPERM names the missing capabilities, not memlock', () => {
   const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all',
-    process.execPath, KITE, 'run', '--config', join(ROOT, 'config', 'default.yaml')], { encoding: 'utf8', timeout: 20000 });
+    process.execPath, KITE, 'run', '--config', join(ROOT, 'config', 'default.yaml')], { encoding: 'utf8', timeout: ms(20000) });
   assert.equal(r.status, 1, r.stderr);
   assert.equal(r.stdout, '', 'no records');
   assert.match(r.stderr, /kite: start failed: load bpf object .*exec\.bpf\.o: EPERM: Operation not permitted \(-1\): the agent lacks CAP_BPF, CAP_PERFMON/);

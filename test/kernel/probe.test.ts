@@ -14,11 +14,12 @@ import { parseConfigText, resolveConfig } from '../../src/pipeline/config';
 import { createRegistry, FACTORIES } from '../../src/registry';
 import { execFactory } from '../../src/receivers/exec/factory';
 import { BPF_DIR, KITE, ROOT } from '../helpers/paths';
+import { ms } from '../helpers/kernel';
 
 setLibbpfLogger(() => {});
 
 test('kite probe on the default config: exit 0, one line per feature, the exec receiver ok', () => {
-  const r = spawnSync(process.execPath, [KITE, 'probe', '--config', join(ROOT, 'config', 'default.yaml')], { encoding: 'utf8', timeout: 60000 });
+  const r = spawnSync(process.execPath, [KITE, 'probe', '--config', join(ROOT, 'config', 'default.yaml')], { encoding: 'utf8', timeout: ms(60000) });
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^kernel\s+\S+/m);
   for (const f of ['btf', 'tp_btf', 'raw_tp', 'ringbuf_loop', 'xdp', 'socket_filter', 'send_signal']) {

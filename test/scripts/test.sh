@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test with node's test runner: unit and layout tests (no privileges), then kernel tests
-# (root, real programs). Afterwards, checks that the suite left no BPF program, map or link behind.
+# Runs every test with node's test runner: unit and layout tests (no privileges), kernel tests (root,
+# real programs), then the kernel tests again on a second kernel in a qemu guest. Afterwards, checks
+# that the suite left no BPF program, map or link behind on this kernel.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -15,8 +16,10 @@ before_maps=" $(ids map) "
 before_links=" $(ids link) "
 
 status=0
+# unit and layout tests need no privileges; kernel tests load real programs on this kernel; vm tests
+# run the kernel tests again in a qemu guest booting Debian 12's stock kernel (test/vm/).
 node --test --test-concurrency=1 --test-reporter=spec \
-  dist/test/unit/ dist/test/layout/ dist/test/kernel/ || status=$?
+  dist/test/unit/ dist/test/layout/ dist/test/kernel/ dist/test/vm/ || status=$?
 
 # programs and maps are freed after an RCU grace period: look again for up to 5 s
 for _ in $(seq 50); do
