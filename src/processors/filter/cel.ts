@@ -251,12 +251,15 @@ export function referencedAttributes(n: ASTNode, out = new Set<string>()): Set<s
   return out;
 }
 
-/** The nested object cel-js reads for `a.b.c`, holding only the attributes the expression names. */
+/**
+ * The nested object cel-js reads for `a.b.c`, holding only the attributes the expression names. The
+ * parents of a missing attribute exist (empty), so `has(a.b.c)` is false rather than an error, as in
+ * the compiled evaluator.
+ */
 function nestedView(r: KiteRecord, names: string[]): Record<string, unknown> {
   const root: Record<string, unknown> = { attributes: r };
   for (const name of names) {
     const v = r[name];
-    if (v === undefined) continue;
     const parts = name.split('.');
     let cur = root;
     let ok = true;
@@ -269,7 +272,7 @@ function nestedView(r: KiteRecord, names: string[]): Record<string, unknown> {
         break;
       }
     }
-    if (ok) cur[parts[parts.length - 1]!] = v;
+    if (ok && v !== undefined) cur[parts[parts.length - 1]!] = v;
   }
   return root;
 }
