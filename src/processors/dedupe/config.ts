@@ -1,5 +1,6 @@
 /** Settings of the dedupe processor. */
-import { duration, durationMs, integer, stringList } from '../../component/formats';
+import { duration, durationMs, integer } from '../../component/formats';
+import { ATTRIBUTE_LIST } from '../attribute-list';
 
 export const DEFAULT_DEDUPE_WINDOW = '10s';
 export const DEFAULT_DEDUPE_MAX_KEYS = 65536;
@@ -13,7 +14,7 @@ export interface DedupeRawConfig {
 export const dedupeSchema = {
   keys: {
     doc: 'Attribute names, as they appear in the records, whose values together make a key; records with equal keys are repeats of each other.',
-    format: stringList({ what: 'a non-empty list of attribute names' }),
+    format: ATTRIBUTE_LIST,
     default: [] as string[],
   },
   window: {

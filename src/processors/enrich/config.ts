@@ -49,7 +49,7 @@ export const enrichSchema = {
   },
   max_table_size: {
     doc: 'Most bytes of executable paths and command lines the process table holds; the oldest entries are dropped first.',
-    format: byteSize({ min: 1 << 20, max: 1 << 32 }),
+    format: byteSize({ min: 1 << 20, max: 2 ** 32 }),
     default: DEFAULT_MAX_TABLE_SIZE,
   },
   exited_ttl: {
@@ -64,7 +64,7 @@ export const enrichSchema = {
   },
   max_hash_file_size: {
     doc: 'Executables larger than this are not hashed (counted as hash_skipped.too_large).',
-    format: byteSize({ min: 4096, max: 1 << 32 }),
+    format: byteSize({ min: 4096, max: 2 ** 32 }),
     default: DEFAULT_MAX_HASH_FILE_SIZE,
   },
   container_users: {

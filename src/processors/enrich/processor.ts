@@ -9,6 +9,7 @@
  * Counters (processor/<id>): received, emitted, cache_miss.{process,parent,cgroup,container_users,hash},
  * table_size, table_bytes, table_evicted, lookups_failed, hash_computed, hash_skipped.too_large.
  */
+import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import { hostname, release } from 'node:os';
@@ -285,6 +286,11 @@ export class EnrichProcessor implements Processor {
     return out;
   }
 
+  /** For records from receivers that do not mint exec ids: boot id + pid + the record's time and kind. */
+  private fallbackExecId(r: KiteRecord, pid: number): string {
+    return createHash('sha256').update(`${this.identity.bootId}:${pid}:${r.time}:${r['event.name']}`).digest('base64url').slice(0, 22);
+  }
+
   private onExec(r: KiteRecord, pid: number): ProcEntry {
     const old = this.table.get(pid);
     const path = typeof r['process.executable.path'] === 'string' ? r['process.executable.path'] : '';
@@ -293,7 +299,7 @@ export class EnrichProcessor implements Processor {
     const given = r['kite.process.exec_id'];
     const e: ProcEntry = {
       pid, ppid, path, args, cmdline: typeof r['process.command_line'] === 'string' ? r['process.command_line'] : args.join(' '),
-      execId: typeof given === 'string' ? given : execId(this.identity.bootId, pid, BigInt(Date.parse(r.time) || 0) * 1_000_000n),
+      execId: typeof given === 'string' ? given : this.fallbackExecId(r, pid),
       startNs: old?.startNs, exitedAt: 0, cgroup: old?.cgroup, cgroupId: old?.cgroupId, hash: undefined, bytes: entryBytes(path, args),
     };
     this.table.set(e);
@@ -309,7 +315,7 @@ export class EnrichProcessor implements Processor {
     const given = r['kite.process.exec_id'];
     const e: ProcEntry = {
       pid, ppid, path, args, cmdline: args === parent?.args ? parent.cmdline : args.join(' '),
-      execId: typeof given === 'string' ? given : execId(this.identity.bootId, pid, BigInt(Date.parse(r.time) || 0) * 1_000_000n),
+      execId: typeof given === 'string' ? given : this.fallbackExecId(r, pid),
       startNs: undefined, exitedAt: 0, cgroup: parent?.cgroup, cgroupId: parent?.cgroupId, hash: parent?.path === path ? parent?.hash : undefined,
       bytes: entryBytes(path, args),
     };

@@ -1,5 +1,6 @@
 /** Settings of the rate_limit processor. */
-import { duration, durationMs, integer, stringList } from '../../component/formats';
+import { duration, durationMs, integer } from '../../component/formats';
+import { ATTRIBUTE_LIST } from '../attribute-list';
 
 export const DEFAULT_RATE = 1000;
 export const DEFAULT_BURST = 2000;
@@ -21,7 +22,7 @@ function positiveNumber(v: unknown): void {
 export const rateLimitSchema = {
   keys: {
     doc: 'Attribute names whose values together select a bucket (one bucket per distinct key); empty: one bucket for every record.',
-    format: stringList({ what: 'a list of attribute names' }),
+    format: ATTRIBUTE_LIST,
     default: [] as string[],
   },
   rate: {
