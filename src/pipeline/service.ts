@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { merge, Observable, Subscription } from 'rxjs';
+import { map, merge, Observable, Subscription } from 'rxjs';
 import { Exporter, Host, KiteRecord, Processor, Receiver } from '../component/component';
 import { Logger } from '../component/logger';
 import { KiteConfig, ResolvedComponent } from './config';
@@ -24,6 +24,11 @@ export function createHost(logger: Logger, stats = new CounterStats()): Host & {
     resource: { 'host.name': hostname() },
     nextEventId: () => `${runId}-${++seq}`,
   };
+}
+
+/** A deep copy of a record (attribute values are JSON-safe: strings, numbers, booleans, lists of them). */
+export function cloneRecord(r: KiteRecord): KiteRecord {
+  return structuredClone(r);
 }
 
 interface RunningPipeline {
@@ -68,12 +73,18 @@ export class Service {
 
   private async wire(name: string, receivers: string[], processors: string[], exporters: string[]): Promise<void> {
     let stream: Observable<KiteRecord> = merge(...receivers.map((k) => this.receivers.get(k)!.records$));
+    const ps: Processor[] = [];
     for (const key of processors) {
       const p = this.create<Processor>(this.config.processors.get(key)!);
       await p.start();
       this.processors.push(p);
-      stream = stream.pipe(p.operator());
+      ps.push(p);
     }
+    // a receiver's records reach every pipeline that names it: a pipeline whose processors change
+    // records gets its own copies, so that the other pipelines never see its changes
+    const shared = receivers.some((k) => this.config.pipelines.filter((p) => p.receivers.includes(k)).length > 1);
+    if (shared && ps.some((p) => p.mutatesRecords)) stream = stream.pipe(map(cloneRecord));
+    for (const p of ps) stream = stream.pipe(p.operator());
     const outs = exporters.map((k) => this.exporters.get(k)!);
     let subscription!: Subscription;
     const done = new Promise<void>((resolve) => {

@@ -24,8 +24,22 @@ export interface ProcEntry {
   cgroupId: number | undefined;
   /** SHA-256 of the executable, once computed. */
   hash: string | undefined;
+  /** Its ancestors (parent first), computed at the first record that needed them. */
+  ancestry: Ancestry | undefined;
   /** Approximate bytes held by this entry's strings. */
   bytes: number;
+}
+
+/** A process's ancestors, parent first, as lists shared by every record of the process (never modified). */
+export interface Ancestry {
+  /** The parent entry the lists were computed from (a new parent entry invalidates them). */
+  parent: ProcEntry;
+  pids: number[];
+  paths: string[];
+  cmdlines: string[];
+  execIds: string[];
+  /** False when the chain stopped at an ancestor not known (yet): it is then computed again. */
+  complete: boolean;
 }
 
 export interface ProcessCacheBounds {
@@ -66,11 +80,9 @@ export class ProcessCache {
 
   /** Adds or replaces the entry of `e.pid` (a new program or a reused pid); drops the oldest over bounds. */
   set(e: ProcEntry): void {
+    // a replaced entry keeps its place in the eviction order (pid reuse is rare; an exec is not new)
     const old = this.procs.get(e.pid);
-    if (old) {
-      this.procs.delete(e.pid);
-      this.heldBytes -= old.bytes;
-    }
+    if (old) this.heldBytes -= old.bytes;
     this.procs.set(e.pid, e);
     this.heldBytes += e.bytes;
     while (this.procs.size > this.bounds.maxEntries || (this.heldBytes > this.bounds.maxBytes && this.procs.size > 1)) {

@@ -18,11 +18,11 @@ import { AttrValue, ComponentId, Host, KiteRecord, Processor } from '../../compo
 import { BootClock } from '../../bpf/clock';
 import { CgroupInfo } from '../../process/cgroup';
 import { NameTables, readNameTables } from '../../process/names';
-import { entryBytes, ProcEntry, ProcessCache } from '../../process/process-cache';
+import { Ancestry, entryBytes, ProcEntry, ProcessCache } from '../../process/process-cache';
 import { ProcSnapshot, readCgroup, readMachineId, readProc, readProcSync } from '../../process/procfs';
 import { execId, readBootId } from '../../receivers/exec/process-table';
 import { UserNames } from '../../receivers/exec/users';
-import { ProcessorCounters } from '../counters';
+import { Counter, ProcessorCounters } from '../counters';
 import { EnrichConfig } from './config';
 import { ExecutableHasher } from './hasher';
 import { KubeletPods } from './kubelet';
@@ -30,6 +30,7 @@ import { KubeletPods } from './kubelet';
 const MAX_PENDING = 4096;
 const MAX_CGROUPS = 8192;
 const MAX_CONTAINERS = 1024;
+const GONE_RETRY_MS = 10_000;
 
 function boundedSet<K, V>(m: Map<K, V>, k: K, v: V, max: number): void {
   m.set(k, v);
@@ -44,6 +45,7 @@ export interface EnrichDeps {
 }
 
 export class EnrichProcessor implements Processor {
+  readonly mutatesRecords = true;
   readonly table: ProcessCache;
   readonly counters: ProcessorCounters;
   private readonly scheduler: SchedulerLike;
@@ -52,17 +54,31 @@ export class EnrichProcessor implements Processor {
   private readonly cgroups = new Map<number, CgroupInfo>();
   private readonly containerNames = new Map<string, NameTables>();
   private readonly pendingPids = new Set<number>();
+  /** Pids found missing from /proc, with the scheduler time until which they are not looked up again. */
+  private readonly gonePids = new Map<number, number>();
   private readonly pendingCgroups = new Set<number>();
   private readonly pendingContainers = new Set<string>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly hasher: ExecutableHasher | null;
   private readonly kubelet: KubeletPods | null;
   private readonly clock = new BootClock();
+  private readonly missProcess: Counter;
+  private readonly missParent: Counter;
+  private readonly missCgroup: Counter;
+  private readonly missContainerUsers: Counter;
+  private readonly missHash: Counter;
+  private readonly lookupsFailed: Counter;
   private started = false;
 
   constructor(id: ComponentId, private readonly host: Host, private readonly cfg: EnrichConfig, deps: EnrichDeps = {}) {
     this.scheduler = deps.scheduler ?? asyncScheduler;
     this.counters = new ProcessorCounters(host, id.key);
+    this.missProcess = this.counters.counter('cache_miss.process');
+    this.missParent = this.counters.counter('cache_miss.parent');
+    this.missCgroup = this.counters.counter('cache_miss.cgroup');
+    this.missContainerUsers = this.counters.counter('cache_miss.container_users');
+    this.missHash = this.counters.counter('cache_miss.hash');
+    this.lookupsFailed = this.counters.counter('lookups_failed');
     this.table = new ProcessCache({ maxEntries: cfg.maxProcesses, maxBytes: cfg.maxTableBytes, exitedTtlMs: cfg.exitedTtlMs });
     this.identity = deps.identity ?? {
       hostName: typeof host.resource['host.name'] === 'string' ? (host.resource['host.name'] as string) : hostname(),
@@ -128,7 +144,7 @@ export class EnrichProcessor implements Processor {
     const e: ProcEntry = {
       pid: s.pid, ppid: s.ppid, path: s.path, args: s.args, cmdline: s.args.join(' '),
       execId: execId(this.identity.bootId, s.pid, s.startNs), startNs: s.startNs, exitedAt: 0,
-      cgroup: s.cgroup, cgroupId: undefined, hash: undefined, bytes: entryBytes(s.path, s.args),
+      cgroup: s.cgroup, cgroupId: undefined, hash: undefined, ancestry: undefined, bytes: entryBytes(s.path, s.args),
     };
     return e;
   }
@@ -149,11 +165,18 @@ export class EnrichProcessor implements Processor {
 
   private lookupProcess(pid: number): void {
     if (this.pendingPids.has(pid) || this.pendingPids.size >= MAX_PENDING) return;
+    const gone = this.gonePids.get(pid);
+    if (gone !== undefined) {
+      if (gone > this.scheduler.now()) return;
+      this.gonePids.delete(pid);
+    }
     this.pendingPids.add(pid);
     this.track(readProc(pid, this.cfg.procRoot).then((snap) => {
       this.pendingPids.delete(pid);
       if (!snap) {
-        this.counters.add('lookups_failed');
+        this.lookupsFailed.n++;
+        // not in /proc (exited): not asked again for a while
+        boundedSet(this.gonePids, pid, this.scheduler.now() + GONE_RETRY_MS, MAX_PENDING);
         return;
       }
       if (!this.table.get(pid)) {
@@ -169,7 +192,7 @@ export class EnrichProcessor implements Processor {
     this.track(readCgroup(pid, this.cfg.procRoot).then((cg) => {
       this.pendingCgroups.delete(cgid);
       if (!cg) {
-        this.counters.add('lookups_failed');
+        this.lookupsFailed.n++;
         return;
       }
       boundedSet(this.cgroups, cgid, cg, MAX_CGROUPS);
@@ -217,9 +240,13 @@ export class EnrichProcessor implements Processor {
     });
   }
 
-  /** Returns a copy of `r` with what is known added; updates the table from process events. */
+  /**
+   * Adds what is known to `r`, in place (the pipeline gives each pipeline its own copy of a record when
+   * a receiver feeds several: see Processor.mutatesRecords), and updates the table from process events.
+   * Copying every record would cost more than the enrichment itself.
+   */
   enrich(r: KiteRecord): KiteRecord {
-    const out: KiteRecord = { ...r };
+    const out = r;
     const id = this.identity;
     if (out['host.name'] === undefined) out['host.name'] = id.hostName;
     if (id.hostId) out['host.id'] = id.hostId;
@@ -227,7 +254,6 @@ export class EnrichProcessor implements Processor {
     out['kite.host.kernel_release'] = id.kernelRelease;
     const pid = r['process.pid'];
     if (typeof pid !== 'number') return out;
-    const c = this.counters;
     const table = this.table;
     const ev = r['event.name'];
     let e: ProcEntry | undefined;
@@ -242,7 +268,7 @@ export class EnrichProcessor implements Processor {
       }
     }
     if (!e) {
-      c.add('cache_miss.process');
+      this.missProcess.n++;
       this.lookupProcess(pid);
     }
 
@@ -257,7 +283,7 @@ export class EnrichProcessor implements Processor {
           e.cgroupId = cgid;
         }
       } else {
-        c.add('cache_miss.cgroup');
+        this.missCgroup.n++;
         this.resolveCgroup(cgid, pid);
       }
     } else {
@@ -277,7 +303,7 @@ export class EnrichProcessor implements Processor {
       if (out['process.creation.time'] === undefined && e.startNs !== undefined) out['process.creation.time'] = this.clock.formatNs(e.startNs);
       if (this.hasher) {
         if (e.hash) out['process.executable.hash.sha256'] = e.hash;
-        else c.add('cache_miss.hash');
+        else this.missHash.n++;
       }
     }
 
@@ -300,7 +326,7 @@ export class EnrichProcessor implements Processor {
     const e: ProcEntry = {
       pid, ppid, path, args, cmdline: typeof r['process.command_line'] === 'string' ? r['process.command_line'] : args.join(' '),
       execId: typeof given === 'string' ? given : this.fallbackExecId(r, pid),
-      startNs: old?.startNs, exitedAt: 0, cgroup: old?.cgroup, cgroupId: old?.cgroupId, hash: undefined, bytes: entryBytes(path, args),
+      startNs: old?.startNs, exitedAt: 0, cgroup: old?.cgroup, cgroupId: old?.cgroupId, hash: undefined, ancestry: undefined, bytes: entryBytes(path, args),
     };
     this.table.set(e);
     if (this.hasher) this.requestHash(pid);
@@ -316,7 +342,7 @@ export class EnrichProcessor implements Processor {
     const e: ProcEntry = {
       pid, ppid, path, args, cmdline: args === parent?.args ? parent.cmdline : args.join(' '),
       execId: typeof given === 'string' ? given : this.fallbackExecId(r, pid),
-      startNs: undefined, exitedAt: 0, cgroup: parent?.cgroup, cgroupId: parent?.cgroupId, hash: parent?.path === path ? parent?.hash : undefined,
+      startNs: undefined, exitedAt: 0, cgroup: parent?.cgroup, cgroupId: parent?.cgroupId, hash: parent?.path === path ? parent?.hash : undefined, ancestry: undefined,
       bytes: entryBytes(path, args),
     };
     this.table.set(e);
@@ -325,38 +351,49 @@ export class EnrichProcessor implements Processor {
 
   private addAncestry(out: KiteRecord, r: KiteRecord, e: ProcEntry | undefined): void {
     const given = r['process.parent_pid'];
-    let ppid = typeof given === 'number' ? given : e?.ppid;
+    const ppid = typeof given === 'number' ? given : e?.ppid;
     if (!ppid) return;
-    let a = this.table.get(ppid);
+    const a = this.table.get(ppid);
+    out['process.parent.pid'] = ppid;
     if (!a) {
-      this.counters.add('cache_miss.parent');
+      this.missParent.n++;
       this.lookupProcess(ppid);
-      out['process.parent.pid'] = ppid;
       return;
     }
-    out['process.parent.pid'] = ppid;
     if (a.path) out['process.parent.executable.path'] = a.path;
     if (a.cmdline) out['process.parent.command_line'] = a.cmdline;
     if (out['kite.process.parent.exec_id'] === undefined) out['kite.process.parent.exec_id'] = a.execId;
-    const depth = this.cfg.ancestryDepth;
-    if (!depth) return;
-    const pids: number[] = [];
-    const paths: string[] = [];
-    const cmds: string[] = [];
-    const ids: string[] = [];
-    for (let i = 0; i < depth && a; i++) {
-      pids.push(a.pid);
-      paths.push(a.path);
-      cmds.push(a.cmdline);
-      ids.push(a.execId);
-      if (!a.ppid || a.ppid === a.pid) break;
-      ppid = a.ppid;
-      a = this.table.get(ppid);
+    if (!this.cfg.ancestryDepth) return;
+    // the chain is computed once per process (and again if its parent changes): the lists are shared
+    // by its records and never modified
+    let chain = e && e.ppid === ppid && e.ancestry?.parent === a && e.ancestry.complete ? e.ancestry : undefined;
+    if (!chain) {
+      chain = this.ancestryOf(a);
+      if (e && e.ppid === ppid) e.ancestry = chain;
     }
-    out['kite.process.ancestors.pid'] = pids;
-    out['kite.process.ancestors.executable.path'] = paths;
-    out['kite.process.ancestors.command_line'] = cmds;
-    out['kite.process.ancestors.exec_id'] = ids;
+    out['kite.process.ancestors.pid'] = chain.pids;
+    out['kite.process.ancestors.executable.path'] = chain.paths;
+    out['kite.process.ancestors.command_line'] = chain.cmdlines;
+    out['kite.process.ancestors.exec_id'] = chain.execIds;
+  }
+
+  private ancestryOf(parent: ProcEntry): Ancestry {
+    const chain: Ancestry = { parent, pids: [], paths: [], cmdlines: [], execIds: [], complete: true };
+    let a: ProcEntry | undefined = parent;
+    for (let i = 0; i < this.cfg.ancestryDepth; i++) {
+      chain.pids.push(a.pid);
+      chain.paths.push(a.path);
+      chain.cmdlines.push(a.cmdline);
+      chain.execIds.push(a.execId);
+      if (!a.ppid || a.ppid === a.pid) break;
+      const up: ProcEntry | undefined = this.table.get(a.ppid);
+      if (!up) {
+        chain.complete = false;
+        break;
+      }
+      a = up;
+    }
+    return chain;
   }
 
   private addWorkload(out: KiteRecord, cg: CgroupInfo | undefined, r: KiteRecord): void {
@@ -380,13 +417,14 @@ export class EnrichProcessor implements Processor {
       out['container.id'] = cg.containerId;
       if (cg.containerRuntime) out['container.runtime'] = cg.containerRuntime;
       // names of ids inside a container come from the container's files, never the host's
-      delete out['process.user.name'];
-      delete out['process.real_user.name'];
-      delete out['process.group.name'];
+      // (set to undefined rather than deleted: deleting slows every later access to the record)
+      if (out['process.user.name'] !== undefined) out['process.user.name'] = undefined;
+      if (out['process.real_user.name'] !== undefined) out['process.real_user.name'] = undefined;
+      if (out['process.group.name'] !== undefined) out['process.group.name'] = undefined;
       if (!this.cfg.containerUsers) return;
       const names = this.containerNames.get(cg.containerId);
       if (!names) {
-        if (typeof uid === 'number') this.counters.add('cache_miss.container_users');
+        if (typeof uid === 'number') this.missContainerUsers.n++;
         return;
       }
       setName(out, 'process.user.name', names.users, uid);
