@@ -82,16 +82,16 @@ function p_counters(host: ReturnType<typeof testHost>, key: string): Record<stri
   return host.stats.snapshot()[`processor/${key}`] ?? {};
 }
 
-test('dedupe: window edges: a repeat 1 ms before the end folds, one at the end opens a new window', () => {
+test('dedupe: window edges: a repeat before the window\'s end folds, one after it opens a new window', () => {
   const ts = testScheduler();
   ts.run(({ cold, expectObservable }) => {
     const p = new DedupeProcessor(id('dedupe'), testHost(), { keys: ['k'], windowMs: 10, maxKeys: 100 }, ts);
     const r = (t: number) => rec('e', `t${t}`, { k: 'a' });
-    const [a0, a9, a10] = [r(0), r(9), r(10)];
-    const src = cold<KiteRecord>('a 8ms b (c|)', { a: a0, b: a9, c: a10 });
+    const [a0, a9, a11] = [r(0), r(9), r(11)];
+    const src = cold<KiteRecord>('a 8ms b - (c|)', { a: a0, b: a9, c: a11 });
     const S = expectSummary('test-1', 'a', 1, 't0', 't9', a0);
-    // frame 10: the window of frame 0 closes (summary), then the record of frame 10 opens a new one
-    expectObservable(src.pipe(p.operator())).toBe('a 9ms (Sc|)', { a: a0, S, c: a10 });
+    // frame 10: the window of frame 0 closes (summary); the record of frame 11 opens a new one
+    expectObservable(src.pipe(p.operator())).toBe('a 9ms S (c|)', { a: a0, S, c: a11 });
   });
 });
 

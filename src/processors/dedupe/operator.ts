@@ -2,12 +2,16 @@
  * The dedupe operator: the first record of a key passes at once; repeats within `windowMs` of it are
  * folded, and when the window closes one summary record is emitted if there was at least one repeat.
  * Windows all have the same length, so they close in the order they opened: one scheduler action
- * serves the oldest window, whatever the number of keys. At most `maxKeys` windows are open; opening
+ * serves the oldest window, whatever the number of keys. A window is open until that action has run,
+ * `windowMs` after its first record on the scheduler's clock, or as soon as the scheduler can run it
+ * after that (a busy event loop); repeats meanwhile are still folded, and the summary's times are the
+ * records' own. The clock is read once per window, not per record. At most `maxKeys` windows are open; opening
  * one more closes the oldest early (its summary is emitted then). When the source completes or errors,
  * every open window is closed first, so no repeat goes unreported; unsubscribing drops them.
  */
 import { MonoTypeOperatorFunction, Observable, SchedulerLike, Subscription } from 'rxjs';
 import { KiteRecord } from '../../component/component';
+import { Counter, Flow } from '../counters';
 import { keyAttributes, keyFunction } from '../keys';
 
 export interface DedupeOptions {
@@ -16,11 +20,8 @@ export interface DedupeOptions {
   maxKeys: number;
   scheduler: SchedulerLike;
   nextEventId: () => string;
-  /** Called for every folded repeat, every summary and every early close (counters). */
-  onFold?: () => void;
-  onSummary?: () => void;
-  onEvict?: () => void;
-  onOpenWindows?: (n: number) => void;
+  /** Counters bumped in place: records in, records out (passed and summaries), repeats folded, summaries, early closes. */
+  counters?: { flow: Flow; folded: Counter; summaries: Counter; evicted: Counter; openWindows: Counter };
 }
 
 interface Window {
@@ -33,6 +34,8 @@ interface Window {
 
 export function dedupe(o: DedupeOptions): MonoTypeOperatorFunction<KiteRecord> {
   const keyOf = keyFunction(o.keys);
+  const c = o.counters ?? { flow: { received: 0, emitted: 0 }, folded: { n: 0 }, summaries: { n: 0 }, evicted: { n: 0 }, openWindows: { n: 0 } };
+  const flow = c.flow;
   return (source) => new Observable<KiteRecord>((sub) => {
     const open = new Map<string, Window>();
     let timer: Subscription | null = null;
@@ -40,7 +43,8 @@ export function dedupe(o: DedupeOptions): MonoTypeOperatorFunction<KiteRecord> {
     const close = (w: Window): void => {
       open.delete(w.key);
       if (!w.repeats) return;
-      o.onSummary?.();
+      c.summaries.n++;
+      flow.emitted++;
       sub.next({
         time: w.lastTime,
         'event.name': w.first['event.name'],
@@ -68,30 +72,28 @@ export function dedupe(o: DedupeOptions): MonoTypeOperatorFunction<KiteRecord> {
           if (w.closesAt > now) break;
           close(w);
         }
-        o.onOpenWindows?.(open.size);
+        c.openWindows.n = open.size;
         arm();
       }, Math.max(0, head.closesAt - o.scheduler.now()));
     };
 
     const s = source.subscribe({
       next: (r) => {
+        flow.received++;
         const key = keyOf(r);
-        const now = o.scheduler.now();
         const w = open.get(key);
         if (w) {
-          if (w.closesAt > now) {
-            w.repeats++;
-            w.lastTime = r.time;
-            o.onFold?.();
-            return;
-          }
-          close(w);
+          w.repeats++;
+          w.lastTime = r.time;
+          c.folded.n++;
+          return;
         }
         if (open.size >= o.maxKeys) {
-          o.onEvict?.();
+          c.evicted.n++;
           close(open.values().next().value as Window);
         }
-        open.set(key, { key, first: r, closesAt: now + o.windowMs, repeats: 0, lastTime: r.time });
+        open.set(key, { key, first: r, closesAt: o.scheduler.now() + o.windowMs, repeats: 0, lastTime: r.time });
+        flow.emitted++;
         sub.next(r);
         arm();
       },

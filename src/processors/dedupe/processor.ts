@@ -5,9 +5,9 @@
  * Counters (processor/<id>): received, emitted (records passed and summaries), dropped.duplicate
  * (repeats folded into a summary: counted there, not lost), summaries, windows_evicted, open_windows.
  */
-import { asyncScheduler, Observable, OperatorFunction, SchedulerLike } from 'rxjs';
+import { asyncScheduler, OperatorFunction, SchedulerLike } from 'rxjs';
 import { ComponentId, Host, KiteRecord, Processor } from '../../component/component';
-import { ProcessorCounters } from '../counters';
+import { ProcessorCounters, publishOnEnd } from '../counters';
 import { dedupe } from './operator';
 
 export interface DedupeSettings {
@@ -39,37 +39,14 @@ export class DedupeProcessor implements Processor {
       maxKeys: this.s.maxKeys,
       scheduler: this.scheduler,
       nextEventId: this.host.nextEventId,
-      onFold: () => c.drop('duplicate'),
-      onSummary: () => c.add('summaries'),
-      onEvict: () => c.add('windows_evicted'),
-      onOpenWindows: (n) => c.gauge('open_windows', n),
+      counters: {
+        flow: c,
+        folded: c.counter('dropped.duplicate'),
+        summaries: c.counter('summaries'),
+        evicted: c.counter('windows_evicted'),
+        openWindows: c.counter('open_windows'),
+      },
     });
-    return (source) => new Observable<KiteRecord>((sub) => {
-      const s = op(new Observable<KiteRecord>((inner) => source.subscribe({
-        next: (r) => {
-          c.received++;
-          inner.next(r);
-        },
-        error: (e) => inner.error(e),
-        complete: () => inner.complete(),
-      }))).subscribe({
-        next: (r) => {
-          c.emitted++;
-          sub.next(r);
-        },
-        error: (e) => {
-          c.publish();
-          sub.error(e);
-        },
-        complete: () => {
-          c.publish();
-          sub.complete();
-        },
-      });
-      return () => {
-        s.unsubscribe();
-        c.publish();
-      };
-    });
+    return (source) => op(source).pipe(publishOnEnd(c));
   }
 }
