@@ -10,7 +10,8 @@
  * table_size, table_bytes, table_evicted, lookups_failed, hash_computed, hash_skipped.too_large.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { hostname, release } from 'node:os';
 import { asyncScheduler, Observable, OperatorFunction, SchedulerLike } from 'rxjs';
@@ -37,6 +38,33 @@ function boundedSet<K, V>(m: Map<K, V>, k: K, v: V, max: number): void {
   if (m.size > max) m.delete(m.keys().next().value as K);
 }
 
+interface ContainerNames extends NameTables {
+  /** The process they were read through. */
+  pid: number;
+  /** Read through the agent's own root (the process had not entered the container's yet): read again later. */
+  provisional: boolean;
+  readAt: number;
+}
+
+/** Device and inode of a root directory, to tell a container's root from the agent's. */
+async function rootKey(path: string): Promise<string | null> {
+  try {
+    const st = await stat(`${path}/`);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+function rootKeySync(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return '';
+  }
+}
+
 export interface EnrichDeps {
   scheduler?: SchedulerLike;
   /** Host identity (tests); read from the system when absent. */
@@ -52,12 +80,14 @@ export class EnrichProcessor implements Processor {
   private readonly identity: { hostName: string; hostId: string; bootId: string; kernelRelease: string };
   private readonly hostUsers: { user(uid: number): string | undefined; group(gid: number): string | undefined };
   private readonly cgroups = new Map<number, CgroupInfo>();
-  private readonly containerNames = new Map<string, NameTables>();
+  private readonly containerNames = new Map<string, ContainerNames>();
+  private readonly agentRoot: string;
   private readonly pendingPids = new Set<number>();
   /** Pids found missing from /proc, with the scheduler time until which they are not looked up again. */
   private readonly gonePids = new Map<number, number>();
   private readonly pendingCgroups = new Set<number>();
-  private readonly pendingContainers = new Set<string>();
+  /** Containers whose names are being read, each with the pid of an exec seen meanwhile (to read again through). */
+  private readonly pendingContainers = new Map<string, number | null>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly hasher: ExecutableHasher | null;
   private readonly kubelet: KubeletPods | null;
@@ -87,6 +117,7 @@ export class EnrichProcessor implements Processor {
       kernelRelease: release(),
     };
     this.hostUsers = deps.hostUsers ?? new UserNames();
+    this.agentRoot = rootKeySync('/');
     this.hasher = cfg.hashExecutables ? new ExecutableHasher(cfg.procRoot, cfg.maxHashFileBytes) : null;
     this.kubelet = cfg.kubeletEndpoint ? new KubeletPods(cfg.kubeletEndpoint, cfg.kubeletPollMs, host.logger, this.counters.key) : null;
   }
@@ -205,12 +236,36 @@ export class EnrichProcessor implements Processor {
     }));
   }
 
-  private loadContainerNames(containerId: string, pid: number): void {
-    if (this.containerNames.has(containerId) || this.pendingContainers.has(containerId)) return;
-    this.pendingContainers.add(containerId);
-    this.track(readNameTables(`${this.cfg.procRoot}/${pid}/root`).then((names) => {
+  /**
+   * Reads a container's passwd and group through /proc/<pid>/root. A process seen in a container's
+   * cgroup may not have entered the container's root yet (the runtime's init moves into the cgroup
+   * before pivot_root): names read through the agent's own root are provisional and read again from a
+   * later process of the container: at its next exec (by then the runtime has entered the container's
+   * root), or at most once a second otherwise. One read per container at a time.
+   */
+  private loadContainerNames(containerId: string, pid: number, exec = false): void {
+    const known = this.containerNames.get(containerId);
+    if (this.pendingContainers.has(containerId)) {
+      if (exec) this.pendingContainers.set(containerId, pid);
+      return;
+    }
+    // an exec is the moment to read again, even by the same process (the runtime's init execs the
+    // container's first program after entering its root)
+    if (known && (!known.provisional || (!exec && (known.pid === pid || this.scheduler.now() - known.readAt < 1000)))) return;
+    this.pendingContainers.set(containerId, null);
+    const root = `${this.cfg.procRoot}/${pid}/root`;
+    this.track(Promise.all([rootKey(root), readNameTables(root), rootKey(root)]).then(([before, names, after]) => {
+      const again = this.pendingContainers.get(containerId) ?? null;
       this.pendingContainers.delete(containerId);
-      boundedSet(this.containerNames, containerId, names, MAX_CONTAINERS);
+      let provisional = true;
+      if (before === null || before !== after) {
+        // the process exited (or changed root) while its files were read: keep what was known
+        if (known) known.readAt = this.scheduler.now();
+      } else {
+        provisional = after === this.agentRoot;
+        boundedSet(this.containerNames, containerId, { ...names, pid, provisional, readAt: this.scheduler.now() }, MAX_CONTAINERS);
+      }
+      if (provisional && again !== null) this.loadContainerNames(containerId, again, true);
     }));
   }
 
@@ -423,6 +478,7 @@ export class EnrichProcessor implements Processor {
       if (out['process.group.name'] !== undefined) out['process.group.name'] = undefined;
       if (!this.cfg.containerUsers) return;
       const names = this.containerNames.get(cg.containerId);
+      if (names?.provisional) this.loadContainerNames(cg.containerId, r['process.pid'] as number, r['event.name'] === 'process.exec');
       if (!names) {
         if (typeof uid === 'number') this.missContainerUsers.n++;
         return;
