@@ -3,7 +3,7 @@
  * replayed through a pass-through pipeline and through enrich + filter + dedupe, in the same run,
  * alternating, several rounds each. Prints a markdown table: events/s, wall and CPU µs per event, and
  * the cost over pass-through. `node dist/test/bench/processors.js`; BENCH_EVENTS and BENCH_ROUNDS
- * change the size.
+ * change the size, BENCH_ONLY=<pipeline> runs one pipeline (and pass-through).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -95,6 +95,8 @@ async function main(): Promise<void> {
     ['dedupe', () => dedupe.operator()],
     ['enrich + filter + dedupe', () => pipe(enrich.operator(), filter.operator(), dedupe.operator())],
   ];
+  const only = process.env.BENCH_ONLY;
+  if (only) cases.splice(0, cases.length, ...cases.filter(([n]) => n === 'pass-through' || n === only));
   const results = new Map<string, Measured[]>(cases.map(([n]) => [n, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const [name, op] of cases) {

@@ -1,11 +1,12 @@
 /**
  * SHA-256 of executables, computed in the background one file at a time and cached by device, inode,
  * size and modification time (a rebuilt binary gets a new hash; a pid reuse does not rehash). The file
- * is read through /proc/<pid>/exe, so programs in containers and deleted files are hashed too.
+ * is read through /proc/<pid>/exe, so programs in containers and deleted files are hashed too. Both
+ * the read and the digest run on libuv's thread pool (WebCrypto), never on the event loop; at most
+ * one file (up to the size limit) is in memory at a time.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { webcrypto } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
 
 export class ExecutableHasher {
   private readonly cache = new Map<string, string>();
@@ -52,9 +53,8 @@ export class ExecutableHasher {
         this.skippedTooLarge++;
         return undefined;
       }
-      const h = createHash('sha256');
-      for await (const chunk of createReadStream(exe, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer);
-      const hex = h.digest('hex');
+      const data = await readFile(exe);
+      const hex = Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
       this.cache.set(key, hex);
       if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
       this.computed++;
