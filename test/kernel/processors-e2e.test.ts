@@ -115,7 +115,7 @@ test('in the container: ancestry, the container\'s own user and group names, con
   assert.ok(cmds[1]!.startsWith('/bin/sh -c sleep 1;') && cmds[1]!.endsWith(`${TAG}-top-in-container`), `the grandparent: the top shell, got ${cmds[1]}`);
   assert.match((g['kite.process.ancestors.executable.path'] as string[])[2] ?? '', /conmon$/, 'above the container\'s first process: podman\'s conmon on the host');
   assert.equal(g['process.parent.command_line'], cmds[0]);
-  assert.equal((g['kite.process.ancestors.pid'] as number[])[0], g['process.parent.pid']);
+  assert.equal((g['kite.process.ancestors.pid'] as number[])[0], g['process.parent_pid']);
   assert.equal((g['kite.process.ancestors.exec_id'] as string[]).length, 4);
   assert.notEqual(g['kite.process.exec_id'], g['kite.process.parent.exec_id']);
   assert.equal(g['host.name'], hostStats.resource['host.name']);

@@ -78,7 +78,7 @@ test('seeded processes: ancestry up to the depth, container and pod from the cgr
   assert.equal(out!['host.id'], 'machine-1');
   assert.equal(out!['kite.host.boot_id'], 'boot-1');
   assert.equal(out!['kite.host.kernel_release'], '6.1.0');
-  assert.equal(out!['process.parent.pid'], 200);
+  assert.equal(out!['process.parent_pid'], 200);
   assert.equal(out!['process.parent.executable.path'], '/usr/sbin/nginx');
   assert.equal(out!['process.parent.command_line'], 'nginx: master process');
   assert.deepEqual(out!['kite.process.ancestors.pid'], [200, 100, 1]);
@@ -195,6 +195,28 @@ test('kubelet: pod name, namespace and labels by pod uid; an absent endpoint is 
   assert.equal(warnings.length, 1);
   assert.match(String(warnings[0]!.msg), /kubelet endpoint unavailable/);
   await q.shutdown();
+});
+
+test('container user names: a process that left before its files were read, then an exec in the container', async () => {
+  const id2 = 'cd'.repeat(32);
+  const cgroup = `/system.slice/docker-${id2}.scope`;
+  fakeProc(900, { ppid: 1, exe: '/usr/bin/runc', args: ['runc', 'init'], cgroup });
+  rmSync(join(root, '900', 'root'), { recursive: true }); // gone by the time its root is read
+  const p = processor();
+  await p.start();
+  await p.settled();
+  fakeProc(901, { ppid: 900, exe: '/bin/sh', args: ['sh'], cgroup, uid: 1234, passwd: 'app:x:1234:1234::/:/bin/sh\n' });
+  const fork = rec('process.fork', 't', { 'process.pid': 901, 'process.parent_pid': 900, 'process.user.id': 1234, 'kite.cgroup.id': 77 });
+  const exec = rec('process.exec', 't', { 'process.pid': 901, 'process.parent_pid': 900, 'process.executable.path': '/bin/sh', 'process.command_args': ['sh'], 'process.user.id': 1234, 'kite.cgroup.id': 77 });
+  await run(p, [fork]);
+  await p.settled();
+  const [first] = await run(p, [exec]);
+  assert.equal(first!['container.id'], id2);
+  assert.equal(first!['process.user.name'], undefined, 'not read yet: the only read so far failed');
+  await p.settled();
+  const [later] = await run(p, [rec('file.open', 't', { 'process.pid': 901, 'process.user.id': 1234, 'kite.cgroup.id': 77 })]);
+  assert.equal(later!['process.user.name'], 'app', 'read through the process that exec\'d');
+  await p.shutdown();
 });
 
 test('the process table stays within its bounds; exited processes expire', () => {

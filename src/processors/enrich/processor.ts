@@ -259,8 +259,10 @@ export class EnrichProcessor implements Processor {
       this.pendingContainers.delete(containerId);
       let provisional = true;
       if (before === null || before !== after) {
-        // the process exited (or changed root) while its files were read: keep what was known
+        // the process exited (or changed root) while its files were read: keep what was known, or
+        // remember an empty provisional table, read again like any provisional one
         if (known) known.readAt = this.scheduler.now();
+        else boundedSet(this.containerNames, containerId, { users: new Map(), groups: new Map(), pid, provisional: true, readAt: this.scheduler.now() }, MAX_CONTAINERS);
       } else {
         provisional = after === this.agentRoot;
         boundedSet(this.containerNames, containerId, { ...names, pid, provisional, readAt: this.scheduler.now() }, MAX_CONTAINERS);
@@ -409,7 +411,7 @@ export class EnrichProcessor implements Processor {
     const ppid = typeof given === 'number' ? given : e?.ppid;
     if (!ppid) return;
     const a = this.table.get(ppid);
-    out['process.parent.pid'] = ppid;
+    if (typeof given !== 'number') out['process.parent_pid'] = ppid;
     if (!a) {
       this.missParent.n++;
       this.lookupProcess(ppid);
