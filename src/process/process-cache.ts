@@ -24,16 +24,14 @@ export interface ProcEntry {
   cgroupId: number | undefined;
   /** SHA-256 of the executable, once computed. */
   hash: string | undefined;
-  /** Its ancestors (parent first), computed at the first record that needed them. */
-  ancestry: Ancestry | undefined;
+  /** The ancestors of its children (this process first), computed at the first record that needed them. */
+  childAncestry: Ancestry | undefined;
   /** Approximate bytes held by this entry's strings. */
   bytes: number;
 }
 
 /** A process's ancestors, parent first, as lists shared by every record of the process (never modified). */
 export interface Ancestry {
-  /** The parent entry the lists were computed from (a new parent entry invalidates them). */
-  parent: ProcEntry;
   pids: number[];
   paths: string[];
   cmdlines: string[];

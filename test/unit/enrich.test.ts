@@ -221,7 +221,7 @@ test('container user names: a process that left before its files were read, then
 
 test('the process table stays within its bounds; exited processes expire', () => {
   const t = new ProcessCache({ maxEntries: 100, maxBytes: 100_000, exitedTtlMs: 10 });
-  const entry = (pid: number, arg = 'x') => ({ pid, ppid: 1, path: '/bin/x', args: [arg], cmdline: arg, execId: String(pid), startNs: undefined, exitedAt: 0, cgroup: undefined, cgroupId: undefined, hash: undefined, ancestry: undefined, bytes: 200 + arg.length });
+  const entry = (pid: number, arg = 'x') => ({ pid, ppid: 1, path: '/bin/x', args: [arg], cmdline: arg, execId: String(pid), startNs: undefined, exitedAt: 0, cgroup: undefined, cgroupId: undefined, hash: undefined, childAncestry: undefined, bytes: 200 + arg.length });
   for (let i = 0; i < 10_000; i++) t.set(entry(i));
   assert.equal(t.size, 100);
   assert.equal(t.evicted, 9900);

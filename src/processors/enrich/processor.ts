@@ -175,7 +175,7 @@ export class EnrichProcessor implements Processor {
     const e: ProcEntry = {
       pid: s.pid, ppid: s.ppid, path: s.path, args: s.args, cmdline: s.args.join(' '),
       execId: execId(this.identity.bootId, s.pid, s.startNs), startNs: s.startNs, exitedAt: 0,
-      cgroup: s.cgroup, cgroupId: undefined, hash: undefined, ancestry: undefined, bytes: entryBytes(s.path, s.args),
+      cgroup: s.cgroup, cgroupId: undefined, hash: undefined, childAncestry: undefined, bytes: entryBytes(s.path, s.args),
     };
     return e;
   }
@@ -383,7 +383,7 @@ export class EnrichProcessor implements Processor {
     const e: ProcEntry = {
       pid, ppid, path, args, cmdline: typeof r['process.command_line'] === 'string' ? r['process.command_line'] : args.join(' '),
       execId: typeof given === 'string' ? given : this.fallbackExecId(r, pid),
-      startNs: old?.startNs, exitedAt: 0, cgroup: old?.cgroup, cgroupId: old?.cgroupId, hash: undefined, ancestry: undefined, bytes: entryBytes(path, args),
+      startNs: old?.startNs, exitedAt: 0, cgroup: old?.cgroup, cgroupId: old?.cgroupId, hash: undefined, childAncestry: undefined, bytes: entryBytes(path, args),
     };
     this.table.set(e);
     if (this.hasher) this.requestHash(pid);
@@ -399,7 +399,7 @@ export class EnrichProcessor implements Processor {
     const e: ProcEntry = {
       pid, ppid, path, args, cmdline: args === parent?.args ? parent.cmdline : args.join(' '),
       execId: typeof given === 'string' ? given : this.fallbackExecId(r, pid),
-      startNs: undefined, exitedAt: 0, cgroup: parent?.cgroup, cgroupId: parent?.cgroupId, hash: parent?.path === path ? parent?.hash : undefined, ancestry: undefined,
+      startNs: undefined, exitedAt: 0, cgroup: parent?.cgroup, cgroupId: parent?.cgroupId, hash: parent?.path === path ? parent?.hash : undefined, childAncestry: undefined,
       bytes: entryBytes(path, args),
     };
     this.table.set(e);
@@ -421,12 +421,12 @@ export class EnrichProcessor implements Processor {
     if (a.cmdline) out['process.parent.command_line'] = a.cmdline;
     if (out['kite.process.parent.exec_id'] === undefined) out['kite.process.parent.exec_id'] = a.execId;
     if (!this.cfg.ancestryDepth) return;
-    // the chain is computed once per process (and again if its parent changes): the lists are shared
-    // by its records and never modified
-    let chain = e && e.ppid === ppid && e.ancestry?.parent === a && e.ancestry.complete ? e.ancestry : undefined;
-    if (!chain) {
+    // the chain is computed once per parent program and shared by all its children's records (the
+    // lists are never modified); a chain cut short by an unknown ancestor is computed again
+    let chain = a.childAncestry;
+    if (!chain || !chain.complete) {
       chain = this.ancestryOf(a);
-      if (e && e.ppid === ppid) e.ancestry = chain;
+      a.childAncestry = chain;
     }
     out['kite.process.ancestors.pid'] = chain.pids;
     out['kite.process.ancestors.executable.path'] = chain.paths;
@@ -435,7 +435,7 @@ export class EnrichProcessor implements Processor {
   }
 
   private ancestryOf(parent: ProcEntry): Ancestry {
-    const chain: Ancestry = { parent, pids: [], paths: [], cmdlines: [], execIds: [], complete: true };
+    const chain: Ancestry = { pids: [], paths: [], cmdlines: [], execIds: [], complete: true };
     let a: ProcEntry | undefined = parent;
     for (let i = 0; i < this.cfg.ancestryDepth; i++) {
       chain.pids.push(a.pid);
