@@ -15,6 +15,8 @@ TS_SRCS  := $(shell find src test -name '*.ts' 2>/dev/null)
 CONFIG  ?= config/default.yaml
 
 APT_PKGS := clang llvm libbpf-dev bpftool libbpf-tools make gcc libc6-dev iproute2 python3 util-linux
+# kernel tests run real containers (test/helpers/containers.ts)
+APT_PKGS += podman runc busybox-static
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: deps build bpf ts run test bench clean mounts docs install

@@ -4,8 +4,22 @@ import { FactoryLookup } from './pipeline/config';
 import { execFactory } from './receivers/exec/factory';
 import { consoleFactory } from './exporters/console/factory';
 import { fileFactory } from './exporters/file/factory';
+import { enrichFactory } from './processors/enrich/factory';
+import { filterFactory } from './processors/filter/factory';
+import { dedupeFactory } from './processors/dedupe/factory';
+import { batchFactory } from './processors/batch/factory';
+import { rateLimitFactory } from './processors/rate_limit/factory';
 
-export const FACTORIES: AnyFactory[] = [execFactory, consoleFactory, fileFactory];
+export const FACTORIES: AnyFactory[] = [
+  execFactory,
+  enrichFactory,
+  filterFactory,
+  dedupeFactory,
+  batchFactory,
+  rateLimitFactory,
+  consoleFactory,
+  fileFactory,
+];
 
 export function createRegistry(factories: AnyFactory[] = FACTORIES): FactoryLookup {
   const byKey = new Map(factories.map((f) => [`${f.kind}:${f.type}`, f]));

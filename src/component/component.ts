@@ -70,6 +70,13 @@ export interface Receiver extends Component {
 
 export interface Processor extends Component {
   operator(): OperatorFunction<KiteRecord, KiteRecord>;
+  /**
+   * True when the operator changes the records it is given (in place, which is much cheaper than a
+   * copy per record). The service then gives the pipeline its own copies of records from receivers
+   * that also feed other pipelines, as the OpenTelemetry Collector's fan-out does for mutating
+   * consumers.
+   */
+  readonly mutatesRecords?: boolean;
 }
 
 export interface Exporter extends Component {

@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { merge, Observable, Subject, Subscription, takeUntil } from 'rxjs';
+import { map, merge, Observable, Subject, Subscription, takeUntil } from 'rxjs';
 import { Exporter, Host, KiteRecord, Processor, Receiver } from '../component/component';
 import { Logger } from '../component/logger';
 import { KiteConfig, PipelineSpec, ResolvedComponent } from './config';
@@ -32,6 +32,11 @@ export function createHost(logger: Logger, stats = new CounterStats()): Host & {
     resource: { 'host.name': hostname() },
     nextEventId: () => `${runId}-${++seq}`,
   };
+}
+
+/** A deep copy of a record (attribute values are JSON-safe: strings, numbers, booleans, lists of them). */
+export function cloneRecord(r: KiteRecord): KiteRecord {
+  return structuredClone(r);
 }
 
 interface Running<T> {
@@ -136,8 +141,12 @@ export class Service {
       const p = this.create<Processor>(cfg.processors.get(key)!);
       await p.start();
       processors.push(p);
-      stream = stream.pipe(p.operator());
     }
+    // a receiver's records reach every pipeline that names it: a pipeline whose processors change
+    // records gets its own copies, so that the other pipelines never see its changes
+    const shared = spec.receivers.some((k) => cfg.pipelines.filter((q) => q.receivers.includes(k)).length > 1);
+    if (shared && processors.some((p) => p.mutatesRecords)) stream = stream.pipe(map(cloneRecord));
+    for (const p of processors) stream = stream.pipe(p.operator());
     const outs = spec.exporters.map((k) => g.exporters.get(k)!.inst);
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => { resolveDone = r; });

@@ -98,10 +98,10 @@ test('a child forked by the trigger: fork and exit with the trigger as parent', 
 });
 
 test('a process killed by a signal reports the signal', async () => {
-  const child = spawn(trigger, ['0', 'fork', '0', `kite-${randomUUID()}`], { stdio: 'ignore' });
-  // kill before it can finish: SIGKILL right away on the spawned pid
+  const child = spawn(trigger, ['0', 'sleep', '60', `kite-${randomUUID()}`], { stdio: 'ignore' });
+  const exited = once(child, 'exit');
   child.kill('SIGKILL');
-  await once(child, 'exit');
+  await exited;
   const exit = await waitFor(byPid(child.pid!, 'process.exit'), 1000, 'the exit record');
   assert.equal(exit['kite.process.exit.signal'], 9);
   assert.equal(exit['process.exit.code'], undefined);

@@ -1,6 +1,6 @@
-/* Test trigger: `trigger EXIT_CODE [fork CHILD_CODE] [args...]`. Optionally forks a child that exits
- * with CHILD_CODE (reaped before the parent exits), then exits with EXIT_CODE. Extra arguments only
- * make the command line unique. */
+/* Test trigger: `trigger EXIT_CODE [fork CHILD_CODE | sleep SECONDS] [args...]`. Optionally forks a
+ * child that exits with CHILD_CODE (reaped before the parent exits), or sleeps, then exits with
+ * EXIT_CODE. Extra arguments only make the command line unique. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -17,6 +17,8 @@ int main(int argc, char **argv)
 			_exit(atoi(argv[3]));
 		int st;
 		waitpid(c, &st, 0);
+	} else if (argc > 3 && strcmp(argv[2], "sleep") == 0) {
+		sleep(atoi(argv[3]));
 	}
 	return code;
 }

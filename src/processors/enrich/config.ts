@@ -1,0 +1,101 @@
+/** Settings of the enrich processor. */
+import { boolean, byteSize, duration, durationMs, integer, parseByteSize, string } from '../../component/formats';
+
+export const DEFAULT_ANCESTRY_DEPTH = 4;
+export const DEFAULT_MAX_PROCESSES = 65536;
+export const DEFAULT_MAX_TABLE_SIZE = '64MiB';
+export const DEFAULT_EXITED_TTL = '30s';
+export const DEFAULT_MAX_HASH_FILE_SIZE = '64MiB';
+export const DEFAULT_KUBELET_POLL_INTERVAL = '30s';
+
+export interface EnrichRawConfig {
+  ancestry_depth: number;
+  max_processes: number;
+  max_table_size: string | number;
+  exited_ttl: string | number;
+  hash_executables: boolean;
+  max_hash_file_size: string | number;
+  container_users: boolean;
+  kubelet_endpoint: string;
+  kubelet_poll_interval: string | number;
+}
+
+export interface EnrichConfig {
+  ancestryDepth: number;
+  maxProcesses: number;
+  maxTableBytes: number;
+  exitedTtlMs: number;
+  hashExecutables: boolean;
+  maxHashFileBytes: number;
+  containerUsers: boolean;
+  kubeletEndpoint: string;
+  kubeletPollMs: number;
+  /** Where /proc is (tests); not a YAML option. */
+  procRoot: string;
+  /** Seed the table from /proc at start (tests turn it off); not a YAML option. */
+  seed: boolean;
+}
+
+export const enrichSchema = {
+  ancestry_depth: {
+    doc: 'How many ancestors (parent first) are added to each record as kite.process.ancestors.* lists; 0 leaves the lists out (the parent is still added as process.parent.*).',
+    format: integer({ min: 0, max: 32 }),
+    default: DEFAULT_ANCESTRY_DEPTH,
+  },
+  max_processes: {
+    doc: 'Most processes the process table holds; the oldest entries are dropped first (counted as table_evicted).',
+    format: integer({ min: 16, max: 4_194_304 }),
+    default: DEFAULT_MAX_PROCESSES,
+  },
+  max_table_size: {
+    doc: 'Most bytes of executable paths and command lines the process table holds; the oldest entries are dropped first.',
+    format: byteSize({ min: 1 << 20, max: 2 ** 32 }),
+    default: DEFAULT_MAX_TABLE_SIZE,
+  },
+  exited_ttl: {
+    doc: 'How long an exited process stays in the table so that late events of it are still enriched.',
+    format: duration({ min: 0, max: 3_600_000 }),
+    default: DEFAULT_EXITED_TTL,
+  },
+  hash_executables: {
+    doc: 'Add process.executable.hash.sha256, computed in the background and cached by device, inode, size and modification time; records of a program whose hash is not known yet go without it (cache_miss.hash).',
+    format: boolean(),
+    default: false,
+  },
+  max_hash_file_size: {
+    doc: 'Executables larger than this are not hashed (counted as hash_skipped.too_large).',
+    format: byteSize({ min: 4096, max: 2 ** 32 }),
+    default: DEFAULT_MAX_HASH_FILE_SIZE,
+  },
+  container_users: {
+    doc: "Resolve user and group names of processes in containers from the container's own /etc/passwd and /etc/group (read once per container, in the background).",
+    format: boolean(),
+    default: true,
+  },
+  kubelet_endpoint: {
+    doc: "Base URL of the kubelet's read-only API (e.g. http://127.0.0.1:10255) to add k8s.pod.name, k8s.namespace.name and k8s.pod.label.* by pod uid; empty: off. When it cannot be reached the agent keeps running and says so once in its log.",
+    format: string({ pattern: /^(|https?:\/\/\S+)$/, what: 'an http:// or https:// URL, or empty' }),
+    default: '',
+  },
+  kubelet_poll_interval: {
+    doc: 'How often the pod list is read from kubelet_endpoint.',
+    format: duration({ min: 1000, max: 3_600_000 }),
+    default: DEFAULT_KUBELET_POLL_INTERVAL,
+  },
+};
+
+export function toEnrichConfig(raw: EnrichRawConfig): EnrichConfig {
+  return {
+    ancestryDepth: raw.ancestry_depth,
+    maxProcesses: raw.max_processes,
+    maxTableBytes: parseByteSize(raw.max_table_size)!,
+    exitedTtlMs: durationMs(raw.exited_ttl),
+    hashExecutables: raw.hash_executables,
+    maxHashFileBytes: parseByteSize(raw.max_hash_file_size)!,
+    containerUsers: raw.container_users,
+    kubeletEndpoint: raw.kubelet_endpoint.replace(/\/+$/, ''),
+    kubeletPollMs: durationMs(raw.kubelet_poll_interval),
+    procRoot: '/proc',
+    seed: true,
+  };
+}

@@ -1,0 +1,513 @@
+/**
+ * enrich processor: adds to every record that has a `process.pid` what the agent knows of that
+ * process, its ancestors, its container and pod, and the host. The process table is seeded from /proc
+ * at start and kept current by the process.exec, process.fork and process.exit records that flow
+ * through. Nothing is read from disk per record: what is not known yet (a process seen for the first
+ * time, a new cgroup, a container's user names, an executable's hash) is looked up in the background,
+ * counted as a cache miss, and added to later records.
+ *
+ * Counters (processor/<id>): received, emitted, cache_miss.{process,parent,cgroup,container_users,hash},
+ * table_size, table_bytes, table_evicted, lookups_failed, hash_computed, hash_skipped.too_large.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { hostname, release } from 'node:os';
+import { asyncScheduler, Observable, OperatorFunction, SchedulerLike } from 'rxjs';
+import { AttrValue, ComponentId, Host, KiteRecord, Processor } from '../../component/component';
+import { BootClock } from '../../bpf/clock';
+import { CgroupInfo } from '../../process/cgroup';
+import { NameTables, readNameTables } from '../../process/names';
+import { Ancestry, entryBytes, ProcEntry, ProcessCache } from '../../process/process-cache';
+import { ProcSnapshot, readCgroup, readMachineId, readProc, readProcSync } from '../../process/procfs';
+import { execId, readBootId } from '../../receivers/exec/process-table';
+import { UserNames } from '../../receivers/exec/users';
+import { Counter, ProcessorCounters } from '../counters';
+import { EnrichConfig } from './config';
+import { ExecutableHasher } from './hasher';
+import { KubeletPods } from './kubelet';
+
+const MAX_PENDING = 4096;
+const MAX_CGROUPS = 8192;
+const MAX_CONTAINERS = 1024;
+const GONE_RETRY_MS = 10_000;
+
+function boundedSet<K, V>(m: Map<K, V>, k: K, v: V, max: number): void {
+  m.set(k, v);
+  if (m.size > max) m.delete(m.keys().next().value as K);
+}
+
+interface ContainerNames extends NameTables {
+  /** The process they were read through. */
+  pid: number;
+  /** Read through the agent's own root (the process had not entered the container's yet): read again later. */
+  provisional: boolean;
+  readAt: number;
+}
+
+/** Device and inode of a root directory, to tell a container's root from the agent's. */
+async function rootKey(path: string): Promise<string | null> {
+  try {
+    const st = await stat(`${path}/`);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+function rootKeySync(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return '';
+  }
+}
+
+export interface EnrichDeps {
+  scheduler?: SchedulerLike;
+  /** Host identity (tests); read from the system when absent. */
+  identity?: { hostName: string; hostId: string; bootId: string; kernelRelease: string };
+  hostUsers?: { user(uid: number): string | undefined; group(gid: number): string | undefined };
+}
+
+export class EnrichProcessor implements Processor {
+  readonly mutatesRecords = true;
+  readonly table: ProcessCache;
+  readonly counters: ProcessorCounters;
+  private readonly scheduler: SchedulerLike;
+  private readonly identity: { hostName: string; hostId: string; bootId: string; kernelRelease: string };
+  private readonly hostUsers: { user(uid: number): string | undefined; group(gid: number): string | undefined };
+  private readonly cgroups = new Map<number, CgroupInfo>();
+  private readonly containerNames = new Map<string, ContainerNames>();
+  private readonly agentRoot: string;
+  private readonly pendingPids = new Set<number>();
+  /** Pids found missing from /proc, with the scheduler time until which they are not looked up again. */
+  private readonly gonePids = new Map<number, number>();
+  private readonly pendingCgroups = new Set<number>();
+  /** Containers whose names are being read, each with the pid of an exec seen meanwhile (to read again through). */
+  private readonly pendingContainers = new Map<string, number | null>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly hasher: ExecutableHasher | null;
+  private readonly kubelet: KubeletPods | null;
+  private readonly clock = new BootClock();
+  private readonly missProcess: Counter;
+  private readonly missParent: Counter;
+  private readonly missCgroup: Counter;
+  private readonly missContainerUsers: Counter;
+  private readonly missHash: Counter;
+  private readonly lookupsFailed: Counter;
+  private started = false;
+
+  constructor(id: ComponentId, private readonly host: Host, private readonly cfg: EnrichConfig, deps: EnrichDeps = {}) {
+    this.scheduler = deps.scheduler ?? asyncScheduler;
+    this.counters = new ProcessorCounters(host, id.key);
+    this.missProcess = this.counters.counter('cache_miss.process');
+    this.missParent = this.counters.counter('cache_miss.parent');
+    this.missCgroup = this.counters.counter('cache_miss.cgroup');
+    this.missContainerUsers = this.counters.counter('cache_miss.container_users');
+    this.missHash = this.counters.counter('cache_miss.hash');
+    this.lookupsFailed = this.counters.counter('lookups_failed');
+    this.table = new ProcessCache({ maxEntries: cfg.maxProcesses, maxBytes: cfg.maxTableBytes, exitedTtlMs: cfg.exitedTtlMs });
+    this.identity = deps.identity ?? {
+      hostName: typeof host.resource['host.name'] === 'string' ? (host.resource['host.name'] as string) : hostname(),
+      hostId: readMachineId(),
+      bootId: readBootId(),
+      kernelRelease: release(),
+    };
+    this.hostUsers = deps.hostUsers ?? new UserNames();
+    this.agentRoot = rootKeySync('/');
+    this.hasher = cfg.hashExecutables ? new ExecutableHasher(cfg.procRoot, cfg.maxHashFileBytes) : null;
+    this.kubelet = cfg.kubeletEndpoint ? new KubeletPods(cfg.kubeletEndpoint, cfg.kubeletPollMs, host.logger, this.counters.key) : null;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    if (this.cfg.seed) {
+      const n = this.seedFromProc();
+      this.host.logger.info('process table seeded from /proc', { component: this.counters.key, processes: n });
+    }
+    this.kubelet?.start();
+    this.counters.startPublishing();
+  }
+
+  async shutdown(): Promise<void> {
+    this.kubelet?.stop();
+    this.counters.stopPublishing();
+  }
+
+  /** Resolves once every background lookup started so far has finished (tests, benchmarks). */
+  async settled(): Promise<void> {
+    while (this.inflight.size) await Promise.all([...this.inflight]);
+    await this.kubelet?.settled();
+  }
+
+  private track<T>(p: Promise<T>): void {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+  }
+
+  /** Reads every process of /proc into the table (start-up only). */
+  seedFromProc(): number {
+    let names: string[];
+    try {
+      names = readdirSync(this.cfg.procRoot);
+    } catch {
+      return 0;
+    }
+    let n = 0;
+    for (const name of names) {
+      if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+      const pid = Number(name);
+      if (this.table.get(pid)) continue;
+      const snap = readProcSync(pid, this.cfg.procRoot);
+      if (!snap) continue;
+      this.table.set(this.fromSnapshot(snap));
+      this.afterLearn(pid, snap.cgroup);
+      n++;
+    }
+    return n;
+  }
+
+  private fromSnapshot(s: ProcSnapshot): ProcEntry {
+    const e: ProcEntry = {
+      pid: s.pid, ppid: s.ppid, path: s.path, args: s.args, cmdline: s.args.join(' '),
+      execId: execId(this.identity.bootId, s.pid, s.startNs), startNs: s.startNs, exitedAt: 0,
+      cgroup: s.cgroup, cgroupId: undefined, hash: undefined, childAncestry: undefined, bytes: entryBytes(s.path, s.args),
+    };
+    return e;
+  }
+
+  /** Background work once a process's cgroup is known: container user names, executable hash. */
+  private afterLearn(pid: number, cg: CgroupInfo | undefined): void {
+    if (cg?.containerId && this.cfg.containerUsers) this.loadContainerNames(cg.containerId, pid);
+    if (this.hasher) this.requestHash(pid);
+  }
+
+  private requestHash(pid: number): void {
+    const entry = this.table.get(pid);
+    if (!entry || entry.hash || !entry.path) return;
+    this.hasher!.request(pid, (hash) => {
+      if (hash && this.table.get(pid) === entry) entry.hash = hash;
+    });
+  }
+
+  private lookupProcess(pid: number): void {
+    if (this.pendingPids.has(pid) || this.pendingPids.size >= MAX_PENDING) return;
+    const gone = this.gonePids.get(pid);
+    if (gone !== undefined) {
+      if (gone > this.scheduler.now()) return;
+      this.gonePids.delete(pid);
+    }
+    this.pendingPids.add(pid);
+    this.track(readProc(pid, this.cfg.procRoot).then((snap) => {
+      this.pendingPids.delete(pid);
+      if (!snap) {
+        this.lookupsFailed.n++;
+        // not in /proc (exited): not asked again for a while
+        boundedSet(this.gonePids, pid, this.scheduler.now() + GONE_RETRY_MS, MAX_PENDING);
+        return;
+      }
+      if (!this.table.get(pid)) {
+        this.table.set(this.fromSnapshot(snap));
+        this.afterLearn(pid, snap.cgroup);
+      }
+    }));
+  }
+
+  private resolveCgroup(cgid: number, pid: number): void {
+    if (this.pendingCgroups.has(cgid) || this.pendingCgroups.size >= MAX_PENDING) return;
+    this.pendingCgroups.add(cgid);
+    this.track(readCgroup(pid, this.cfg.procRoot).then((cg) => {
+      this.pendingCgroups.delete(cgid);
+      if (!cg) {
+        this.lookupsFailed.n++;
+        return;
+      }
+      boundedSet(this.cgroups, cgid, cg, MAX_CGROUPS);
+      const e = this.table.get(pid);
+      if (e && e.cgroupId === undefined) {
+        e.cgroup = cg;
+        e.cgroupId = cgid;
+      }
+      if (cg.containerId && this.cfg.containerUsers) this.loadContainerNames(cg.containerId, pid);
+    }));
+  }
+
+  /**
+   * Reads a container's passwd and group through /proc/<pid>/root. A process seen in a container's
+   * cgroup may not have entered the container's root yet (the runtime's init moves into the cgroup
+   * before pivot_root): names read through the agent's own root are provisional and read again from a
+   * later process of the container: at its next exec (by then the runtime has entered the container's
+   * root), or at most once a second otherwise. One read per container at a time.
+   */
+  private loadContainerNames(containerId: string, pid: number, exec = false): void {
+    const known = this.containerNames.get(containerId);
+    if (this.pendingContainers.has(containerId)) {
+      if (exec) this.pendingContainers.set(containerId, pid);
+      return;
+    }
+    // an exec is the moment to read again, even by the same process (the runtime's init execs the
+    // container's first program after entering its root)
+    if (known && (!known.provisional || (!exec && (known.pid === pid || this.scheduler.now() - known.readAt < 1000)))) return;
+    this.pendingContainers.set(containerId, null);
+    const root = `${this.cfg.procRoot}/${pid}/root`;
+    this.track(Promise.all([rootKey(root), readNameTables(root), rootKey(root)]).then(([before, names, after]) => {
+      const again = this.pendingContainers.get(containerId) ?? null;
+      this.pendingContainers.delete(containerId);
+      let provisional = true;
+      if (before === null || before !== after) {
+        // the process exited (or changed root) while its files were read: keep what was known, or
+        // remember an empty provisional table, read again like any provisional one
+        if (known) known.readAt = this.scheduler.now();
+        else boundedSet(this.containerNames, containerId, { users: new Map(), groups: new Map(), pid, provisional: true, readAt: this.scheduler.now() }, MAX_CONTAINERS);
+      } else {
+        provisional = after === this.agentRoot;
+        boundedSet(this.containerNames, containerId, { ...names, pid, provisional, readAt: this.scheduler.now() }, MAX_CONTAINERS);
+      }
+      if (provisional && again !== null) this.loadContainerNames(containerId, again, true);
+    }));
+  }
+
+  operator(): OperatorFunction<KiteRecord, KiteRecord> {
+    return (source) => new Observable<KiteRecord>((sub) => {
+      const c = this.counters;
+      const s = source.subscribe({
+        next: (r) => {
+          c.received++;
+          const out = this.enrich(r);
+          c.emitted++;
+          sub.next(out);
+        },
+        error: (e) => {
+          c.publish();
+          sub.error(e);
+        },
+        complete: () => {
+          c.publish();
+          sub.complete();
+        },
+      });
+      return () => {
+        s.unsubscribe();
+        c.publish();
+      };
+    });
+  }
+
+  /**
+   * Adds what is known to `r`, in place (the pipeline gives each pipeline its own copy of a record when
+   * a receiver feeds several: see Processor.mutatesRecords), and updates the table from process events.
+   * Copying every record would cost more than the enrichment itself.
+   */
+  enrich(r: KiteRecord): KiteRecord {
+    const out = r;
+    const id = this.identity;
+    if (out['host.name'] === undefined) out['host.name'] = id.hostName;
+    if (id.hostId) out['host.id'] = id.hostId;
+    out['kite.host.boot_id'] = id.bootId;
+    out['kite.host.kernel_release'] = id.kernelRelease;
+    const pid = r['process.pid'];
+    if (typeof pid !== 'number') return out;
+    const table = this.table;
+    const ev = r['event.name'];
+    let e: ProcEntry | undefined;
+    if (ev === 'process.exec') e = this.onExec(r, pid);
+    else if (ev === 'process.fork') e = this.onFork(r, pid);
+    else {
+      e = table.get(pid);
+      if (ev === 'process.exit') {
+        const now = this.scheduler.now();
+        table.sweep(now);
+        if (e) table.markExited(pid, now);
+      }
+    }
+    if (!e) {
+      this.missProcess.n++;
+      this.lookupProcess(pid);
+    }
+
+    // cgroup: by the record's cgroup id when it has one, else what the table knows of the process
+    let cg: CgroupInfo | undefined;
+    const cgid = r['kite.cgroup.id'];
+    if (typeof cgid === 'number') {
+      cg = this.cgroups.get(cgid);
+      if (cg) {
+        if (e && e.cgroupId !== cgid) {
+          e.cgroup = cg;
+          e.cgroupId = cgid;
+        }
+      } else {
+        this.missCgroup.n++;
+        this.resolveCgroup(cgid, pid);
+      }
+    } else {
+      cg = e?.cgroup;
+    }
+
+    if (e) {
+      if (out['process.executable.path'] === undefined && e.path) {
+        out['process.executable.path'] = e.path;
+        out['process.executable.name'] = basename(e.path);
+      }
+      if (out['process.command_line'] === undefined && e.args.length) {
+        out['process.command_args'] = e.args;
+        out['process.command_line'] = e.cmdline;
+      }
+      if (out['kite.process.exec_id'] === undefined) out['kite.process.exec_id'] = e.execId;
+      if (out['process.creation.time'] === undefined && e.startNs !== undefined) out['process.creation.time'] = this.clock.formatNs(e.startNs);
+      if (this.hasher) {
+        if (e.hash) out['process.executable.hash.sha256'] = e.hash;
+        else this.missHash.n++;
+      }
+    }
+
+    this.addAncestry(out, r, e);
+    this.addWorkload(out, cg, r);
+    return out;
+  }
+
+  /** For records from receivers that do not mint exec ids: boot id + pid + the record's time and kind. */
+  private fallbackExecId(r: KiteRecord, pid: number): string {
+    return createHash('sha256').update(`${this.identity.bootId}:${pid}:${r.time}:${r['event.name']}`).digest('base64url').slice(0, 22);
+  }
+
+  private onExec(r: KiteRecord, pid: number): ProcEntry {
+    const old = this.table.get(pid);
+    const path = typeof r['process.executable.path'] === 'string' ? r['process.executable.path'] : '';
+    const args = Array.isArray(r['process.command_args']) ? (r['process.command_args'] as string[]) : [];
+    const ppid = typeof r['process.parent_pid'] === 'number' ? r['process.parent_pid'] : (old?.ppid ?? 0);
+    const given = r['kite.process.exec_id'];
+    const e: ProcEntry = {
+      pid, ppid, path, args, cmdline: typeof r['process.command_line'] === 'string' ? r['process.command_line'] : args.join(' '),
+      execId: typeof given === 'string' ? given : this.fallbackExecId(r, pid),
+      startNs: old?.startNs, exitedAt: 0, cgroup: old?.cgroup, cgroupId: old?.cgroupId, hash: undefined, childAncestry: undefined, bytes: entryBytes(path, args),
+    };
+    this.table.set(e);
+    if (this.hasher) this.requestHash(pid);
+    return e;
+  }
+
+  private onFork(r: KiteRecord, pid: number): ProcEntry {
+    const ppid = typeof r['process.parent_pid'] === 'number' ? r['process.parent_pid'] : 0;
+    const parent = this.table.get(ppid);
+    const args = Array.isArray(r['process.command_args']) ? (r['process.command_args'] as string[]) : (parent?.args ?? []);
+    const path = typeof r['process.executable.path'] === 'string' ? r['process.executable.path'] : (parent?.path ?? '');
+    const given = r['kite.process.exec_id'];
+    const e: ProcEntry = {
+      pid, ppid, path, args, cmdline: args === parent?.args ? parent.cmdline : args.join(' '),
+      execId: typeof given === 'string' ? given : this.fallbackExecId(r, pid),
+      startNs: undefined, exitedAt: 0, cgroup: parent?.cgroup, cgroupId: parent?.cgroupId, hash: parent?.path === path ? parent?.hash : undefined, childAncestry: undefined,
+      bytes: entryBytes(path, args),
+    };
+    this.table.set(e);
+    return e;
+  }
+
+  private addAncestry(out: KiteRecord, r: KiteRecord, e: ProcEntry | undefined): void {
+    const given = r['process.parent_pid'];
+    const ppid = typeof given === 'number' ? given : e?.ppid;
+    if (!ppid) return;
+    const a = this.table.get(ppid);
+    if (typeof given !== 'number') out['process.parent_pid'] = ppid;
+    if (!a) {
+      this.missParent.n++;
+      this.lookupProcess(ppid);
+      return;
+    }
+    if (a.path) out['process.parent.executable.path'] = a.path;
+    if (a.cmdline) out['process.parent.command_line'] = a.cmdline;
+    if (out['kite.process.parent.exec_id'] === undefined) out['kite.process.parent.exec_id'] = a.execId;
+    if (!this.cfg.ancestryDepth) return;
+    // the chain is computed once per parent program and shared by all its children's records (the
+    // lists are never modified); a chain cut short by an unknown ancestor is computed again
+    let chain = a.childAncestry;
+    if (!chain || !chain.complete) {
+      chain = this.ancestryOf(a);
+      a.childAncestry = chain;
+    }
+    out['kite.process.ancestors.pid'] = chain.pids;
+    out['kite.process.ancestors.executable.path'] = chain.paths;
+    out['kite.process.ancestors.command_line'] = chain.cmdlines;
+    out['kite.process.ancestors.exec_id'] = chain.execIds;
+  }
+
+  private ancestryOf(parent: ProcEntry): Ancestry {
+    const chain: Ancestry = { pids: [], paths: [], cmdlines: [], execIds: [], complete: true };
+    let a: ProcEntry | undefined = parent;
+    for (let i = 0; i < this.cfg.ancestryDepth; i++) {
+      chain.pids.push(a.pid);
+      chain.paths.push(a.path);
+      chain.cmdlines.push(a.cmdline);
+      chain.execIds.push(a.execId);
+      if (!a.ppid || a.ppid === a.pid) break;
+      const up: ProcEntry | undefined = this.table.get(a.ppid);
+      if (!up) {
+        chain.complete = false;
+        break;
+      }
+      a = up;
+    }
+    return chain;
+  }
+
+  private addWorkload(out: KiteRecord, cg: CgroupInfo | undefined, r: KiteRecord): void {
+    if (cg) {
+      out['kite.cgroup.path'] = cg.path;
+      if (cg.systemdUnit) out['kite.systemd.unit'] = cg.systemdUnit;
+      if (cg.podUid) {
+        out['k8s.pod.uid'] = cg.podUid;
+        const pod = this.kubelet?.pods.get(cg.podUid);
+        if (pod) {
+          out['k8s.pod.name'] = pod.name;
+          out['k8s.namespace.name'] = pod.namespace;
+          for (const k in pod.labels) out[`k8s.pod.label.${k}`] = pod.labels[k]!;
+        }
+      }
+    }
+    const uid = r['process.user.id'];
+    const ruid = r['process.real_user.id'];
+    const gid = r['process.group.id'];
+    if (cg?.containerId) {
+      out['container.id'] = cg.containerId;
+      if (cg.containerRuntime) out['container.runtime'] = cg.containerRuntime;
+      // names of ids inside a container come from the container's files, never the host's
+      // (set to undefined rather than deleted: deleting slows every later access to the record)
+      if (out['process.user.name'] !== undefined) out['process.user.name'] = undefined;
+      if (out['process.real_user.name'] !== undefined) out['process.real_user.name'] = undefined;
+      if (out['process.group.name'] !== undefined) out['process.group.name'] = undefined;
+      if (!this.cfg.containerUsers) return;
+      const names = this.containerNames.get(cg.containerId);
+      if (names?.provisional) this.loadContainerNames(cg.containerId, r['process.pid'] as number, r['event.name'] === 'process.exec');
+      if (!names) {
+        if (typeof uid === 'number') this.missContainerUsers.n++;
+        return;
+      }
+      setName(out, 'process.user.name', names.users, uid);
+      setName(out, 'process.real_user.name', names.users, ruid);
+      setName(out, 'process.group.name', names.groups, gid);
+      return;
+    }
+    const u = this.hostUsers;
+    if (typeof uid === 'number' && out['process.user.name'] === undefined) {
+      const n = u.user(uid);
+      if (n !== undefined) out['process.user.name'] = n;
+    }
+    if (typeof ruid === 'number' && out['process.real_user.name'] === undefined) {
+      const n = u.user(ruid);
+      if (n !== undefined) out['process.real_user.name'] = n;
+    }
+    if (typeof gid === 'number' && out['process.group.name'] === undefined) {
+      const n = u.group(gid);
+      if (n !== undefined) out['process.group.name'] = n;
+    }
+  }
+}
+
+function setName(out: KiteRecord, key: string, names: Map<number, string>, id: AttrValue | undefined): void {
+  if (typeof id !== 'number') return;
+  const n = names.get(id);
+  if (n !== undefined) out[key] = n;
+}
