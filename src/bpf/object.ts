@@ -9,7 +9,7 @@
 import { constants as osConstants } from 'node:os';
 import { BpfError } from '../component/errors';
 import { missingCapabilities } from './caps';
-import { lastErrno, native, Ptr, registerPrint, view } from './libbpf';
+import { lastErrno, native, NativeBlock, Ptr, registerPrint, view } from './libbpf';
 
 type LogSink = (level: 'warn' | 'info' | 'debug', msg: string) => void;
 
@@ -94,6 +94,36 @@ export class BpfProgram {
   attachXdp(ifindex: number): BpfLink {
     const link = call(`attach xdp ${this.name} to ifindex ${ifindex}`, () => native.programAttachXdp(this.handle, ifindex), ptrErr, () => [this.typeName]);
     return new BpfLink(link as Ptr, this.name);
+  }
+  /** Attaches a cgroup program (sock_addr, cgroup_skb, ...) to the cgroup whose folder `cgroupFd` is. */
+  attachCgroup(cgroupFd: number, cgroupPath: string): BpfLink {
+    const link = call(`attach ${this.name} (${this.section}) to cgroup ${cgroupPath}`, () => native.programAttachCgroup(this.handle, cgroupFd), ptrErr, () => [this.typeName]);
+    return new BpfLink(link as Ptr, this.name);
+  }
+  /**
+   * Runs the loaded program once on `data` with BPF_PROG_TEST_RUN (socket filters, XDP, tc take a
+   * packet starting at its Ethernet header); returns the program's return value and the packet after it.
+   */
+  testRun(data: Buffer): { retval: number; data: Buffer } {
+    const opts = new NativeBlock(80);
+    const inp = new NativeBlock(Math.max(data.length, 1));
+    const out = new NativeBlock(data.length + 4096);
+    try {
+      data.copy(inp.buf);
+      const o = opts.buf;
+      o.writeBigUInt64LE(80n, 0); // sz
+      o.writeBigUInt64LE(inp.address, 8); // data_in
+      o.writeBigUInt64LE(out.address, 16); // data_out
+      o.writeUInt32LE(data.length, 24); // data_size_in
+      o.writeUInt32LE(out.size, 28); // data_size_out
+      o.writeInt32LE(1, 60); // repeat
+      call(`test run of ${this.name}`, () => native.progTestRunOpts(this.fd, opts.ptr), intErr);
+      return { retval: o.readUInt32LE(56), data: Buffer.from(out.buf.subarray(0, Math.min(o.readUInt32LE(28), out.size))) };
+    } finally {
+      opts.free();
+      inp.free();
+      out.free();
+    }
   }
 }
 
@@ -240,6 +270,12 @@ export class BpfObject {
 
   attachXdp(name: string, ifindex: number): BpfLink {
     const link = this.program(name).attachXdp(ifindex);
+    this.links.push(link);
+    return link;
+  }
+
+  attachCgroup(name: string, cgroupFd: number, cgroupPath: string): BpfLink {
+    const link = this.program(name).attachCgroup(cgroupFd, cgroupPath);
     this.links.push(link);
     return link;
   }
