@@ -98,24 +98,24 @@ int handle_dns_packet(struct __sk_buff *skb)
 	/* on loopback every packet is seen leaving and arriving: keep the arrival */
 	if (skb->pkt_type == KITE_PACKET_OUTGOING && skb->ifindex == KITE_LOOPBACK_IFINDEX)
 		return 0;
-	__u16 eth_proto;
-	if (bpf_skb_load_bytes(skb, 12, &eth_proto, 2))
-		return 0;
-	__u32 nh = KITE_ETH_HLEN;
-	if (eth_proto == bpf_htons(KITE_ETH_P_8021Q) || eth_proto == bpf_htons(KITE_ETH_P_8021AD)) {
-		if (bpf_skb_load_bytes(skb, 16, &eth_proto, 2))
+	/* the network header, wherever the link header (if any) ends; a VLAN tag still in the packet is
+	 * skipped (received tags are normally already moved to the skb's metadata) */
+	__u32 nh = 0;
+	__u16 proto = skb->protocol;
+	if (proto == bpf_htons(KITE_ETH_P_8021Q) || proto == bpf_htons(KITE_ETH_P_8021AD)) {
+		if (kite_load_net(skb, 2, &proto, 2))
 			return 0;
-		nh += 4;
+		nh = 4;
 	}
-	if (eth_proto != bpf_htons(KITE_ETH_P_IP) && eth_proto != bpf_htons(KITE_ETH_P_IPV6))
+	if (proto != bpf_htons(KITE_ETH_P_IP) && proto != bpf_htons(KITE_ETH_P_IPV6))
 		return 0;
 	struct kite_l4 l4 = {};
-	if (kite_skb_l4(skb, nh, skb->len, &l4))
+	if (kite_skb_l4(skb, nh, &l4))
 		return 0;
 	struct dns_flow_key k;
 	if (flow_of(&l4, &k))
 		return 0;
-	if (l4.proto == KITE_IPPROTO_TCP && l4.payload >= skb->len)
+	if (l4.proto == KITE_IPPROTO_TCP && l4.payload >= l4.len)
 		return 0; /* handshake, bare acknowledgement or FIN */
 	struct dns_owner *o = bpf_map_lookup_elem(&dns_flows, &k);
 	if (o && (o->flags & DNS_OWNER_FILTERED)) {
@@ -183,7 +183,7 @@ int handle_dns_egress(struct __sk_buff *skb)
 	if (!sk)
 		return 1;
 	struct kite_l4 l4 = {};
-	if (kite_skb_l4(skb, 0, skb->len, &l4))
+	if (kite_skb_l4(skb, 0, &l4))
 		return 1;
 	if (!is_dns_port(l4.dport))
 		return 1;

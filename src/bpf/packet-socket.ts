@@ -23,6 +23,10 @@ import { errnoName, strerror } from './object';
 
 export interface PacketInfo {
   ifindex: number;
+  /** sll_hatype: the link type (1 Ethernet, 772 loopback, 65534 none, ...). */
+  hatype: number;
+  /** sll_protocol: the Ethernet protocol (0x0800 IPv4, 0x86dd IPv6, ...). */
+  protocol: number;
   /** sll_pkttype: 0 host, 1 broadcast, 2 multicast, 3 other host, 4 outgoing. */
   pktType: number;
   /** Kernel receive time, CLOCK_REALTIME. */
@@ -78,7 +82,7 @@ export class PacketCapture {
   private running = false;
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private pendingWait: Promise<void> | null = null;
-  private readonly info: PacketInfo = { ifindex: 0, pktType: 0, tsSec: 0, tsNsec: 0, truncated: false };
+  private readonly info: PacketInfo = { ifindex: 0, hatype: 0, protocol: 0, pktType: 0, tsSec: 0, tsNsec: 0, truncated: false };
 
   /** Opens one filtered socket per interface index (0: every interface). Throws BpfError naming the step. */
   constructor(progFd: number, ifindexes: number[], private readonly onPacket: PacketHandler, opts: Partial<PacketCaptureOptions> = {}) {
@@ -182,6 +186,8 @@ export class PacketCapture {
     const info = this.info;
     info.ifindex = b.readInt32LE(a + 4);
     info.pktType = b[a + 10]!;
+    info.hatype = b.readUInt16LE(a + 8);
+    info.protocol = b.readUInt16BE(a + 2);
     info.truncated = (flags & MSG_TRUNC_FLAG) !== 0;
     info.tsSec = 0;
     info.tsNsec = 0;

@@ -25,7 +25,7 @@ import { DnsConfig } from './config';
 import { className, DnsMessage, DnsQuestion, parseDnsMessage, rcodeName, typeName } from './parser';
 import {
   AF_INET, decodeOwner, DnsAttrStat, DnsOwner, DnsOwnerFlags, DNS_FLOW_KEY, DNS_OWNER, DNS_RODATA, formatAddress,
-  IPPROTO_UDP, L4Packet, parseL4, writeFlowKey,
+  ETHERNET_LINK_TYPES, IPPROTO_UDP, L3_LINK_TYPES, L4Packet, parseIp, parseL4, writeFlowKey,
 } from './wire';
 
 const CGROUP_PROGRAMS = ['handle_connect4', 'handle_connect6', 'handle_sendmsg4', 'handle_sendmsg6', 'handle_dns_egress'];
@@ -179,7 +179,8 @@ export class DnsReceiver implements Receiver {
   private onPacket = (buf: Buffer, off: number, len: number, info: PacketInfo): void => {
     const stats = this.host.stats;
     stats.add(this.statsKey, 'received');
-    const p = parseL4(buf, off, len);
+    const p = ETHERNET_LINK_TYPES.has(info.hatype) ? parseL4(buf, off, len)
+      : L3_LINK_TYPES.has(info.hatype) ? parseIp(buf, off, len, info.protocol) : 'unsupported_link_type';
     if (typeof p === 'string') {
       stats.add(this.statsKey, `decode_errors.${p}`);
       return;

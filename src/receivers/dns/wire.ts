@@ -68,6 +68,10 @@ export interface L4Packet {
   cut: boolean;
 }
 
+/** Link types (sll_hatype) whose packets start with an Ethernet header, and those with none. */
+export const ETHERNET_LINK_TYPES = new Set([1 /* ARPHRD_ETHER */, 772 /* ARPHRD_LOOPBACK */]);
+export const L3_LINK_TYPES = new Set([65534 /* NONE (tun, WireGuard) */, 519 /* RAWIP */, 768 /* TUNNEL */, 769 /* TUNNEL6 */, 776 /* SIT */]);
+
 /** Parses an Ethernet frame (one optional VLAN tag) carrying IPv4 or IPv6 and then TCP or UDP. */
 export function parseL4(buf: Buffer, off: number, len: number): L4Packet | string {
   const end = off + len;
@@ -79,6 +83,12 @@ export function parseL4(buf: Buffer, off: number, len: number): L4Packet | strin
     type = buf.readUInt16BE(off + 16);
     nh += 4;
   }
+  return parseIp(buf, nh, end - nh, type);
+}
+
+/** Parses an IPv4 or IPv6 packet (`ethertype` 0x0800 or 0x86dd) carrying TCP or UDP. */
+export function parseIp(buf: Buffer, nh: number, len: number, type: number): L4Packet | string {
+  const end = nh + len;
   let proto: number;
   let family: number;
   let saddr: Buffer;
