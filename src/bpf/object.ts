@@ -142,9 +142,14 @@ export class BpfLink {
 }
 
 export class BpfMap {
+  private cachedFd = -1;
   constructor(private readonly handle: Ptr, readonly name: string) {}
+  /** The map's fd (-1 before load); cached once valid, since it never changes afterwards. */
   get fd(): number {
-    return native.mapFd(this.handle);
+    if (this.cachedFd >= 0) return this.cachedFd;
+    const fd = native.mapFd(this.handle);
+    if (fd >= 0) this.cachedFd = fd;
+    return fd;
   }
   get type(): number {
     return native.mapType(this.handle);

@@ -82,11 +82,13 @@ export class PacketCapture {
   private running = false;
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private pendingWait: Promise<void> | null = null;
+  private readonly offs: { iov: number; addr: number; ctrl: number; data: number };
   private readonly info: PacketInfo = { ifindex: 0, hatype: 0, protocol: 0, pktType: 0, tsSec: 0, tsNsec: 0, truncated: false };
 
   /** Opens one filtered socket per interface index (0: every interface). Throws BpfError naming the step. */
   constructor(progFd: number, ifindexes: number[], private readonly onPacket: PacketHandler, opts: Partial<PacketCaptureOptions> = {}) {
     this.opts = { ...DEFAULT_PACKET_CAPTURE_OPTIONS, ...opts };
+    this.offs = this.computeOffsets();
     try {
       this.epfd = native.epollCreate1(SOCK_CLOEXEC);
       if (this.epfd < 0) throw sockErr('epoll_create1');
@@ -122,12 +124,21 @@ export class PacketCapture {
     if (native.epollCtl(this.epfd, EPOLL_CTL_ADD, fd, ev) < 0) throw sockErr('epoll_ctl');
   }
 
-  private get offs(): { iov: number; addr: number; ctrl: number; data: number } {
+  /** Offsets of the iovecs, addresses, control buffers and packet data in the batch block. */
+  private computeOffsets(): { iov: number; addr: number; ctrl: number; data: number } {
     const n = this.opts.batch;
     const iov = n * MMSG;
     const addr = iov + n * IOV;
     const ctrl = addr + n * ADDR;
     return { iov, addr, ctrl, data: ctrl + n * CTRL };
+  }
+
+  /** Restores the in/out lengths of entry `i` that the kernel overwrote. */
+  private resetEntry(b: Buffer, i: number): void {
+    const m = i * MMSG;
+    b.writeUInt32LE(ADDR, m + 8); // msg_namelen
+    b.writeUInt32LE(CTRL, m + 40); // msg_controllen (a size_t: the high half stays 0)
+    b.writeInt32LE(0, m + 48); // msg_flags
   }
 
   /** Writes the pointers of every mmsghdr and iovec of the batch (once). */
@@ -142,6 +153,7 @@ export class PacketCapture {
       b.buf.writeBigUInt64LE(b.address + BigInt(o.ctrl + i * CTRL), m + 32); // msg_control
       b.buf.writeBigUInt64LE(b.address + BigInt(o.data + i * this.opts.snapLen), o.iov + i * IOV); // iov_base
       b.buf.writeBigUInt64LE(BigInt(this.opts.snapLen), o.iov + i * IOV + 8); // iov_len
+      this.resetEntry(b.buf, i);
     }
   }
 
@@ -161,15 +173,12 @@ export class PacketCapture {
     let total = 0;
     for (const fd of this.fds) {
       while (total < budget) {
-        for (let i = 0; i < batch; i++) {
-          const m = i * MMSG;
-          b.writeUInt32LE(ADDR, m + 8); // msg_namelen
-          b.writeBigUInt64LE(BigInt(CTRL), m + 40); // msg_controllen
-          b.writeInt32LE(0, m + 48); // msg_flags
-        }
         const n = native.recvmmsg(fd, blk.ptr, batch, MSG_DONTWAIT, null);
         if (n <= 0) break;
-        for (let i = 0; i < n; i++) this.deliver(b, i, o);
+        for (let i = 0; i < n; i++) {
+          this.deliver(b, i, o);
+          this.resetEntry(b, i);
+        }
         total += n;
         if (n < batch) break;
       }
@@ -191,7 +200,7 @@ export class PacketCapture {
     info.truncated = (flags & MSG_TRUNC_FLAG) !== 0;
     info.tsSec = 0;
     info.tsNsec = 0;
-    const ctrlLen = Number(b.readBigUInt64LE(m + 40));
+    const ctrlLen = b.readUInt32LE(m + 40);
     const c = o.ctrl + i * CTRL;
     if (ctrlLen >= 32 && b.readInt32LE(c + 8) === SOL_SOCKET && b.readInt32LE(c + 12) === SO_TIMESTAMPNS) {
       info.tsSec = Number(b.readBigInt64LE(c + 16));
