@@ -75,16 +75,31 @@ function check(buf: Buffer, maxAnswers: number, what: string): number {
   return ms;
 }
 
+/** The input's parse time without scheduling noise: the fastest of several runs. */
+function settledMs(buf: Buffer, maxAnswers: number): number {
+  let best = Infinity;
+  for (let k = 0; k < 5; k++) best = Math.min(best, check(buf, maxAnswers, 'rerun'));
+  return best;
+}
+
 test('fuzz: 30000 mutated real messages never throw and stay within the limits', () => {
   const r = rng(0x6b697465);
   let worst = 0;
+  let worstInput: Buffer = Buffer.alloc(0);
   const t0 = performance.now();
   for (let i = 0; i < 30000; i++) {
     const base = fixtures[i % fixtures.length]!;
-    worst = Math.max(worst, check(mutate(r, base), 32, `case ${i}`));
+    const input = mutate(r, base);
+    const ms = check(input, 32, `case ${i}`);
+    if (ms > worst) {
+      worst = ms;
+      worstInput = input;
+    }
   }
   const total = performance.now() - t0;
-  assert.ok(worst < 50, `slowest input took ${worst.toFixed(2)} ms`);
+  // a single slow sample may be a GC pause or the machine: re-time the slowest input
+  const settled = settledMs(worstInput, 32);
+  assert.ok(settled < 5, `slowest input takes ${settled.toFixed(2)} ms: ${worstInput.toString('hex')}`);
   assert.ok(total < 10000, `30000 inputs took ${total.toFixed(0)} ms`);
 });
 
@@ -106,13 +121,14 @@ test('worst case: 64 KiB of maximal pointer chains and 65535 claimed answers par
   b[12] = 0; // a root name at 12
   for (let p = 13; p + 1 < b.length; p += 2) b.writeUInt16BE(0xc000 | (p - 2 < 12 ? 12 : p - 2), p);
   let worst = 0;
-  for (const maxAnswers of [32, 1024]) worst = Math.max(worst, check(b, maxAnswers, `chains, max_answers ${maxAnswers}`));
+  for (const maxAnswers of [32, 1024]) worst = Math.max(worst, settledMs(b, maxAnswers));
   // answers that are all valid and tiny: 65535 counted, bytes for ~5900
   const rr = Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 0, 0, 1]);
   const q = Buffer.from([0, 0, 1, 0, 1]);
   const many = Buffer.concat([Buffer.from([0, 1, 0x81, 0x80, 0, 1, 0xff, 0xff, 0, 0, 0, 0]), q, ...Array(4000).fill(rr)]);
-  worst = Math.max(worst, check(many, 1024, 'many answers'));
-  assert.ok(worst < 100, `worst hostile message took ${worst.toFixed(2)} ms`);
+  check(many, 1024, 'many answers');
+  worst = Math.max(worst, settledMs(many, 1024));
+  assert.ok(worst < 50, `worst hostile message took ${worst.toFixed(2)} ms`);
 });
 
 test('fuzz: the packet decoder on mutated frames never throws', () => {
