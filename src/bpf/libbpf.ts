@@ -36,6 +36,7 @@ export const native = {
   programAttach: libbpf.func('bpf_link *bpf_program__attach(const bpf_program *prog)') as (prog: Ptr) => Ptr | null,
   programAttachXdp: libbpf.func('bpf_link *bpf_program__attach_xdp(const bpf_program *prog, int ifindex)') as (prog: Ptr, ifindex: number) => Ptr | null,
   programAttachCgroup: libbpf.func('bpf_link *bpf_program__attach_cgroup(const bpf_program *prog, int cgroup_fd)') as (prog: Ptr, cgroupFd: number) => Ptr | null,
+  linkCreate: libbpf.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const void *opts)') as (progFd: number, target: number, type: number, opts: Buffer) => number,
   progTestRunOpts: libbpf.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)') as (fd: number, opts: Ptr) => number,
   linkDestroy: libbpf.func('int bpf_link__destroy(bpf_link *link)') as (link: Ptr) => number,
 
@@ -133,6 +134,9 @@ export const PACKET_STATISTICS = 6;
 export const ETH_P_ALL = 3;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_TRUNC = 0x20;
+export const BPF_XDP = 37;
+export const XDP_FLAGS_SKB_MODE = 2;
+export const XDP_FLAGS_DRV_MODE = 4;
 export const O_RDONLY = 0;
 export const O_DIRECTORY = 0o200000;
 export const O_CLOEXEC = 0o2000000;

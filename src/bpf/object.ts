@@ -9,7 +9,7 @@
 import { constants as osConstants } from 'node:os';
 import { BpfError } from '../component/errors';
 import { missingCapabilities } from './caps';
-import { lastErrno, native, NativeBlock, Ptr, registerPrint, view } from './libbpf';
+import { BPF_XDP, lastErrno, native, NativeBlock, Ptr, registerPrint, view, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from './libbpf';
 
 type LogSink = (level: 'warn' | 'info' | 'debug', msg: string) => void;
 
@@ -95,6 +95,18 @@ export class BpfProgram {
     const link = call(`attach xdp ${this.name} to ifindex ${ifindex}`, () => native.programAttachXdp(this.handle, ifindex), ptrErr, () => [this.typeName]);
     return new BpfLink(link as Ptr, this.name);
   }
+  /**
+   * Attaches an XDP program through a bpf_link in a given mode: `native` (the driver runs it; fails
+   * when the driver has no XDP support), `generic` (the kernel runs it after the driver) or `auto`
+   * (native when the driver supports it). The link lives as long as its fd.
+   */
+  attachXdpMode(ifindex: number, mode: 'auto' | 'native' | 'generic', where = `ifindex ${ifindex}`): BpfLink {
+    const opts = Buffer.alloc(16); // struct bpf_link_create_opts: sz, flags
+    opts.writeBigUInt64LE(16n, 0);
+    opts.writeUInt32LE(mode === 'native' ? XDP_FLAGS_DRV_MODE : mode === 'generic' ? XDP_FLAGS_SKB_MODE : 0, 8);
+    const fd = call(`attach xdp ${this.name} to ${where} (${mode} mode)`, () => native.linkCreate(this.fd, ifindex, BPF_XDP, opts), intErr, () => [this.typeName]);
+    return new BpfLink(null, this.name, fd);
+  }
   /** Attaches a cgroup program (sock_addr, cgroup_skb, ...) to the cgroup whose folder `cgroupFd` is. */
   attachCgroup(cgroupFd: number, cgroupPath: string): BpfLink {
     const link = call(`attach ${this.name} (${this.section}) to cgroup ${cgroupPath}`, () => native.programAttachCgroup(this.handle, cgroupFd), ptrErr, () => [this.typeName]);
@@ -129,11 +141,18 @@ export class BpfProgram {
 
 export class BpfLink {
   private handle: Ptr | null;
-  constructor(handle: Ptr, readonly program: string) {
+  /** A link held only as an fd (bpf_link_create), or -1. */
+  private fd: number;
+  constructor(handle: Ptr | null, readonly program: string, fd = -1) {
     this.handle = handle;
+    this.fd = fd;
   }
   /** Detaches; safe twice. */
   destroy(): void {
+    if (this.fd >= 0) {
+      native.close(this.fd);
+      this.fd = -1;
+    }
     if (!this.handle) return;
     const h = this.handle;
     this.handle = null;
@@ -275,6 +294,12 @@ export class BpfObject {
 
   attachXdp(name: string, ifindex: number): BpfLink {
     const link = this.program(name).attachXdp(ifindex);
+    this.links.push(link);
+    return link;
+  }
+
+  attachXdpMode(name: string, ifindex: number, mode: 'auto' | 'native' | 'generic', where?: string): BpfLink {
+    const link = this.program(name).attachXdpMode(ifindex, mode, where);
     this.links.push(link);
     return link;
   }
