@@ -3,10 +3,11 @@ import { AnyFactory, ComponentKind } from './component/component';
 import { FactoryLookup } from './pipeline/config';
 import { execFactory } from './receivers/exec/factory';
 import { dnsFactory } from './receivers/dns/factory';
+import { xdpPolicyFactory } from './receivers/xdp_policy/factory';
 import { consoleFactory } from './exporters/console/factory';
 import { fileFactory } from './exporters/file/factory';
 
-export const FACTORIES: AnyFactory[] = [execFactory, dnsFactory, consoleFactory, fileFactory];
+export const FACTORIES: AnyFactory[] = [execFactory, dnsFactory, xdpPolicyFactory, consoleFactory, fileFactory];
 
 export function createRegistry(factories: AnyFactory[] = FACTORIES): FactoryLookup {
   const byKey = new Map(factories.map((f) => [`${f.kind}:${f.type}`, f]));
