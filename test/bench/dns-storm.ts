@@ -192,7 +192,7 @@ function table(runs: Run[], unavailable: Map<Variant, string>): string {
   const baseMed = median(runs.filter((r) => r.variant === 'none').map((r) => r.nsPerOp));
   const rows = VARIANTS.map((v) => {
     const rs = runs.filter((r) => r.variant === v);
-    if (!rs.length) return [v, '0', 'not run', '', '', '', '', '', ''];
+    if (!rs.length) return [v, '0', 'not run', '', '', '', '', '', '', ''];
     const med = median(rs.map((r) => r.nsPerOp));
     const tr = v !== 'none';
     const performed = rs.reduce((a, r) => a + r.performed, 0);
@@ -207,7 +207,8 @@ function table(runs: Run[], unavailable: Map<Variant, string>): string {
       tr ? int(median(rs.map((r) => (r.events ?? 0) / r.seconds))) : '',
       v === 'kite' ? `${fmt((100 * rs.reduce((a, r) => a + (r.attributed ?? 0), 0)) / performed, 2)}%` : '',
       tr ? String(rs.reduce((a, r) => a + (r.drops ?? 0), 0)) : '',
-      tr ? `${fmt(median(rs.map((r) => r.cpuS!)), 3)} (${fmt(100 * median(rs.map((r) => r.cpuS! / r.seconds)), 1)}% of a core)` : '',
+      tr ? fmt(median(rs.map((r) => r.cpuS!)), 3) : '',
+      tr ? fmt(median(rs.map((r) => (1e6 * r.cpuS!) / Math.max(1, r.events ?? 0))), 1) : '',
     ];
   });
   const notes = [...unavailable].map(([v, why]) => `* **${v}: not measured.** ${why.split('\n')[0]}`);
@@ -216,7 +217,8 @@ function table(runs: Run[], unavailable: Map<Variant, string>): string {
     '',
     mdTable(['variant', 'reps', 'median ns/lookup', 'workload slowdown', 'lookups/s', 'events captured / packets', 'events/s', 'queries with pid', 'drops reported', 'tracer CPU s per run (median)'], rows),
     '',
-    'Events: Kite dns.query + dns.answer records; tcpdump printed packet lines. Tracer CPU covers the workload plus the settle time.',
+    'Events: Kite dns.query + dns.answer records; tcpdump printed packet lines. Tracer CPU covers the workload plus the settle time ' +
+      '(a tracer that falls behind catches up then). Slowdown compares medians of interleaved runs: on a small shared machine, read it with the per-run lines on stderr.',
     ...(notes.length ? ['', ...notes] : []),
   ].join('\n');
 }

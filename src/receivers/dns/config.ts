@@ -8,7 +8,7 @@ export const DEFAULT_SNAP_LENGTH = 4096;
 export const DEFAULT_QUERY_TIMEOUT = '5s';
 export const DEFAULT_MAX_PENDING_QUERIES = 65536;
 export const DEFAULT_MAX_ANSWERS = 32;
-export const DEFAULT_SOCKET_BUFFER_SIZE = '4MiB';
+export const DEFAULT_SOCKET_BUFFER_SIZE = '16MiB';
 
 /** As written in the YAML (after defaults). */
 export interface DnsRawConfig {

@@ -154,6 +154,7 @@ export class DnsReceiver implements Receiver {
     s.set(this.statsKey, 'flows_recorded', Number(attr.sumPerCpuU64(DnsAttrStat.FLOWS)));
     s.set(this.statsKey, 'flows_without_owner', Number(attr.sumPerCpuU64(DnsAttrStat.NO_OWNER)));
     if (this.capture) {
+      s.set(this.statsKey, 'received', this.capture.stats.packets);
       this.capture.pollKernelStats();
       const drops = this.capture.stats.kernelDrops;
       s.set(this.statsKey, 'kernel_drops', drops);
@@ -178,7 +179,6 @@ export class DnsReceiver implements Receiver {
 
   private onPacket = (buf: Buffer, off: number, len: number, info: PacketInfo): void => {
     const stats = this.host.stats;
-    stats.add(this.statsKey, 'received');
     const p = ETHERNET_LINK_TYPES.has(info.hatype) ? parseL4(buf, off, len)
       : L3_LINK_TYPES.has(info.hatype) ? parseIp(buf, off, len, info.protocol) : 'unsupported_link_type';
     if (typeof p === 'string') {
