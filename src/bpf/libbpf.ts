@@ -1,6 +1,6 @@
 /**
  * The only file that touches FFI: koffi bindings over libbpf.so.1 and the few libc calls the ring
- * reader needs (mmap, epoll). Handles are raw koffi pointers here; `object.ts` wraps them in classes
+ * reader (mmap, epoll) and the packet sockets (socket, setsockopt, bind, recvmmsg) need. Handles are raw koffi pointers here; `object.ts` wraps them in classes
  * so that no other module sees a raw pointer.
  *
  * libbpf's print callback is process-global and owned by the main thread: all libbpf calls that can

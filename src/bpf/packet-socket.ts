@@ -59,6 +59,8 @@ export interface PacketCaptureStats {
   handlerErrors: number;
   /** Packets the kernel dropped because a socket's receive buffer was full (PACKET_STATISTICS). */
   kernelDrops: number;
+  /** Receive errors other than "nothing queued" (a socket reports ENETDOWN once when its interface goes). */
+  socketErrors: number;
 }
 
 const MMSG = 64; // struct mmsghdr: msghdr (56) + msg_len (4) + padding
@@ -66,6 +68,7 @@ const IOV = 16;
 const ADDR = 32; // struct sockaddr_ll is 20 bytes
 const CTRL = 64; // one cmsghdr (16) + struct timespec (16)
 const MSG_TRUNC_FLAG = 0x20;
+const EAGAIN = 11;
 
 function sockErr(op: string): BpfError {
   const errno = lastErrno();
@@ -73,7 +76,7 @@ function sockErr(op: string): BpfError {
 }
 
 export class PacketCapture {
-  readonly stats: PacketCaptureStats = { packets: 0, handlerErrors: 0, kernelDrops: 0 };
+  readonly stats: PacketCaptureStats = { packets: 0, handlerErrors: 0, kernelDrops: 0, socketErrors: 0 };
   private readonly opts: PacketCaptureOptions;
   private readonly fds: number[] = [];
   private epfd = -1;
@@ -174,6 +177,7 @@ export class PacketCapture {
     for (const fd of this.fds) {
       while (total < budget) {
         const n = native.recvmmsg(fd, blk.ptr, batch, MSG_DONTWAIT, null);
+        if (n < 0 && lastErrno() !== EAGAIN) this.stats.socketErrors++; // e.g. ENETDOWN once, when the interface goes
         if (n <= 0) break;
         for (let i = 0; i < n; i++) {
           this.deliver(b, i, o);
@@ -203,8 +207,8 @@ export class PacketCapture {
     const ctrlLen = b.readUInt32LE(m + 40);
     const c = o.ctrl + i * CTRL;
     if (ctrlLen >= 32 && b.readInt32LE(c + 8) === SOL_SOCKET && b.readInt32LE(c + 12) === SO_TIMESTAMPNS) {
-      info.tsSec = Number(b.readBigInt64LE(c + 16));
-      info.tsNsec = Number(b.readBigInt64LE(c + 24));
+      info.tsSec = b.readUInt32LE(c + 16) + b.readUInt32LE(c + 20) * 4294967296; // no BigInt per packet
+      info.tsNsec = b.readUInt32LE(c + 24);
     }
     try {
       this.onPacket(b, o.data + i * this.opts.snapLen, Math.min(len, this.opts.snapLen), info);

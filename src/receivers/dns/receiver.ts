@@ -155,6 +155,7 @@ export class DnsReceiver implements Receiver {
     s.set(this.statsKey, 'flows_without_owner', Number(attr.sumPerCpuU64(DnsAttrStat.NO_OWNER)));
     if (this.capture) {
       s.set(this.statsKey, 'received', this.capture.stats.packets);
+      if (this.capture.stats.socketErrors) s.set(this.statsKey, 'socket_errors', this.capture.stats.socketErrors);
       this.capture.pollKernelStats();
       const drops = this.capture.stats.kernelDrops;
       s.set(this.statsKey, 'kernel_drops', drops);
