@@ -2,6 +2,8 @@
 import { AnyFactory, ComponentKind } from './component/component';
 import { FactoryLookup } from './pipeline/config';
 import { execFactory } from './receivers/exec/factory';
+import { dnsFactory } from './receivers/dns/factory';
+import { xdpPolicyFactory } from './receivers/xdp_policy/factory';
 import { consoleFactory } from './exporters/console/factory';
 import { fileFactory } from './exporters/file/factory';
 import { enrichFactory } from './processors/enrich/factory';
@@ -12,6 +14,8 @@ import { rateLimitFactory } from './processors/rate_limit/factory';
 
 export const FACTORIES: AnyFactory[] = [
   execFactory,
+  dnsFactory,
+  xdpPolicyFactory,
   enrichFactory,
   filterFactory,
   dedupeFactory,

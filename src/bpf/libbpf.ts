@@ -1,6 +1,6 @@
 /**
  * The only file that touches FFI: koffi bindings over libbpf.so.1 and the few libc calls the ring
- * reader needs (mmap, epoll). Handles are raw koffi pointers here; `object.ts` wraps them in classes
+ * reader (mmap, epoll) and the packet sockets (socket, setsockopt, bind, recvmmsg) need. Handles are raw koffi pointers here; `object.ts` wraps them in classes
  * so that no other module sees a raw pointer.
  *
  * libbpf's print callback is process-global and owned by the main thread: all libbpf calls that can
@@ -35,6 +35,9 @@ export const native = {
   programSetAutoload: libbpf.func('int bpf_program__set_autoload(bpf_program *prog, bool autoload)') as (prog: Ptr, on: boolean) => number,
   programAttach: libbpf.func('bpf_link *bpf_program__attach(const bpf_program *prog)') as (prog: Ptr) => Ptr | null,
   programAttachXdp: libbpf.func('bpf_link *bpf_program__attach_xdp(const bpf_program *prog, int ifindex)') as (prog: Ptr, ifindex: number) => Ptr | null,
+  programAttachCgroup: libbpf.func('bpf_link *bpf_program__attach_cgroup(const bpf_program *prog, int cgroup_fd)') as (prog: Ptr, cgroupFd: number) => Ptr | null,
+  linkCreate: libbpf.func('int bpf_link_create(int prog_fd, int target_fd, int attach_type, const void *opts)') as (progFd: number, target: number, type: number, opts: Buffer) => number,
+  progTestRunOpts: libbpf.func('int bpf_prog_test_run_opts(int prog_fd, void *opts)') as (fd: number, opts: Ptr) => number,
   linkDestroy: libbpf.func('int bpf_link__destroy(bpf_link *link)') as (link: Ptr) => number,
 
   mapName: libbpf.func('const char *bpf_map__name(const bpf_map *map)') as (map: Ptr) => string,
@@ -61,6 +64,14 @@ export const native = {
   epollCtl: libc.func('int epoll_ctl(int epfd, int op, int fd, void *event)') as (epfd: number, op: number, fd: number, ev: Buffer) => number,
   epollWait: libc.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)'),
   close: libc.func('int close(int fd)') as (fd: number) => number,
+  open: libc.func('int open(const char *path, int flags)') as (path: string, flags: number) => number,
+  socket: libc.func('int socket(int domain, int type, int protocol)') as (domain: number, type: number, protocol: number) => number,
+  setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)') as (fd: number, level: number, name: number, val: Buffer, len: number) => number,
+  getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Inout_ uint8_t *val, _Inout_ uint32_t *len)') as (fd: number, level: number, name: number, val: Buffer, len: number[]) => number,
+  bind: libc.func('int bind(int fd, const void *addr, uint32_t len)') as (fd: number, addr: Buffer, len: number) => number,
+  recvmmsg: libc.func('int recvmmsg(int fd, void *msgvec, unsigned int vlen, int flags, void *timeout)') as (fd: number, msgvec: Ptr, vlen: number, flags: number, timeout: null) => number,
+  ifNameToIndex: libc.func('unsigned int if_nametoindex(const char *name)') as (name: string) => number,
+  ifIndexToName: libc.func('char *if_indextoname(unsigned int index, _Out_ uint8_t *buf)') as (index: number, buf: Buffer) => unknown,
   getpagesize: libc.func('int getpagesize()') as () => number,
   clockGettime: libc.func('int clock_gettime(int clk, _Out_ kite_timespec *ts)') as (clk: number, ts: { tv_sec?: number | bigint; tv_nsec?: number | bigint }) => number,
 };
@@ -68,6 +79,27 @@ export const native = {
 /** Views native memory as an ArrayBuffer (no copy). Drop every view before the memory is unmapped. */
 export function view(ptr: Ptr, len: number): ArrayBuffer {
   return koffi.view(ptr, len);
+}
+
+/** A block of native (C heap) memory: for structures that hold pointers (msghdr, iovec, test-run
+ * options). `view` is valid until free(); free() is safe twice. */
+export class NativeBlock {
+  readonly ptr: Ptr;
+  readonly address: bigint;
+  buf: Buffer;
+  private freed = false;
+  constructor(readonly size: number) {
+    this.ptr = koffi.alloc('uint8_t', size);
+    this.address = koffi.address(this.ptr) as bigint;
+    this.buf = Buffer.from(view(this.ptr, size));
+    this.buf.fill(0);
+  }
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    this.buf = Buffer.alloc(0);
+    koffi.free(this.ptr);
+  }
 }
 
 /** errno of the last native call; read it immediately after the call that failed. */
@@ -88,6 +120,26 @@ export const EPOLL_CTL_ADD = 1;
 export const EPOLLIN = 1;
 export const CLOCK_REALTIME = 0;
 export const CLOCK_BOOTTIME = 7;
+export const AF_PACKET = 17;
+export const SOCK_RAW = 3;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const SOL_PACKET = 263;
+export const SO_RCVBUF = 8;
+export const SO_RCVBUFFORCE = 33;
+export const SO_TIMESTAMPNS = 35;
+export const SO_ATTACH_BPF = 50;
+export const PACKET_STATISTICS = 6;
+export const ETH_P_ALL = 3;
+export const MSG_DONTWAIT = 0x40;
+export const MSG_TRUNC = 0x20;
+export const BPF_XDP = 37;
+export const XDP_FLAGS_SKB_MODE = 2;
+export const XDP_FLAGS_DRV_MODE = 4;
+export const O_RDONLY = 0;
+export const O_DIRECTORY = 0o200000;
+export const O_CLOEXEC = 0o2000000;
 
 /** Registers the one process-wide libbpf print callback. `fn` gets the level (0 warn, 1 info, 2 debug) and the formatted line. */
 export function registerPrint(fn: (level: number, msg: string) => void): () => void {

@@ -9,7 +9,7 @@
 import { constants as osConstants } from 'node:os';
 import { BpfError } from '../component/errors';
 import { missingCapabilities } from './caps';
-import { lastErrno, native, Ptr, registerPrint, view } from './libbpf';
+import { BPF_XDP, lastErrno, native, NativeBlock, Ptr, registerPrint, view, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from './libbpf';
 
 type LogSink = (level: 'warn' | 'info' | 'debug', msg: string) => void;
 
@@ -96,15 +96,64 @@ export class BpfProgram {
     const link = call(`attach xdp ${this.name} to ifindex ${ifindex}`, () => native.programAttachXdp(this.handle, ifindex), ptrErr, () => [this.typeName]);
     return new BpfLink(link as Ptr, this.name);
   }
+  /**
+   * Attaches an XDP program through a bpf_link in a given mode: `native` (the driver runs it; fails
+   * when the driver has no XDP support), `generic` (the kernel runs it after the driver) or `auto`
+   * (native when the driver supports it). The link lives as long as its fd.
+   */
+  attachXdpMode(ifindex: number, mode: 'auto' | 'native' | 'generic', where = `ifindex ${ifindex}`): BpfLink {
+    const opts = Buffer.alloc(16); // struct bpf_link_create_opts: sz, flags
+    opts.writeBigUInt64LE(16n, 0);
+    opts.writeUInt32LE(mode === 'native' ? XDP_FLAGS_DRV_MODE : mode === 'generic' ? XDP_FLAGS_SKB_MODE : 0, 8);
+    const fd = call(`attach xdp ${this.name} to ${where} (${mode} mode)`, () => native.linkCreate(this.fd, ifindex, BPF_XDP, opts), intErr, () => [this.typeName]);
+    return new BpfLink(null, this.name, fd);
+  }
+  /** Attaches a cgroup program (sock_addr, cgroup_skb, ...) to the cgroup whose folder `cgroupFd` is. */
+  attachCgroup(cgroupFd: number, cgroupPath: string): BpfLink {
+    const link = call(`attach ${this.name} (${this.section}) to cgroup ${cgroupPath}`, () => native.programAttachCgroup(this.handle, cgroupFd), ptrErr, () => [this.typeName]);
+    return new BpfLink(link as Ptr, this.name);
+  }
+  /**
+   * Runs the loaded program once on `data` with BPF_PROG_TEST_RUN (socket filters, XDP, tc take a
+   * packet starting at its Ethernet header); returns the program's return value and the packet after it.
+   */
+  testRun(data: Buffer): { retval: number; data: Buffer } {
+    const opts = new NativeBlock(80);
+    const inp = new NativeBlock(Math.max(data.length, 1));
+    const out = new NativeBlock(data.length + 4096);
+    try {
+      data.copy(inp.buf);
+      const o = opts.buf;
+      o.writeBigUInt64LE(80n, 0); // sz
+      o.writeBigUInt64LE(inp.address, 8); // data_in
+      o.writeBigUInt64LE(out.address, 16); // data_out
+      o.writeUInt32LE(data.length, 24); // data_size_in
+      o.writeUInt32LE(out.size, 28); // data_size_out
+      o.writeInt32LE(1, 60); // repeat
+      call(`test run of ${this.name}`, () => native.progTestRunOpts(this.fd, opts.ptr), intErr);
+      return { retval: o.readUInt32LE(56), data: Buffer.from(out.buf.subarray(0, Math.min(o.readUInt32LE(28), out.size))) };
+    } finally {
+      opts.free();
+      inp.free();
+      out.free();
+    }
+  }
 }
 
 export class BpfLink {
   private handle: Ptr | null;
-  constructor(handle: Ptr, readonly program: string) {
+  /** A link held only as an fd (bpf_link_create), or -1. */
+  private fd: number;
+  constructor(handle: Ptr | null, readonly program: string, fd = -1) {
     this.handle = handle;
+    this.fd = fd;
   }
   /** Detaches; safe twice. */
   destroy(): void {
+    if (this.fd >= 0) {
+      native.close(this.fd);
+      this.fd = -1;
+    }
     if (!this.handle) return;
     const h = this.handle;
     this.handle = null;
@@ -113,9 +162,14 @@ export class BpfLink {
 }
 
 export class BpfMap {
+  private cachedFd = -1;
   constructor(private readonly handle: Ptr, readonly name: string) {}
+  /** The map's fd (-1 before load); cached once valid, since it never changes afterwards. */
   get fd(): number {
-    return native.mapFd(this.handle);
+    if (this.cachedFd >= 0) return this.cachedFd;
+    const fd = native.mapFd(this.handle);
+    if (fd >= 0) this.cachedFd = fd;
+    return fd;
   }
   get type(): number {
     return native.mapType(this.handle);
@@ -241,6 +295,18 @@ export class BpfObject {
 
   attachXdp(name: string, ifindex: number): BpfLink {
     const link = this.program(name).attachXdp(ifindex);
+    this.links.push(link);
+    return link;
+  }
+
+  attachXdpMode(name: string, ifindex: number, mode: 'auto' | 'native' | 'generic', where?: string): BpfLink {
+    const link = this.program(name).attachXdpMode(ifindex, mode, where);
+    this.links.push(link);
+    return link;
+  }
+
+  attachCgroup(name: string, cgroupFd: number, cgroupPath: string): BpfLink {
+    const link = this.program(name).attachCgroup(cgroupFd, cgroupPath);
     this.links.push(link);
     return link;
   }

@@ -1,0 +1,265 @@
+/**
+ * A DNS message parser (RFC 1035 wire format) for packets of unknown origin. It never throws and its
+ * work is bounded by the message length:
+ * - every read is checked against the message end;
+ * - a compression pointer must point strictly before the start of its name, and every further pointer
+ *   strictly before the previous one's target, so pointer chains cannot loop (and at most
+ *   MAX_POINTER_HOPS are followed per name);
+ * - labels longer than 63 bytes, names longer than 255 bytes and the reserved label types are errors;
+ * - record counts are trusted only as far as the bytes go, and at most `maxAnswers` answers are decoded.
+ * A malformed message yields a reason string; answers cut short by the end of the message yield the
+ * answers decoded so far with `truncated` set.
+ */
+
+export const MAX_NAME_LENGTH = 255;
+export const MAX_LABEL_LENGTH = 63;
+export const MAX_POINTER_HOPS = 64;
+const MAX_QUESTIONS = 4;
+
+export interface DnsQuestion {
+  name: string;
+  type: number;
+  class: number;
+}
+
+export interface DnsAnswer {
+  name: string;
+  type: number;
+  class: number;
+  ttl: number;
+  /** Presentation form of the data: an address, a name, `10 mx.example.`, ... (hex for unknown types). */
+  data: string;
+}
+
+export interface DnsMessage {
+  id: number;
+  /** true for a response (QR bit). */
+  response: boolean;
+  opcode: number;
+  rcode: number;
+  authoritative: boolean;
+  /** The TC bit: the server cut the answer (the client retries over TCP). */
+  tcBit: boolean;
+  recursionDesired: boolean;
+  recursionAvailable: boolean;
+  questions: DnsQuestion[];
+  answers: DnsAnswer[];
+  answerCount: number;
+  /** The message ended before every counted answer was read, or more than maxAnswers were present. */
+  truncated: boolean;
+}
+
+export const DNS_TYPES: Record<number, string> = {
+  1: 'A', 2: 'NS', 5: 'CNAME', 6: 'SOA', 12: 'PTR', 13: 'HINFO', 15: 'MX', 16: 'TXT', 28: 'AAAA', 33: 'SRV',
+  35: 'NAPTR', 39: 'DNAME', 41: 'OPT', 43: 'DS', 46: 'RRSIG', 47: 'NSEC', 48: 'DNSKEY', 50: 'NSEC3',
+  64: 'SVCB', 65: 'HTTPS', 99: 'SPF', 251: 'IXFR', 252: 'AXFR', 255: 'ANY', 257: 'CAA',
+};
+export const DNS_CLASSES: Record<number, string> = { 1: 'IN', 3: 'CH', 4: 'HS', 254: 'NONE', 255: 'ANY' };
+export const DNS_RCODES: Record<number, string> = {
+  0: 'NOERROR', 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED', 6: 'YXDOMAIN',
+  7: 'YXRRSET', 8: 'NXRRSET', 9: 'NOTAUTH', 10: 'NOTZONE',
+};
+
+export const typeName = (t: number): string => DNS_TYPES[t] ?? `TYPE${t}`;
+export const className = (c: number): string => DNS_CLASSES[c] ?? `CLASS${c}`;
+export const rcodeName = (r: number): string => DNS_RCODES[r] ?? `RCODE${r}`;
+
+class ParseError {
+  constructor(readonly reason: string) {}
+}
+
+/** Reads the name at `pos`; returns it (dotted, no trailing dot, `.` for the root) and the offset after it. */
+export function readName(buf: Buffer, start: number, end: number, pos: number): [string, number] | string {
+  let out = '';
+  let length = 0;
+  let hops = 0;
+  let next = -1; // where parsing continues after the first pointer
+  let limit = pos; // a pointer must point below the name's start, then below the previous pointer's target
+  for (;;) {
+    if (pos >= end) return 'name_out_of_bounds';
+    const b = buf[pos]!;
+    if (b === 0) {
+      if (next < 0) next = pos + 1;
+      break;
+    }
+    const kind = b & 0xc0;
+    if (kind === 0xc0) {
+      if (pos + 1 >= end) return 'name_out_of_bounds';
+      const target = start + (((b & 0x3f) << 8) | buf[pos + 1]!);
+      if (next < 0) next = pos + 2;
+      if (target >= limit || ++hops > MAX_POINTER_HOPS) return 'compression_loop';
+      limit = target;
+      pos = target;
+      continue;
+    }
+    if (kind !== 0) return 'bad_label_type';
+    if (b > MAX_LABEL_LENGTH) return 'label_too_long';
+    if (pos + 1 + b > end) return 'name_out_of_bounds';
+    length += b + 1;
+    if (length > MAX_NAME_LENGTH) return 'name_too_long';
+    if (out) out += '.';
+    out += label(buf, pos + 1, b);
+    pos += 1 + b;
+  }
+  return [out || '.', next];
+}
+
+/** A label in presentation form: printable ASCII as is, `.` and `\` escaped, the rest as \DDD. */
+function label(buf: Buffer, p: number, n: number): string {
+  let plain = true;
+  for (let i = p; i < p + n; i++) {
+    const c = buf[i]!;
+    if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return buf.toString('latin1', p, p + n);
+  let s = '';
+  for (let i = p; i < p + n; i++) {
+    const c = buf[i]!;
+    if (c === 0x2e || c === 0x5c) s += `\\${String.fromCharCode(c)}`;
+    else if (c <= 0x20 || c >= 0x7f) s += `\\${String(c).padStart(3, '0')}`;
+    else s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+function name(buf: Buffer, start: number, end: number, pos: number): [string, number] {
+  const r = readName(buf, start, end, pos);
+  if (typeof r === 'string') throw new ParseError(r);
+  return r;
+}
+
+export function formatIpv4(buf: Buffer, p: number): string {
+  return `${buf[p]}.${buf[p + 1]}.${buf[p + 2]}.${buf[p + 3]}`;
+}
+
+/** RFC 5952 text form of the 16 bytes at `p` (longest run of two or more zero groups as `::`). */
+export function formatIpv6(buf: Buffer, p: number): string {
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push(buf.readUInt16BE(p + i * 2));
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${formatIpv4(buf, p + 12)}`;
+  }
+  let best = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) { i++; continue; }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j;
+  }
+  const hex = (a: number[]): string => a.map((x) => x.toString(16)).join(':');
+  if (best < 0) return hex(g);
+  return `${hex(g.slice(0, best))}::${hex(g.slice(best + bestLen))}`;
+}
+
+function rdata(buf: Buffer, start: number, type: number, p: number, len: number): string {
+  const e = p + len;
+  switch (type) {
+    case 1:
+      if (len !== 4) throw new ParseError('bad_rdata');
+      return formatIpv4(buf, p);
+    case 28:
+      if (len !== 16) throw new ParseError('bad_rdata');
+      return formatIpv6(buf, p);
+    case 2: case 5: case 12: case 39: {
+      const [n, after] = name(buf, start, e, p);
+      if (after > e) throw new ParseError('bad_rdata');
+      return n;
+    }
+    case 15: {
+      if (len < 3) throw new ParseError('bad_rdata');
+      return `${buf.readUInt16BE(p)} ${name(buf, start, e, p + 2)[0]}`;
+    }
+    case 33: {
+      if (len < 7) throw new ParseError('bad_rdata');
+      return `${buf.readUInt16BE(p)} ${buf.readUInt16BE(p + 2)} ${buf.readUInt16BE(p + 4)} ${name(buf, start, e, p + 6)[0]}`;
+    }
+    case 16: case 99: {
+      const parts: string[] = [];
+      let q = p;
+      while (q < e) {
+        const n = buf[q]!;
+        if (q + 1 + n > e) throw new ParseError('bad_rdata');
+        parts.push(JSON.stringify(buf.toString('latin1', q + 1, q + 1 + n)));
+        q += 1 + n;
+      }
+      return parts.join(' ');
+    }
+    case 6: {
+      const [mname, a] = name(buf, start, e, p);
+      const [rname, b] = name(buf, start, e, a);
+      if (b + 20 > e) throw new ParseError('bad_rdata');
+      const n = (i: number): number => buf.readUInt32BE(b + i * 4);
+      return `${mname} ${rname} ${n(0)} ${n(1)} ${n(2)} ${n(3)} ${n(4)}`;
+    }
+    default:
+      return `\\# ${len}${len ? ` ${buf.toString('hex', p, Math.min(e, p + 256))}` : ''}`;
+  }
+}
+
+/** Parses the DNS message in buf[off, off + len). Returns a reason string when it is malformed. */
+export function parseDnsMessage(buf: Buffer, off: number, len: number, maxAnswers = 32): DnsMessage | string {
+  if (len < 12 || off < 0 || off + len > buf.length) return 'short_message';
+  const end = off + len;
+  try {
+    const flags = buf.readUInt16BE(off + 2);
+    const qd = buf.readUInt16BE(off + 4);
+    const an = buf.readUInt16BE(off + 6);
+    const msg: DnsMessage = {
+      id: buf.readUInt16BE(off),
+      response: (flags & 0x8000) !== 0,
+      opcode: (flags >> 11) & 0xf,
+      authoritative: (flags & 0x0400) !== 0,
+      tcBit: (flags & 0x0200) !== 0,
+      recursionDesired: (flags & 0x0100) !== 0,
+      recursionAvailable: (flags & 0x0080) !== 0,
+      rcode: flags & 0xf,
+      questions: [],
+      answers: [],
+      answerCount: an,
+      truncated: false,
+    };
+    let p = off + 12;
+    for (let i = 0; i < qd; i++) {
+      if (p >= end) {
+        if (!msg.questions.length) return 'truncated_question';
+        msg.truncated = true;
+        return msg;
+      }
+      const [qname, after] = name(buf, off, end, p);
+      if (after + 4 > end) return 'truncated_question';
+      if (msg.questions.length < MAX_QUESTIONS) msg.questions.push({ name: qname, type: buf.readUInt16BE(after), class: buf.readUInt16BE(after + 2) });
+      p = after + 4;
+    }
+    for (let i = 0; i < an; i++) {
+      if (i >= maxAnswers || p >= end) {
+        msg.truncated = true;
+        break;
+      }
+      const [rname, after] = name(buf, off, end, p);
+      if (after + 10 > end) {
+        msg.truncated = true;
+        break;
+      }
+      const type = buf.readUInt16BE(after);
+      const cls = buf.readUInt16BE(after + 2);
+      const ttl = buf.readUInt32BE(after + 4);
+      const rdlen = buf.readUInt16BE(after + 8);
+      const rd = after + 10;
+      if (rd + rdlen > end) {
+        msg.truncated = true;
+        break;
+      }
+      msg.answers.push({ name: rname, type, class: cls, ttl, data: rdata(buf, off, type, rd, rdlen) });
+      p = rd + rdlen;
+    }
+    return msg;
+  } catch (e) {
+    if (e instanceof ParseError) return e.reason;
+    return 'parse_error';
+  }
+}
