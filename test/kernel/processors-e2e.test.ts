@@ -1,3 +1,4 @@
+// kite:host-only (runs podman containers, which the test guest does not have)
 /**
  * exec -> enrich -> filter -> dedupe -> file, on the real kernel (root), through the pipeline service.
  * A process tree (a shell runs a child shell, five times, which runs a grandchild) runs inside a real
