@@ -16,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-for f in build/bpf/bench/ringbench.bpf.o dist/test/bench/exec-storm.js dist/test/bench/ringbench.js; do
+for f in build/bpf/bench/ringbench.bpf.o dist/test/bench/exec-storm.js dist/test/bench/ringbench.js dist/test/bench/processors.js dist/test/bench/dns-storm.js; do
 	if [ ! -e "$f" ]; then
 		say "$f is missing: run make bench (or make build) first"
 		exit 1
@@ -66,8 +66,11 @@ run_case() {
 	fi
 }
 
+CASES=(exec-storm ringbench processors dns-storm)
 run_case exec-storm dist/test/bench/exec-storm.js
 run_case ringbench dist/test/bench/ringbench.js
+run_case processors dist/test/bench/processors.js
+run_case dns-storm dist/test/bench/dns-storm.js
 
 {
 	echo "# Kite benchmarks"
@@ -78,9 +81,10 @@ run_case ringbench dist/test/bench/ringbench.js
 		echo "**Warning: tracing BPF programs of something else were loaded when the suite started (their cost is in every variant, baseline included): $FOREIGN.**"
 		echo
 	fi
-	cat "$TMP/exec-storm.md"
-	echo
-	cat "$TMP/ringbench.md"
+	for c in "${CASES[@]}"; do
+		cat "$TMP/$c.md"
+		echo
+	done
 } >"$RESULTS"
 
 cat "$RESULTS"
