@@ -187,8 +187,14 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 {
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0; /* a new thread, not a new process */
-	if (!kite_filter_pass_current(&exec_stats)) /* the parent's identity */
-		return 0;
+	{
+		char comm[EXEC_COMM_LEN];
+		BPF_CORE_READ_STR_INTO(&comm, child, comm);
+		/* the new process's identity; the agent's own forks count as its own */
+		if (!kite_filter_pass(&exec_stats, BPF_CORE_READ(child, tgid), BPF_CORE_READ(child, cred, uid.val), comm,
+				      BPF_CORE_READ(child, cgroups, dfl_cgrp, kn, id), BPF_CORE_READ(parent, tgid)))
+			return 0;
+	}
 	struct exec_scratch *s = scratch();
 	if (!s)
 		return 0;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
 /* In-kernel include/exclude filters shared by every receiver: by process (tgid), comm, uid and cgroup.
  * User space fills the maps from the receiver's `filter:` settings before attaching
- * (src/receivers/filters.ts). An event is kept when it matches every include set that is in use and
+ * (src/receivers/filters.ts). Filters apply to the process an event is about (for a fork, the new
+ * process; uid is the real user id). An event is kept when it matches every include set in use and
  * no exclude entry; dropped events are counted in KITE_STAT_FILTERED and never reach the ring.
  * Include after vmlinux.h and helpers.h. */
 #ifndef KITE_FILTER_H
@@ -54,41 +55,52 @@ static __always_inline int kite_filter_miss(__u8 *v, __u32 flags, __u32 include_
 	return 0;
 }
 
-/* Decides for the current task: 1 keeps the event, 0 drops it (and counts it as filtered). */
-static __always_inline int kite_filter_pass_current(void *stats)
+/* Decides for the process an event is about: 1 keeps the event, 0 drops it (and counts it as
+ * filtered). `self_tgid` is the process checked against the agent's own (the parent, for a fork). */
+static __always_inline int kite_filter_pass(void *stats, __u32 tgid, __u32 uid, const char *comm, __u64 cgroup_id, __u32 self_tgid)
 {
 	__u32 zero = 0;
 	struct kite_filter_cfg *cfg = bpf_map_lookup_elem(&kite_fcfg, &zero);
 	if (!cfg || !cfg->flags)
 		return 1;
 	__u32 flags = cfg->flags;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if ((flags & KITE_FILTER_EXCLUDE_SELF) && tgid == cfg->self_tgid)
+	if ((flags & KITE_FILTER_EXCLUDE_SELF) && (tgid == cfg->self_tgid || self_tgid == cfg->self_tgid))
 		goto drop;
 	if (flags & (KITE_FILTER_PID_INCLUDE | KITE_FILTER_PID_EXCLUDE)) {
 		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fpid, &tgid), flags, KITE_FILTER_PID_INCLUDE))
 			goto drop;
 	}
 	if (flags & (KITE_FILTER_UID_INCLUDE | KITE_FILTER_UID_EXCLUDE)) {
-		__u32 uid = (__u32)bpf_get_current_uid_gid();
 		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fuid, &uid), flags, KITE_FILTER_UID_INCLUDE))
 			goto drop;
 	}
 	if (flags & (KITE_FILTER_COMM_INCLUDE | KITE_FILTER_COMM_EXCLUDE)) {
-		char comm[KITE_COMM_LEN] = {};
-		bpf_get_current_comm(comm, sizeof(comm));
-		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fcomm, comm), flags, KITE_FILTER_COMM_INCLUDE))
+		char key[KITE_COMM_LEN] = {};
+		bpf_probe_read_kernel_str(key, sizeof(key), comm);
+		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fcomm, key), flags, KITE_FILTER_COMM_INCLUDE))
 			goto drop;
 	}
 	if (flags & (KITE_FILTER_CGROUP_INCLUDE | KITE_FILTER_CGROUP_EXCLUDE)) {
-		__u64 cg = bpf_get_current_cgroup_id();
-		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fcgrp, &cg), flags, KITE_FILTER_CGROUP_INCLUDE))
+		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fcgrp, &cgroup_id), flags, KITE_FILTER_CGROUP_INCLUDE))
 			goto drop;
 	}
 	return 1;
 drop:
 	kite_stat_inc(stats, KITE_STAT_FILTERED);
 	return 0;
+}
+
+/* kite_filter_pass for the current task (real uid, as bpf_get_current_uid_gid reports it). */
+static __always_inline int kite_filter_pass_current(void *stats)
+{
+	__u32 zero = 0;
+	struct kite_filter_cfg *cfg = bpf_map_lookup_elem(&kite_fcfg, &zero);
+	if (!cfg || !cfg->flags)
+		return 1; /* the common case: no filter, no helper calls */
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	char comm[KITE_COMM_LEN] = {};
+	bpf_get_current_comm(comm, sizeof(comm));
+	return kite_filter_pass(stats, tgid, (__u32)bpf_get_current_uid_gid(), comm, bpf_get_current_cgroup_id(), tgid);
 }
 
 #endif

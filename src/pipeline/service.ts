@@ -21,6 +21,7 @@ import { map, merge, Observable, Subject, Subscription, takeUntil } from 'rxjs';
 import { Exporter, Host, KiteRecord, Processor, Receiver } from '../component/component';
 import { Logger } from '../component/logger';
 import { KiteConfig, PipelineSpec, ResolvedComponent } from './config';
+import type { KernelPredicate, PushdownPlan } from '../processors/filter/pushdown';
 import { CounterStats } from './stats';
 
 export function createHost(logger: Logger, stats = new CounterStats()): Host & { stats: CounterStats } {
@@ -43,6 +44,15 @@ interface Running<T> {
   rc: ResolvedComponent;
   inst: T;
   started: boolean;
+  /** The filter pushdown plan given to this receiver at creation (JSON), if any. */
+  pushdown?: string;
+}
+
+/** Processors that only add attributes a receiver's record lacks: a filter after them may push down. */
+const TRANSPARENT_PROCESSORS = new Set(['enrich']);
+
+interface PushdownCapable {
+  applyKernelFilter?(plan: PushdownPlan): KernelPredicate[];
 }
 
 interface RunningPipeline {
@@ -110,10 +120,27 @@ export class Service {
         await run.inst.start();
         run.started = true;
       }
+      const plans = this.pushdownPlans(cfg);
       for (const key of this.used(cfg, 'receivers')) {
         const rc = cfg.receivers.get(key)!;
         const prev = old?.receivers.get(key);
-        g.receivers.set(key, prev && sameSettings(prev.rc, rc) ? prev : { rc, inst: this.create<Receiver>(rc), started: false });
+        const plan = plans.get(key);
+        const pushdown = plan ? JSON.stringify(plan) : undefined;
+        if (prev && sameSettings(prev.rc, rc) && prev.pushdown === pushdown) {
+          g.receivers.set(key, prev);
+          continue;
+        }
+        const inst = this.create<Receiver & PushdownCapable>(rc);
+        if (plan && inst.applyKernelFilter) {
+          const installed = inst.applyKernelFilter(plan);
+          if (installed.length) {
+            this.host.logger.info('filter pushed down into the kernel', {
+              component: `receiver/${key}`,
+              predicates: installed.map((p) => `${p.attribute} ${p.negated ? 'not in' : 'in'} ${JSON.stringify(p.values)}`),
+            });
+          }
+        }
+        g.receivers.set(key, { rc, inst, started: false, pushdown });
       }
       for (const spec of cfg.pipelines) g.pipelines.push(await this.pipeline(cfg, spec, g, old));
       return g;
@@ -123,6 +150,26 @@ export class Service {
       for (const [key, run] of g.exporters) if (old?.exporters.get(key) !== run) await run.inst.shutdown().catch(() => {});
       throw e;
     }
+  }
+
+  /**
+   * Filter pushdown: a `filter` that is the first processor of a pipeline (after enrich at most)
+   * offers its plan to each receiver that feeds only that pipeline, so records the filter would drop
+   * anyway are dropped in the kernel. The filter still evaluates every record that arrives.
+   */
+  private pushdownPlans(cfg: KiteConfig): Map<string, PushdownPlan> {
+    const plans = new Map<string, PushdownPlan>();
+    for (const spec of cfg.pipelines) {
+      const procs = spec.processors.map((k) => cfg.processors.get(k)!);
+      const first = procs.find((rc) => !TRANSPARENT_PROCESSORS.has(rc.factory.type));
+      if (!first || first.factory.type !== 'filter') continue;
+      const plan = (this.create<Processor & { pushdown?: PushdownPlan }>(first)).pushdown;
+      if (!plan || (!plan.require.length && !plan.drop.length)) continue;
+      for (const key of spec.receivers) {
+        if (cfg.pipelines.filter((p) => p.receivers.includes(key)).length === 1) plans.set(key, plan);
+      }
+    }
+    return plans;
   }
 
   private async pipeline(cfg: KiteConfig, spec: PipelineSpec, g: Graph, old: Graph | null): Promise<RunningPipeline> {

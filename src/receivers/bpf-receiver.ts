@@ -15,7 +15,8 @@ import { ComponentId, Host, KiteRecord, Receiver } from '../component/component'
 import { BpfObject } from '../bpf/object';
 import { bpfObjectPath } from '../bpf/paths';
 import { RingReader } from '../bpf/ringbuf';
-import { applyFilters, FilterSettings } from './filters';
+import { applyFilters, FilterSettings, mergePushdown } from './filters';
+import type { KernelFilterTarget, KernelPredicate, PushdownField, PushdownPlan } from '../processors/filter/pushdown';
 
 /** Slots of the per-CPU `<x>_stats` map (enum kite_stat in bpf/lib/common.h). */
 export const KiteStat = { EMITTED: 0, RING_FULL: 1, FILTERED: 2 } as const;
@@ -31,7 +32,7 @@ export interface BpfReceiverSpec {
   filter?: FilterSettings;
 }
 
-export abstract class BpfReceiver implements Receiver {
+export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
   readonly records$ = new Subject<KiteRecord>();
   protected obj: BpfObject | null = null;
   private reader: RingReader | null = null;
@@ -41,7 +42,21 @@ export abstract class BpfReceiver implements Receiver {
   private readonly statsKey: string;
 
   constructor(protected readonly id: ComponentId, protected readonly host: Host, private readonly spec: BpfReceiverSpec) {
+    this.spec = { ...spec };
     this.statsKey = `receiver/${id.key}`;
+  }
+
+  /** In-kernel filter fields (bpf/lib/filter.h) a filter processor may push down; none without a filter. */
+  get kernelFilterFields(): ReadonlySet<PushdownField> {
+    return new Set<PushdownField>(this.spec.filter ? ['pid', 'comm', 'uid'] : []);
+  }
+
+  /** Before start(): adds a filter processor's plan to this receiver's in-kernel filters. */
+  applyKernelFilter(plan: PushdownPlan): KernelPredicate[] {
+    if (!this.spec.filter || this.obj) return [];
+    const { settings, installed } = mergePushdown(this.spec.filter, plan);
+    this.spec.filter = settings;
+    return installed;
   }
 
   /** Sets .rodata knobs and map sizes before load. */

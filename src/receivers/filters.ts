@@ -142,3 +142,48 @@ export function validateFilters(s: FilterSettings): { key: string; expected: str
   }
   return out;
 }
+
+/** The pushdown fields the shared in-kernel filters implement, and the FilterSet each one fills. */
+const PUSHDOWN_SETS = { pid: 'pids', comm: 'comms', uid: 'uids' } as const;
+
+export interface PushdownPredicate {
+  field: string;
+  values: (string | number)[];
+  negated: boolean;
+}
+
+function acceptable(field: keyof typeof PUSHDOWN_SETS, v: string | number): boolean {
+  if (field === 'comm') return typeof v === 'string' && v.length > 0 && Buffer.byteLength(v) < COMM_LEN;
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= (field === 'pid' ? 1 : 0);
+}
+
+/**
+ * Adds a filter processor's pushdown plan to a receiver's filter settings: a required `x in values`
+ * becomes an include set (only when the settings have none for x, since include sets of one field are
+ * unions), a required `x not in values` and a dropped `x in values` become exclude entries. Returns the
+ * new settings and the predicates taken; the others stay in user space (the filter processor always
+ * evaluates its whole expression anyway).
+ */
+export function mergePushdown<P extends PushdownPredicate>(s: FilterSettings, plan: { require: P[]; drop: P[] }): { settings: FilterSettings; installed: P[] } {
+  const out: FilterSettings = {
+    include: { ...s.include },
+    exclude: { ...s.exclude },
+    exclude_self: s.exclude_self,
+  };
+  const installed: P[] = [];
+  const take = (p: P, into: 'include' | 'exclude'): void => {
+    const f = p.field as keyof typeof PUSHDOWN_SETS;
+    const set = PUSHDOWN_SETS[f];
+    if (!set || !p.values.length || !p.values.every((v) => acceptable(f, v))) return;
+    if (into === 'include') {
+      if (out.include[set].length) return;
+      (out.include as unknown as Record<string, (string | number)[]>)[set] = [...p.values];
+    } else {
+      (out.exclude as unknown as Record<string, (string | number)[]>)[set] = [...out.exclude[set], ...p.values];
+    }
+    installed.push(p);
+  };
+  for (const p of plan.require) take(p, p.negated ? 'exclude' : 'include');
+  for (const p of plan.drop) if (!p.negated) take(p, 'exclude');
+  return { settings: out, installed };
+}

@@ -94,7 +94,7 @@ test('glob: * stays within a path component, ** crosses them, ? is one character
 
 test('pushdown: simple conjuncts of include and disjuncts of exclude become kernel predicates', () => {
   const inc = compileExpression('process.pid in [1, 2] && kite.process.comm == "nginx" && process.executable.path.startsWith("/usr/sbin/") && size(process.command_args) > 2');
-  const exc = compileExpression('process.user.id == 0 || kite.cgroup.id != 77 || destination.port == 22 || event.name == "x"');
+  const exc = compileExpression('process.real_user.id == 0 || kite.cgroup.id != 77 || destination.port == 22 || event.name == "x"');
   const plan = planPushdown(inc.ast, exc.ast);
   assert.deepEqual(plan.require, [
     { field: 'pid', attribute: 'process.pid', values: [1, 2], negated: false },
@@ -102,7 +102,7 @@ test('pushdown: simple conjuncts of include and disjuncts of exclude become kern
     { field: 'path_prefix', attribute: 'process.executable.path', values: ['/usr/sbin/'], negated: false },
   ]);
   assert.deepEqual(plan.drop, [
-    { field: 'uid', attribute: 'process.user.id', values: [0], negated: false },
+    { field: 'uid', attribute: 'process.real_user.id', values: [0], negated: false },
     { field: 'cgroup', attribute: 'kite.cgroup.id', values: [77], negated: true },
     { field: 'port', attribute: 'destination.port', values: [22], negated: false },
   ]);
@@ -114,7 +114,7 @@ test('pushdown: simple conjuncts of include and disjuncts of exclude become kern
 test('pushdown: what is not a simple predicate is left alone', () => {
   for (const src of [
     'process.pid > 5', // a range: no kernel map for it yet
-    'process.pid == 5 || process.user.id == 0', // two fields in one disjunction
+    'process.pid == 5 || process.real_user.id == 0', // two fields in one disjunction
     'process.executable.path == "/bin/sh"', // equality on a path: only prefixes are pushed
     'kite.process.comm.matches("ngin.")',
     'process.pid == process.parent_pid',

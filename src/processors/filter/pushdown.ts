@@ -7,7 +7,8 @@
  * processor keeps evaluating the full expression, so pushing down is an optimisation, never a change
  * of meaning.
  *
- * Not wired yet: receivers have no in-kernel include/exclude maps so far. See README.md.
+ * Wired by the pipeline service (src/pipeline/service.ts): a filter that is the first processor of a
+ * pipeline (after enrich at most) offers its plan to every receiver that feeds only that pipeline.
  */
 import { ASTNode } from '@marcbachmann/cel-js';
 import { attributeName, literal } from './cel';
@@ -18,7 +19,7 @@ export type PushdownField = 'pid' | 'comm' | 'uid' | 'cgroup' | 'path_prefix' | 
 export const PUSHDOWN_ATTRIBUTES: Record<string, PushdownField> = {
   'process.pid': 'pid',
   'kite.process.comm': 'comm',
-  'process.user.id': 'uid',
+  'process.real_user.id': 'uid', // the kernel filters on the real uid (bpf_get_current_uid_gid)
   'kite.cgroup.id': 'cgroup',
   'process.executable.path': 'path_prefix',
   'source.port': 'port',
