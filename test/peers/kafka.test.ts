@@ -160,7 +160,7 @@ test('kafka: the broker stopped mid-stream and started again: every record arriv
 test('kafka: the agent SIGKILLed with records in the persistent queue delivers them after a restart', async () => {
   const dir = join(work, 'queue');
   const topic = 'kite-sigkill';
-  const child = (args: string[]) => spawn(process.execPath, [join(__dirname, 'queue-agent.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = (args: string[]) => spawn(process.execPath, [join(__dirname, '..', 'helpers', 'queue-agent.js'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const settings = JSON.stringify({ brokers: [broker.bootstrap], topic, timeout: '1s', sending_queue: { directory: dir }, retry_on_failure: fastRetry });
 
   await broker.stop();

@@ -7,20 +7,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 data="$1"; port="${2:-19092}"; cport="${3:-19093}"
-version="$(sed -n 's#.*<kafka.version>\(.*\)</kafka.version>.*#\1#p' "$here/pom.xml")"
-cache="${KITE_PEERS_CACHE:-/var/cache/kite-peers}/kafka/$version-$( sha256sum "$here/pom.xml" | cut -c1-8)"
-if [ ! -f "$cache/.done" ]; then
-  mkdir -p "$cache"
-  exec 9>"$cache/.lock"; flock 9
-  if [ ! -f "$cache/.done" ]; then
-    echo "kafka: fetching the $version jars from Maven Central into $cache" >&2
-    mvn -B -ntp -q -f "$here/pom.xml" \
-      org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-      -DincludeScope=runtime -DoutputDirectory="$cache/libs" >&2
-    touch "$cache/.done"
-  fi
-  exec 9>&-
-fi
+cache="$(bash "$here/fetch.sh")"
 mkdir -p "$data"
 sed -e "s#__DATA__#$data/log#" -e "s#__PORT__#$port#" -e "s#__CONTROLLER_PORT__#$cport#" \
   "$here/server.properties" > "$data/server.properties"
