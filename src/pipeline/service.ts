@@ -14,6 +14,7 @@ import { Exporter, Host, KiteRecord, Processor, Receiver } from '../component/co
 import { Logger } from '../component/logger';
 import { KiteConfig, ResolvedComponent } from './config';
 import { CounterStats } from './stats';
+import { StreamHealth, StreamHealthOptions } from './stream-health';
 
 export function createHost(logger: Logger, stats = new CounterStats()): Host & { stats: CounterStats } {
   const runId = randomBytes(8).toString('hex');
@@ -38,8 +39,14 @@ export class Service {
   private readonly processors: Processor[] = [];
   private readonly pipelines: RunningPipeline[] = [];
   private stopping: Promise<void> | null = null;
+  /** Sequence numbers, heartbeats and loss records (see stream-health.ts). */
+  private readonly health: StreamHealth;
 
-  constructor(private readonly config: KiteConfig, private readonly host: Host) {}
+  constructor(private readonly config: KiteConfig, private readonly host: Host, health: StreamHealthOptions = {}) {
+    this.health = new StreamHealth(host, (r) => {
+      for (const e of this.exporters.values()) e.consume(r);
+    }, health);
+  }
 
   private create<T>(rc: ResolvedComponent): T {
     return rc.factory.create(rc.id, rc.config as never, this.host) as T;
@@ -56,6 +63,7 @@ export class Service {
       }
       for (const key of used('receivers')) this.receivers.set(key, this.create<Receiver>(this.config.receivers.get(key)!));
       for (const p of this.config.pipelines) await this.wire(p.name, p.receivers, p.processors, p.exporters);
+      this.health.start();
       for (const [key, r] of this.receivers) {
         await r.start();
         this.host.logger.debug('receiver started', { component: `receiver/${key}` });
@@ -79,6 +87,7 @@ export class Service {
     const done = new Promise<void>((resolve) => {
       subscription = stream.subscribe({
         next: (r) => {
+          this.health.stamp(r);
           for (const e of outs) e.consume(r);
         },
         error: (err) => {
@@ -110,6 +119,7 @@ export class Service {
     await Promise.race([Promise.all(this.pipelines.map((p) => p.done)), new Promise((r) => setTimeout(r, 5000).unref())]);
     for (const p of this.pipelines) p.subscription.unsubscribe();
     for (const p of this.processors) await attempt(() => p.shutdown());
+    this.health.stop();
     for (const e of this.exporters.values()) await attempt(() => e.shutdown());
     if (errors.length) this.host.logger.error('errors during shutdown', { errors: errors.map((e) => String((e as Error).message ?? e)) });
   }
