@@ -13,7 +13,7 @@ export interface RawTls {
 
 export function tlsSchema(enabledDefault = false) {
   return {
-    enabled: { doc: 'Use TLS.', format: boolean(), default: enabledDefault },
+    enabled: { doc: 'Connect with TLS (implied by an https:// endpoint).', format: boolean(), default: enabledDefault },
     ca_file: { doc: 'PEM file of the CAs that sign the server certificate; empty: the system CAs.', format: string(), default: '' },
     cert_file: { doc: 'PEM client certificate, for mutual TLS.', format: string(), default: '' },
     key_file: { doc: 'PEM private key of the client certificate.', format: string(), default: '' },
