@@ -44,6 +44,8 @@ export function classifyKafkaError(e: unknown): 'retryable' | 'failure' {
 }
 
 const TOPIC_CHARS = /[^A-Za-z0-9._-]/g;
+/** Value bytes per produce request, under the broker's default message.max.bytes of 1 MiB. */
+const REQUEST_BYTES = 768 << 10;
 
 export class KafkaSender implements Sender {
   private producer: Producer | null = null;
@@ -127,20 +129,34 @@ export class KafkaSender implements Sender {
       this.connecting = null;
       return retryable(`connect: ${(e as Error).message}`);
     }
-    const byTopic = new Map<string, Message[]>();
+    // one request per REQUEST_BYTES of values: a broker refuses a record batch over message.max.bytes
+    // (1 MiB by default) as MESSAGE_TOO_LARGE, which no retry can fix
+    const requests: Map<string, Message[]>[] = [new Map()];
+    let bytes = 0;
     for (const r of batch) {
+      const value = this.encode(r);
+      if (bytes + value.length > REQUEST_BYTES && bytes > 0) {
+        requests.push(new Map());
+        bytes = 0;
+      }
+      bytes += value.length;
+      const byTopic = requests[requests.length - 1]!;
       const topic = this.topicOf(r);
       let list = byTopic.get(topic);
       if (!list) byTopic.set(topic, (list = []));
-      list.push({ key: this.keyOf(r), value: this.encode(r), timestamp: String(recordTimeMs(r)), headers: this.headers });
+      list.push({ key: this.keyOf(r), value, timestamp: String(recordTimeMs(r)), headers: this.headers });
     }
     try {
-      await producer.sendBatch({
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        acks: this.cfg.acks === 'all' ? -1 : this.cfg.acks === 'leader' ? 1 : 0,
-        timeout: this.timeoutMs,
-        compression: this.cfg.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-      });
+      // a retry sends the whole batch again; the idempotent producer keeps that from duplicating
+      // what a partly failed batch already delivered only within one request, so requests go in order
+      for (const byTopic of requests) {
+        await producer.sendBatch({
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+          acks: this.cfg.acks === 'all' ? -1 : this.cfg.acks === 'leader' ? 1 : 0,
+          timeout: this.timeoutMs,
+          compression: this.cfg.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        });
+      }
       return success();
     } catch (e) {
       const msg = (e as Error).message;
