@@ -4,11 +4,12 @@ import { FactoryLookup } from './pipeline/config';
 import { execFactory } from './receivers/exec/factory';
 import { consoleFactory } from './exporters/console/factory';
 import { fileFactory } from './exporters/file/factory';
+import { elasticsearchFactory } from './exporters/elasticsearch/factory';
 import { kafkaFactory } from './exporters/kafka/factory';
 import { otlpFactory } from './exporters/otlp/factory';
 import { otlpHttpFactory } from './exporters/otlp_http/factory';
 
-export const FACTORIES: AnyFactory[] = [execFactory, consoleFactory, fileFactory, otlpFactory, otlpHttpFactory, kafkaFactory];
+export const FACTORIES: AnyFactory[] = [execFactory, consoleFactory, fileFactory, otlpFactory, otlpHttpFactory, kafkaFactory, elasticsearchFactory];
 
 export function createRegistry(factories: AnyFactory[] = FACTORIES): FactoryLookup {
   const byKey = new Map(factories.map((f) => [`${f.kind}:${f.type}`, f]));

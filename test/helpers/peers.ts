@@ -6,8 +6,8 @@
  * the Go module proxy and Maven Central.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { ROOT } from './paths';
 
@@ -19,6 +19,8 @@ export const PORTS = {
   otlpGrpc: Number(process.env.KITE_PEER_OTLP_GRPC_PORT ?? 14317),
   otlpHttp: Number(process.env.KITE_PEER_OTLP_HTTP_PORT ?? 14318),
   health: Number(process.env.KITE_PEER_HEALTH_PORT ?? 14133),
+  opensearch: Number(process.env.KITE_PEER_OPENSEARCH_PORT ?? 19200),
+  opensearchTransport: Number(process.env.KITE_PEER_OPENSEARCH_TRANSPORT_PORT ?? 19300),
 };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -263,5 +265,53 @@ export class KafkaBroker {
       await consumer.disconnect();
     }
     return byTopic;
+  }
+}
+
+export class OpenSearch {
+  private readonly proc: PeerProcess;
+  readonly endpoint = `http://127.0.0.1:${PORTS.opensearch}`;
+
+  constructor(private readonly dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    // the node runs as the unprivileged user kitepeer, which must reach its folder (mkdtemp makes 0700)
+    chmodSync(dirname(dataDir), 0o755);
+    this.proc = new PeerProcess('opensearch', join(dataDir, 'opensearch.out'));
+  }
+
+  /** Starts the node (fetching the distribution once) and waits for a yellow cluster. */
+  async start(): Promise<void> {
+    const pid = Number(runScript(join(PEERS_DIR, 'opensearch', 'start.sh'), [this.dataDir, String(PORTS.opensearch), String(PORTS.opensearchTransport)]));
+    this.proc.adopt(pid);
+    await waitFor('opensearch to be up', async () => {
+      if (!this.proc.running) throw new Error(`opensearch exited: ${this.proc.log()}`);
+      const r = await fetch(`${this.endpoint}/_cluster/health?wait_for_status=yellow&timeout=2s`).catch(() => null);
+      return r?.ok ?? false;
+    }, 120_000, 500);
+  }
+
+  stop(): Promise<void> {
+    return this.proc.stop(30_000);
+  }
+
+  async request(method: string, path: string, body?: unknown): Promise<any> {
+    const r = await fetch(`${this.endpoint}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text.slice(0, 300)}`);
+    return JSON.parse(text);
+  }
+
+  /** Every document of an index (or data stream), after a refresh. */
+  async documents(index: string): Promise<any[]> {
+    await this.request('POST', `/${index}/_refresh`);
+    const out: any[] = [];
+    let res = await this.request('POST', `/${index}/_search?scroll=1m`, { size: 5000 });
+    for (;;) {
+      const hits = res.hits.hits as { _id: string; _source: any }[];
+      for (const h of hits) out.push({ _id: h._id, ...h._source });
+      if (!hits.length) break;
+      res = await this.request('POST', '/_search/scroll', { scroll: '1m', scroll_id: res._scroll_id });
+    }
+    return out;
   }
 }

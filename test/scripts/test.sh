@@ -18,7 +18,7 @@ before_links=" $(ids link) "
 # $KITE_PEERS_CACHE; a cold build takes minutes, so it runs in the background while the other tests do.
 mkdir -p build
 peers_log=build/peers-build.log
-( bash test/peers/otelcol/build.sh >/dev/null && bash test/peers/kafka/fetch.sh ) >"$peers_log" 2>&1 &
+( bash test/peers/otelcol/build.sh >/dev/null && bash test/peers/kafka/fetch.sh >/dev/null && bash test/peers/opensearch/fetch.sh >/dev/null ) >"$peers_log" 2>&1 &
 peers_build=$!
 
 status=0

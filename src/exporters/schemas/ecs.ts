@@ -79,8 +79,11 @@ function categorize(name: string): { kind: string; category: string[]; type: str
   }
 }
 
+const PATHS = new Map<string, string[]>();
+
 function put(doc: Record<string, unknown>, dotted: string, value: unknown): void {
-  const parts = dotted.split('.');
+  let parts = PATHS.get(dotted);
+  if (!parts) PATHS.set(dotted, (parts = dotted.split('.')));
   let cur = doc;
   for (let i = 0; i < parts.length - 1; i++) {
     const p = parts[i]!;
