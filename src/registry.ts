@@ -8,8 +8,9 @@ import { elasticsearchFactory } from './exporters/elasticsearch/factory';
 import { kafkaFactory } from './exporters/kafka/factory';
 import { otlpFactory } from './exporters/otlp/factory';
 import { otlpHttpFactory } from './exporters/otlp_http/factory';
+import { splunkHecFactory } from './exporters/splunk_hec/factory';
 
-export const FACTORIES: AnyFactory[] = [execFactory, consoleFactory, fileFactory, otlpFactory, otlpHttpFactory, kafkaFactory, elasticsearchFactory];
+export const FACTORIES: AnyFactory[] = [execFactory, consoleFactory, fileFactory, otlpFactory, otlpHttpFactory, kafkaFactory, elasticsearchFactory, splunkHecFactory];
 
 export function createRegistry(factories: AnyFactory[] = FACTORIES): FactoryLookup {
   const byKey = new Map(factories.map((f) => [`${f.kind}:${f.type}`, f]));

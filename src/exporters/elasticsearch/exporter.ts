@@ -8,9 +8,8 @@
  * the whole batch is retried, which `create` + `_id` makes safe. Request-level: 429, 5xx and connection
  * errors are retryable; 400, 401, 403, 413 drop the batch (`dropped.export_failed`).
  */
-import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { AttrValue, Host, KiteRecord } from '../../component/component';
+import { HttpClient, HttpResponse } from '../common/http';
 import { readSecret } from '../common/secrets';
 import { loadTls } from '../common/tls';
 import { resourceAttributes } from '../resource';
@@ -27,7 +26,7 @@ interface BulkItem {
 }
 
 export class ElasticsearchSender implements Sender {
-  private agent: HttpAgent | null = null;
+  private client: HttpClient | null = null;
   private auth = '';
   private readonly url: URL;
   private readonly resource: Record<string, AttrValue>;
@@ -46,12 +45,8 @@ export class ElasticsearchSender implements Sender {
     const apiKey = readSecret(`${this.component}: api key`, { env: a.api_key_env, file: a.api_key_file });
     if (apiKey) this.auth = `ApiKey ${apiKey}`;
     else if (a.username) this.auth = `Basic ${Buffer.from(`${a.username}:${password}`).toString('base64')}`;
-    if (this.url.protocol === 'https:') {
-      const tls = loadTls(this.component, { ...this.cfg.tls, enabled: true });
-      this.agent = new HttpsAgent({ keepAlive: true, ca: tls?.ca, cert: tls?.cert, key: tls?.key, rejectUnauthorized: tls?.rejectUnauthorized ?? true });
-    } else {
-      this.agent = new HttpAgent({ keepAlive: true });
-    }
+    const tls = this.url.protocol === 'https:' ? loadTls(this.component, { ...this.cfg.tls, enabled: true }) : null;
+    this.client = new HttpClient(this.url, tls, this.timeoutMs);
   }
 
   private indexOf(r: KiteRecord): string {
@@ -59,21 +54,24 @@ export class ElasticsearchSender implements Sender {
   }
 
   async send(batch: KiteRecord[]): Promise<SendResult> {
-    if (!this.agent) return retryable('not started');
+    const client = this.client;
+    if (!client) return retryable('not started');
     const lines: string[] = [];
     for (const r of batch) {
       lines.push(JSON.stringify({ create: { _index: this.indexOf(r), _id: r['kite.event_id'] } }), JSON.stringify(toEcs(r, this.resource)));
     }
     const body = `${lines.join('\n')}\n`;
-    let res: { status: number; text: string };
+    let res: HttpResponse;
     try {
-      res = await this.post(body);
+      const headers: Record<string, string> = { 'content-type': 'application/x-ndjson' };
+      if (this.auth) headers.authorization = this.auth;
+      res = await client.post(body, headers);
     } catch (e) {
       return retryable((e as Error).message);
     }
     if (res.status < 200 || res.status >= 300) {
       const msg = `_bulk answered ${res.status}: ${res.text.slice(0, 200)}`;
-      return isRetryableStatus(res.status) ? retryable(msg) : failure(msg);
+      return isRetryableStatus(res.status) ? retryable(msg, HttpClient.retryAfterMs(res)) : failure(msg);
     }
     let parsed: { errors?: boolean; items?: Record<string, BulkItem>[] };
     try {
@@ -103,25 +101,8 @@ export class ElasticsearchSender implements Sender {
     return success(rejected);
   }
 
-  private post(body: string): Promise<{ status: number; text: string }> {
-    const request = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = { 'content-type': 'application/x-ndjson', 'content-length': Buffer.byteLength(body) };
-      if (this.auth) headers.authorization = this.auth;
-      const req = request(this.url, { method: 'POST', agent: this.agent!, headers, timeout: this.timeoutMs }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error(`_bulk timed out after ${this.timeoutMs} ms`)));
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
-
   async shutdown(): Promise<void> {
-    this.agent?.destroy();
-    this.agent = null;
+    this.client?.close();
+    this.client = null;
   }
 }
