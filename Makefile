@@ -19,7 +19,7 @@ APT_PKGS := clang llvm libbpf-dev bpftool libbpf-tools make gcc libc6-dev iprout
 APT_PKGS += podman runc busybox-static tcpdump
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: deps build bpf ts run test bench clean mounts docs install
+.PHONY: deps build bpf ts run test test-guest-all bench clean mounts docs install
 
 ## deps: install whatever is missing (Debian packages, Node >= 20, npm dependencies)
 deps: $(DEPS_STAMP)
@@ -72,3 +72,7 @@ docs: build
 install: build
 	ln -sf $(CURDIR)/dist/src/main.js /usr/local/bin/kite
 	@echo "kite installed: $$(command -v kite)"
+
+## test-guest-all: every kernel test (CLI ones too) in the qemu guest; slow under emulation
+test-guest-all: build mounts
+	KITE_VM_ALL=1 node --test --test-reporter=spec dist/test/vm/

@@ -11,6 +11,11 @@ import { filterFactory } from './processors/filter/factory';
 import { dedupeFactory } from './processors/dedupe/factory';
 import { batchFactory } from './processors/batch/factory';
 import { rateLimitFactory } from './processors/rate_limit/factory';
+import { elasticsearchFactory } from './exporters/elasticsearch/factory';
+import { kafkaFactory } from './exporters/kafka/factory';
+import { otlpFactory } from './exporters/otlp/factory';
+import { otlpHttpFactory } from './exporters/otlp_http/factory';
+import { splunkHecFactory } from './exporters/splunk_hec/factory';
 
 export const FACTORIES: AnyFactory[] = [
   execFactory,
@@ -23,6 +28,11 @@ export const FACTORIES: AnyFactory[] = [
   rateLimitFactory,
   consoleFactory,
   fileFactory,
+  otlpFactory,
+  otlpHttpFactory,
+  kafkaFactory,
+  elasticsearchFactory,
+  splunkHecFactory,
 ];
 
 export function createRegistry(factories: AnyFactory[] = FACTORIES): FactoryLookup {

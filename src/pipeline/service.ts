@@ -23,6 +23,7 @@ import { Logger } from '../component/logger';
 import { KiteConfig, PipelineSpec, ResolvedComponent } from './config';
 import type { KernelPredicate, PushdownPlan } from '../processors/filter/pushdown';
 import { CounterStats } from './stats';
+import { StreamHealth, StreamHealthOptions } from './stream-health';
 
 export function createHost(logger: Logger, stats = new CounterStats()): Host & { stats: CounterStats } {
   const runId = randomBytes(8).toString('hex');
@@ -78,8 +79,14 @@ export class Service {
   private graph: Graph = { receivers: new Map(), exporters: new Map(), pipelines: [] };
   private stopping: Promise<void> | null = null;
   private busy: Promise<unknown> = Promise.resolve();
+  /** Sequence numbers, heartbeats and loss records (see stream-health.ts). */
+  private readonly health: StreamHealth;
 
-  constructor(private config: KiteConfig, private readonly host: Host) {}
+  constructor(private config: KiteConfig, private readonly host: Host, health: StreamHealthOptions = {}) {
+    this.health = new StreamHealth(host, (r) => {
+      for (const run of this.graph.exporters.values()) run.inst.consume(r);
+    }, health);
+  }
 
   private create<T>(rc: ResolvedComponent): T {
     return rc.factory.create(rc.id, rc.config as never, this.host) as T;
@@ -90,6 +97,7 @@ export class Service {
     try {
       this.graph = await this.build(this.config, null);
       for (const p of this.graph.pipelines) p.connect();
+      this.health.start();
       await this.startReceivers(this.graph);
     } catch (e) {
       await this.shutdown();
@@ -206,6 +214,7 @@ export class Service {
       connect: () => {
         p.subscription = stream.subscribe({
           next: (r) => {
+            this.health.stamp(r);
             for (const e of outs) e.consume(r);
           },
           error: (err) => {
@@ -296,6 +305,7 @@ export class Service {
     for (const run of g.receivers.values()) await attempt(() => run.inst.shutdown());
     await this.settle(g.pipelines);
     for (const p of g.pipelines) for (const proc of p.processors) await attempt(() => proc.shutdown());
+    this.health.stop();
     for (const run of g.exporters.values()) await attempt(() => run.inst.shutdown());
     if (errors.length) this.host.logger.error('errors during shutdown', { errors: errors.map((e) => String((e as Error).message ?? e)) });
   }

@@ -1,3 +1,4 @@
+// kite:guest-all-only (starts the agent as a separate process again and again: minutes each under emulation; make test-guest-all runs it in the guest)
 /**
  * The agent runs as an unprivileged user with exactly the capabilities docs/capabilities.md lists,
  * and nothing else, and still reports what it must.

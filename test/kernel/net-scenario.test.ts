@@ -1,3 +1,4 @@
+// kite:guest-all-only (starts the agent as a separate process again and again: minutes each under emulation; make test-guest-all runs it in the guest)
 /**
  * The network receivers as users run them: `kite run` with the dns receiver (defaults: every
  * interface, port 53) and the xdp_policy receiver (enforce) writing to a file exporter. A resolver in a

@@ -1,3 +1,4 @@
+// kite:guest-all-only (starts the agent as a separate process again and again: minutes each under emulation; make test-guest-all runs it in the guest)
 /**
  * Filter pushdown: simple predicates of a `filter` processor that heads a pipeline are installed in
  * the receiver's in-kernel filter, so what the filter would drop never reaches user space; the result

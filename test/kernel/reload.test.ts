@@ -1,3 +1,4 @@
+// kite:guest-all-only (starts the agent as a separate process again and again: minutes each under emulation; make test-guest-all runs it in the guest)
 /**
  * Reload under load (SIGHUP and --watch-config): a new exporter is added without losing an event and
  * without touching the attached programs; a bad config is rejected while the old one keeps running; a

@@ -1,3 +1,4 @@
+// kite:guest-all-only (starts the agent as a separate process again and again: minutes each under emulation; make test-guest-all runs it in the guest)
 /**
  * Self-telemetry of a running agent: /readyz turns ready once receivers are attached, /metrics counts
  * what each component received, emitted, sent and dropped, and the counts add up.

@@ -15,11 +15,26 @@ before_progs=" $(ids prog) "
 before_maps=" $(ids map) "
 before_links=" $(ids link) "
 
+# Peer builds (collector from the Go module proxy, Kafka jars from Maven Central) are cached in
+# $KITE_PEERS_CACHE; a cold build takes minutes, so it runs in the background while the other tests do.
+mkdir -p build
+peers_log=build/peers-build.log
+( bash test/peers/otelcol/build.sh >/dev/null && bash test/peers/kafka/fetch.sh >/dev/null && bash test/peers/opensearch/fetch.sh >/dev/null ) >"$peers_log" 2>&1 &
+peers_build=$!
+
 status=0
 # unit and layout tests need no privileges; kernel tests load real programs on this kernel; vm tests
 # run the kernel tests again in a qemu guest booting Debian 12's stock kernel (test/vm/).
 node --test --test-concurrency=1 --test-reporter=spec \
   dist/test/unit/ dist/test/layout/ dist/test/kernel/ dist/test/vm/ || status=$?
+
+echo "peer tests: waiting for the peer builds (progress in $peers_log)"
+while kill -0 "$peers_build" 2>/dev/null; do
+  sleep 30
+  kill -0 "$peers_build" 2>/dev/null && echo "peer tests: still building: $(tail -n 1 "$peers_log")"
+done
+wait "$peers_build" || { echo "peer builds failed:" >&2; cat "$peers_log" >&2; status=1; }
+node --test --test-concurrency=1 --test-reporter=spec dist/test/peers/ || status=$?
 
 # programs and maps are freed after an RCU grace period: look again for up to 5 s
 for _ in $(seq 50); do

@@ -1,0 +1,172 @@
+/**
+ * kafka exporter: sends each batch with one kafkajs producer request per batch (grouped by topic),
+ * values as ECS, OCSF or OTLP JSON. The producer connects lazily, so an unreachable cluster at start
+ * does not stop the agent: sends fail as retryable and the shared queue keeps the records.
+ *
+ * Retryable: connection errors, timeouts, leadership changes and any kafkajs error marked retriable.
+ * Failure (batch dropped, counted): protocol errors the broker will always return for this batch,
+ * such as MESSAGE_TOO_LARGE, INVALID_RECORD or authorization errors.
+ */
+import { CompressionTypes, Kafka, logLevel, Message, Producer, SASLOptions } from 'kafkajs';
+import { AttrValue, Host, KiteRecord } from '../../component/component';
+import { readSecret } from '../common/secrets';
+import { loadTls } from '../common/tls';
+import { agentVersion, resourceAttributes } from '../resource';
+import { ECS_VERSION, toEcs } from '../schemas/ecs';
+import { eventKind, recordTimeMs } from '../schemas/event-kind';
+import { OCSF_VERSION, toOcsf } from '../schemas/ocsf';
+import { otlpJson } from '../schemas/otel';
+import { failure, retryable, Sender, SendResult, success } from '../queue/sender';
+import { KafkaConfig } from './config';
+
+const PERMANENT = new Set([
+  'MESSAGE_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TOPIC_EXCEPTION',
+  'RECORD_LIST_TOO_LARGE',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'UNSUPPORTED_SASL_MECHANISM',
+  'INVALID_REQUIRED_ACKS',
+  'UNSUPPORTED_COMPRESSION_TYPE',
+]);
+
+/** Walks an error and its causes: permanent if any is a known permanent protocol error. */
+export function classifyKafkaError(e: unknown): 'retryable' | 'failure' {
+  let cur = e as { type?: string; cause?: unknown; originalError?: unknown } | undefined;
+  for (let depth = 0; cur && depth < 8; depth++) {
+    if (cur.type && PERMANENT.has(cur.type)) return 'failure';
+    cur = (cur.cause ?? cur.originalError) as typeof cur;
+  }
+  return 'retryable';
+}
+
+const TOPIC_CHARS = /[^A-Za-z0-9._-]/g;
+/** Value bytes per produce request, under the broker's default message.max.bytes of 1 MiB. */
+const REQUEST_BYTES = 768 << 10;
+
+export class KafkaSender implements Sender {
+  private producer: Producer | null = null;
+  private connecting: Promise<void> | null = null;
+  private readonly resource: Record<string, AttrValue>;
+  private readonly templated: boolean;
+  private readonly headers: Record<string, string>;
+  private readonly encode: (r: KiteRecord) => string;
+
+  constructor(private readonly component: string, private readonly host: Host, private readonly cfg: KafkaConfig, private readonly timeoutMs: number) {
+    this.resource = resourceAttributes(host, cfg.service_name);
+    this.templated = cfg.topic.includes('{');
+    const version = cfg.schema === 'ecs' ? ECS_VERSION : cfg.schema === 'ocsf' ? OCSF_VERSION : '1.0.0';
+    this.headers = { 'kite.schema': cfg.schema, 'kite.schema.version': version, 'content-type': 'application/json' };
+    const scope = { name: 'kite', version: agentVersion() };
+    this.encode =
+      cfg.schema === 'ecs'
+        ? (r) => JSON.stringify(toEcs(r, this.resource))
+        : cfg.schema === 'ocsf'
+          ? (r) => JSON.stringify(toOcsf(r, this.resource))
+          : (r) => otlpJson(r, this.resource, scope);
+  }
+
+  async start(): Promise<void> {
+    const tls = loadTls(this.component, this.cfg.tls);
+    let sasl: SASLOptions | undefined;
+    if (this.cfg.sasl.mechanism !== 'none') {
+      const password = readSecret(`${this.component}: sasl password`, { env: this.cfg.sasl.password_env, file: this.cfg.sasl.password_file });
+      sasl = { mechanism: this.cfg.sasl.mechanism, username: this.cfg.sasl.username, password } as SASLOptions;
+    }
+    const log = this.host.logger.child({ component: this.component });
+    const kafka = new Kafka({
+      clientId: this.cfg.client_id,
+      brokers: this.cfg.brokers,
+      ssl: tls ?? false,
+      sasl,
+      connectionTimeout: Math.min(this.timeoutMs, 5000),
+      requestTimeout: this.timeoutMs,
+      // retries are the shared queue's job; kafkajs only rides out a short leadership change
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+      logLevel: logLevel.WARN,
+      logCreator: () => ({ level, log: entry }) => {
+        // per-request noise while a broker is down: kept at debug, the queue logs the state change
+        log.debug('kafkajs', { level, message: entry.message });
+      },
+    });
+    this.producer = kafka.producer({
+      idempotent: this.cfg.idempotent,
+      maxInFlightRequests: this.cfg.idempotent ? 1 : undefined,
+      allowAutoTopicCreation: true,
+      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+    });
+  }
+
+  private topicOf(r: KiteRecord): string {
+    if (!this.templated) return this.cfg.topic;
+    const name = r['event.name'];
+    return this.cfg.topic.replace('{event.name}', name.replace(TOPIC_CHARS, '_')).replace('{event.kind}', eventKind(name));
+  }
+
+  private keyOf(r: KiteRecord): string | null {
+    switch (this.cfg.key) {
+      case 'none':
+        return null;
+      case 'host':
+        return String(r['host.name'] ?? this.resource['host.name']);
+      case 'container':
+        return String(r['container.id'] ?? r['host.name'] ?? this.resource['host.name']);
+      case 'exec_id':
+        return r['kite.process.exec_id'] !== undefined ? String(r['kite.process.exec_id']) : null;
+    }
+  }
+
+  async send(batch: KiteRecord[]): Promise<SendResult> {
+    const producer = this.producer;
+    if (!producer) return retryable('not started');
+    try {
+      if (!this.connecting) this.connecting = producer.connect();
+      await this.connecting;
+    } catch (e) {
+      this.connecting = null;
+      return retryable(`connect: ${(e as Error).message}`);
+    }
+    // one request per REQUEST_BYTES of values: a broker refuses a record batch over message.max.bytes
+    // (1 MiB by default) as MESSAGE_TOO_LARGE, which no retry can fix
+    const requests: Map<string, Message[]>[] = [new Map()];
+    let bytes = 0;
+    for (const r of batch) {
+      const value = this.encode(r);
+      if (bytes + value.length > REQUEST_BYTES && bytes > 0) {
+        requests.push(new Map());
+        bytes = 0;
+      }
+      bytes += value.length;
+      const byTopic = requests[requests.length - 1]!;
+      const topic = this.topicOf(r);
+      let list = byTopic.get(topic);
+      if (!list) byTopic.set(topic, (list = []));
+      list.push({ key: this.keyOf(r), value, timestamp: String(recordTimeMs(r)), headers: this.headers });
+    }
+    try {
+      // a retry sends the whole batch again; the idempotent producer keeps that from duplicating
+      // what a partly failed batch already delivered only within one request, so requests go in order
+      for (const byTopic of requests) {
+        await producer.sendBatch({
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+          acks: this.cfg.acks === 'all' ? -1 : this.cfg.acks === 'leader' ? 1 : 0,
+          timeout: this.timeoutMs,
+          compression: this.cfg.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        });
+      }
+      return success();
+    } catch (e) {
+      const msg = (e as Error).message;
+      return classifyKafkaError(e) === 'failure' ? failure(msg) : retryable(msg);
+    }
+  }
+
+  async shutdown(): Promise<void> {
+    const p = this.producer;
+    this.producer = null;
+    if (p) await p.disconnect().catch(() => undefined);
+  }
+}

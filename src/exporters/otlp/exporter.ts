@@ -1,0 +1,128 @@
+/**
+ * otlp / otlp_http exporters: each batch becomes one OTLP logs request through the OpenTelemetry JS
+ * SDK's log exporters (@opentelemetry/exporter-logs-otlp-grpc / -http). Every record is one log
+ * record: its `event.name` as the event name, a severity, a one-line body and the record's other keys
+ * as attributes; the resource carries service.*, host.* and os.* (see ../resource.ts).
+ *
+ * Retryable, per the OTLP specification: gRPC UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED,
+ * ABORTED, OUT_OF_RANGE, DATA_LOSS, CANCELLED; HTTP 429, 502, 503, 504; any network error. Other
+ * statuses drop the batch (counted `dropped.export_failed`).
+ */
+import { credentials as grpcCredentials, Metadata } from '@grpc/grpc-js';
+import { ExportResult, ExportResultCode } from '@opentelemetry/core';
+import { OTLPLogExporter as GrpcLogExporter } from '@opentelemetry/exporter-logs-otlp-grpc';
+import { OTLPLogExporter as HttpLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
+import { resourceFromAttributes, Resource } from '@opentelemetry/resources';
+import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
+import { Host, KiteRecord } from '../../component/component';
+import { readSecret } from '../common/secrets';
+import { loadTls } from '../common/tls';
+import { agentVersion, resourceAttributes } from '../resource';
+import { recordTimeNanos } from '../schemas/event-kind';
+import { attributesOf, bodyOf, severityOf } from '../schemas/otel';
+import { failure, retryable, Sender, SendResult, success } from '../queue/sender';
+import { OtlpConfig } from './config';
+
+const RETRYABLE_GRPC = new Set([1, 4, 8, 10, 11, 14, 15]);
+const RETRYABLE_HTTP = new Set([429, 502, 503, 504]);
+
+export function classifyOtlpError(protocol: 'grpc' | 'http', e: unknown): 'retryable' | 'failure' {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'number') return 'retryable'; // connection refused, reset, timeout
+  if (protocol === 'grpc') return RETRYABLE_GRPC.has(code) ? 'retryable' : 'failure';
+  return RETRYABLE_HTTP.has(code) || code >= 500 ? 'retryable' : 'failure';
+}
+
+const hrTime = (nanos: string): [number, number] => {
+  const s = nanos.length > 9 ? Number(nanos.slice(0, -9)) : 0;
+  return [s, Number(nanos.slice(-9))];
+};
+
+export class OtlpSender implements Sender {
+  private exporter: LogRecordExporter | null = null;
+  private readonly resource: Resource;
+  private readonly scope = { name: 'kite', version: agentVersion() };
+
+  constructor(
+    private readonly component: string,
+    host: Host,
+    private readonly protocol: 'grpc' | 'http',
+    private readonly cfg: OtlpConfig,
+    private readonly timeoutMs: number,
+    private readonly concurrency: number,
+  ) {
+    this.resource = resourceFromAttributes(resourceAttributes(host, cfg.service_name));
+  }
+
+  async start(): Promise<void> {
+    const token = readSecret(`${this.component}: bearer token`, { env: this.cfg.bearer_token_env, file: this.cfg.bearer_token_file });
+    const headers: Record<string, string> = { ...this.cfg.headers };
+    if (token) headers.Authorization = `Bearer ${token}`;
+    const tls = loadTls(this.component, this.cfg.tls);
+    const compression = this.cfg.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE;
+    if (this.protocol === 'grpc') {
+      const metadata = new Metadata();
+      for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+      const secure = tls !== null || this.cfg.endpoint.startsWith('https://');
+      const url = /^[a-z]+:\/\//.test(this.cfg.endpoint) ? this.cfg.endpoint : `${secure ? 'https' : 'http'}://${this.cfg.endpoint}`;
+      this.exporter = new GrpcLogExporter({
+        url,
+        metadata,
+        compression,
+        timeoutMillis: this.timeoutMs,
+        concurrencyLimit: this.concurrency + 1,
+        credentials: secure
+          ? grpcCredentials.createSsl(tls?.ca ?? null, tls?.key ?? null, tls?.cert ?? null, { rejectUnauthorized: tls?.rejectUnauthorized ?? true })
+          : grpcCredentials.createInsecure(),
+      });
+    } else {
+      this.exporter = new HttpLogExporter({
+        url: `${this.cfg.endpoint.replace(/\/+$/, '')}${this.cfg.logs_path}`,
+        headers,
+        compression,
+        timeoutMillis: this.timeoutMs,
+        concurrencyLimit: this.concurrency + 1,
+        keepAlive: true,
+        httpAgentOptions: tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.rejectUnauthorized, keepAlive: true } : { keepAlive: true },
+      });
+    }
+  }
+
+  private toLogRecord(r: KiteRecord): ReadableLogRecord {
+    const sev = severityOf(r);
+    const t = hrTime(recordTimeNanos(r));
+    return {
+      hrTime: t,
+      hrTimeObserved: t,
+      severityNumber: sev.number,
+      severityText: sev.text,
+      body: bodyOf(r),
+      eventName: r['event.name'],
+      resource: this.resource,
+      instrumentationScope: this.scope,
+      attributes: attributesOf(r),
+      droppedAttributesCount: 0,
+    };
+  }
+
+  send(batch: KiteRecord[]): Promise<SendResult> {
+    const exporter = this.exporter;
+    if (!exporter) return Promise.resolve(retryable('not started'));
+    const logs = batch.map((r) => this.toLogRecord(r));
+    return new Promise((resolve) => {
+      exporter.export(logs, (res: ExportResult) => {
+        if (res.code === ExportResultCode.SUCCESS) return resolve(success());
+        const e = res.error;
+        const msg = e?.message ?? 'export failed';
+        resolve(classifyOtlpError(this.protocol, e) === 'failure' ? failure(msg) : retryable(msg));
+      });
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    const e = this.exporter;
+    this.exporter = null;
+    await e?.shutdown().catch(() => undefined);
+  }
+}

@@ -1,0 +1,19 @@
+import { Factory } from '../../component/component';
+import { durationMs } from '../../component/formats';
+import { QueuedExporter } from '../queue/queued-exporter';
+import { toDeliveryConfig } from '../queue/config';
+import { OtlpConfig, otlpSchema, validateOtlp } from '../otlp/config';
+import { OtlpSender } from '../otlp/exporter';
+
+export const otlpHttpFactory: Factory<'exporter', OtlpConfig> = {
+  kind: 'exporter',
+  type: 'otlp_http',
+  stability: 'alpha',
+  description: 'Sends records as OpenTelemetry logs over OTLP/HTTP (protobuf), e.g. to Grafana Loki, with a delivery queue.',
+  schema: otlpSchema('http') as never,
+  validate: validateOtlp,
+  create: (id, config, host) => {
+    const delivery = toDeliveryConfig(config);
+    return new QueuedExporter(id, host, delivery, new OtlpSender(`exporter/${id.key}`, host, 'http', config, durationMs(config.timeout), delivery.numConsumers));
+  },
+};

@@ -1,0 +1,26 @@
+/**
+ * What an exporter implements to sit behind the shared delivery queue: it sends one batch and says,
+ * as a value, whether the batch arrived, may be retried, or can never be delivered. It never throws:
+ * the queue treats a thrown error as retryable.
+ */
+import { KiteRecord } from '../../component/component';
+
+export type SendResult =
+  /** Delivered; `rejected` of them were refused one by one by the destination (counted, not retried). */
+  | { status: 'success'; rejected?: number }
+  /** Not delivered; the same batch may succeed later (peer unreachable, timeout, throttled, 5xx). */
+  | { status: 'retryable'; error: string; retryAfterMs?: number }
+  /** Not delivered and never will be (bad request, auth refused, record too large). */
+  | { status: 'failure'; error: string };
+
+export interface Sender {
+  /** Connects or prepares; throwing aborts the agent's start-up. */
+  start(): Promise<void>;
+  send(batch: KiteRecord[]): Promise<SendResult>;
+  /** Closes connections; called after the queue has drained or given up. Safe twice. */
+  shutdown(): Promise<void>;
+}
+
+export const success = (rejected = 0): SendResult => ({ status: 'success', rejected });
+export const retryable = (error: string, retryAfterMs?: number): SendResult => ({ status: 'retryable', error, retryAfterMs });
+export const failure = (error: string): SendResult => ({ status: 'failure', error });

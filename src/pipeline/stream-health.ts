@@ -1,0 +1,98 @@
+/**
+ * Makes gaps visible in the stream itself: every record leaving the pipelines gets a per-agent
+ * sequence number (`kite.seq`, 1, 2, 3, ... for the life of the process), the agent emits a
+ * `kite.heartbeat` record every heartbeat interval, and a `kite.loss` record whenever a loss counter
+ * moved anywhere (kernel ring buffer full, undecodable records, a queue full, an export given up on):
+ * a SIEM can tell silence from loss.
+ *
+ * Loss counters are the Stats counters named `ring_full`, `dropped.*` and `decode_errors.*`; a
+ * `kite.loss` record carries what moved since the last one, per component and reason.
+ */
+import { Host, KiteRecord } from '../component/component';
+
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
+export const DEFAULT_LOSS_CHECK_INTERVAL_MS = 1_000;
+
+export interface StreamHealthOptions {
+  heartbeatIntervalMs?: number;
+  lossCheckIntervalMs?: number;
+}
+
+export const isLossCounter = (name: string): boolean => name === 'ring_full' || name.startsWith('dropped.') || name.startsWith('decode_errors.');
+
+export class StreamHealth {
+  private seq = 0;
+  private readonly seen = new Map<string, number>();
+  private lossTotal = 0;
+  private readonly startedAt = Date.now();
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly host: Host, private readonly emit: (r: KiteRecord) => void, private readonly opts: StreamHealthOptions = {}) {}
+
+  /** Gives a record its sequence number (once: a record shared by two pipelines keeps the first). */
+  stamp(r: KiteRecord): void {
+    if (r['kite.seq'] === undefined) r['kite.seq'] = ++this.seq;
+  }
+
+  start(): void {
+    this.checkLoss(false); // counters from before the pipelines ran are not news
+    const hb = setInterval(() => this.heartbeat(), this.opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS);
+    const lc = setInterval(() => this.checkLoss(true), this.opts.lossCheckIntervalMs ?? DEFAULT_LOSS_CHECK_INTERVAL_MS);
+    hb.unref();
+    lc.unref();
+    this.timers = [hb, lc];
+  }
+
+  /** Stops the timers after a last loss check (its record still reaches the exporters). */
+  stop(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.checkLoss(true);
+  }
+
+  private record(name: string, attrs: Record<string, KiteRecord[string]>): KiteRecord {
+    const r: KiteRecord = { time: new Date().toISOString(), 'event.name': name, 'kite.event_id': this.host.nextEventId(), ...attrs };
+    this.stamp(r);
+    return r;
+  }
+
+  heartbeat(): void {
+    this.emit(
+      this.record('kite.heartbeat', {
+        'kite.heartbeat.last_seq': this.seq,
+        'kite.heartbeat.uptime_s': Math.round((Date.now() - this.startedAt) / 1000),
+        'kite.loss.total': this.lossTotal,
+      }),
+    );
+  }
+
+  /** Emits a `kite.loss` record if any loss counter moved since the last check. */
+  checkLoss(emit = true): void {
+    const reasons: string[] = [];
+    let count = 0;
+    const snap = this.host.stats.snapshot();
+    for (const [component, counters] of Object.entries(snap)) {
+      for (const [name, value] of Object.entries(counters)) {
+        if (!isLossCounter(name)) continue;
+        const key = `${component} ${name}`;
+        const delta = value - (this.seen.get(key) ?? 0);
+        this.seen.set(key, value);
+        if (delta > 0) {
+          reasons.push(`${component}:${name}=${delta}`);
+          count += delta;
+        }
+      }
+    }
+    if (!count) return;
+    this.lossTotal += count;
+    if (!emit) return;
+    this.emit(
+      this.record('kite.loss', {
+        'kite.loss.count': count,
+        'kite.loss.reasons': reasons,
+        'kite.loss.total': this.lossTotal,
+        'kite.loss.before_seq': this.seq + 1,
+      }),
+    );
+  }
+}

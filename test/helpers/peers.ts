@@ -1,0 +1,317 @@
+/**
+ * Real test peers, started and stopped by the tests themselves, bound to 127.0.0.1 only: an
+ * OpenTelemetry Collector (OTLP gRPC + HTTP in, a JSON-lines file out) and a single-node Apache Kafka
+ * in KRaft mode. Builds and downloads are cached outside the repository in $KITE_PEERS_CACHE
+ * (default /var/cache/kite-peers) by test/peers/<peer>/ scripts; a fresh machine rebuilds them from
+ * the Go module proxy and Maven Central.
+ */
+import { ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { ROOT } from './paths';
+
+export const PEERS_DIR = join(ROOT, 'test', 'peers');
+
+export const PORTS = {
+  kafka: Number(process.env.KITE_PEER_KAFKA_PORT ?? 19092),
+  kafkaController: Number(process.env.KITE_PEER_KAFKA_CONTROLLER_PORT ?? 19093),
+  otlpGrpc: Number(process.env.KITE_PEER_OTLP_GRPC_PORT ?? 14317),
+  otlpHttp: Number(process.env.KITE_PEER_OTLP_HTTP_PORT ?? 14318),
+  health: Number(process.env.KITE_PEER_HEALTH_PORT ?? 14133),
+  opensearch: Number(process.env.KITE_PEER_OPENSEARCH_PORT ?? 19200),
+  opensearchTransport: Number(process.env.KITE_PEER_OPENSEARCH_TRANSPORT_PORT ?? 19300),
+};
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000, everyMs = 250): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+/** A peer process in its own process group, its output appended to a log file. */
+class PeerProcess {
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(private readonly name: string, private readonly logFile: string) {}
+
+  run(cmd: string, args: string[], env: Record<string, string> = {}): void {
+    const fd = openSync(this.logFile, 'a');
+    const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  }
+
+  /** Adopts a process started by a script (the script printed its pid). */
+  adopt(pid: number): void {
+    this.child = { pid } as ChildProcess;
+    this.exited = (async () => {
+      while (alive(pid)) await sleep(100);
+    })();
+  }
+
+  get running(): boolean {
+    return this.child?.pid !== undefined && alive(this.child.pid);
+  }
+
+  /** SIGTERM to the process group, SIGKILL after `graceMs`. */
+  async stop(graceMs = 15_000): Promise<void> {
+    const pid = this.child?.pid;
+    if (!pid) return;
+    try {
+      process.kill(-pid, 'SIGTERM');
+    } catch {
+      /* gone */
+    }
+    const done = await Promise.race([this.exited.then(() => true), sleep(graceMs).then(() => false)]);
+    if (!done) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+      await this.exited;
+    }
+    this.child = null;
+  }
+
+  log(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, 'utf8').slice(-4000) : `${this.name}: no log`;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs a build script, its progress on our stderr; returns its last stdout line. */
+function runScript(script: string, args: string[] = []): string {
+  const r = spawnSync('bash', [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 60 * 60_000 });
+  if (r.status !== 0) throw new Error(`${script} failed with status ${r.status}`);
+  return r.stdout.trim().split('\n').pop()!;
+}
+
+/** A log record as the collector's file exporter wrote it, flattened. */
+export interface CollectedLog {
+  resource: Record<string, unknown>;
+  scope: { name?: string; version?: string };
+  eventName?: string;
+  severityNumber?: number;
+  severityText?: string;
+  body?: unknown;
+  timeUnixNano?: string;
+  attributes: Record<string, unknown>;
+}
+
+type OtlpAny = { stringValue?: string; intValue?: string; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: OtlpAny[] } };
+function fromAny(v: OtlpAny): unknown {
+  if (v.stringValue !== undefined) return v.stringValue;
+  if (v.intValue !== undefined) return Number(v.intValue);
+  if (v.doubleValue !== undefined) return v.doubleValue;
+  if (v.boolValue !== undefined) return v.boolValue;
+  if (v.arrayValue) return (v.arrayValue.values ?? []).map(fromAny);
+  return undefined;
+}
+export const attrs = (kvs: { key: string; value: OtlpAny }[] = []): Record<string, unknown> => Object.fromEntries(kvs.map((kv) => [kv.key, fromAny(kv.value)]));
+
+/** Every log record of OTLP JSON `{"resourceLogs": ...}` objects, one per line. */
+export function parseOtlpJsonLines(text: string): CollectedLog[] {
+  const out: CollectedLog[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const doc = JSON.parse(line);
+    for (const rl of doc.resourceLogs ?? []) {
+      const resource = attrs(rl.resource?.attributes);
+      for (const sl of rl.scopeLogs ?? []) {
+        for (const lr of sl.logRecords ?? []) {
+          out.push({
+            resource,
+            scope: sl.scope ?? {},
+            eventName: lr.eventName,
+            severityNumber: lr.severityNumber,
+            severityText: lr.severityText,
+            body: lr.body ? fromAny(lr.body) : undefined,
+            timeUnixNano: lr.timeUnixNano,
+            attributes: attrs(lr.attributes),
+          });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export class Collector {
+  private readonly proc: PeerProcess;
+  readonly grpcEndpoint = `127.0.0.1:${PORTS.otlpGrpc}`;
+  readonly httpEndpoint = `http://127.0.0.1:${PORTS.otlpHttp}`;
+
+  constructor(private readonly outDir: string) {
+    mkdirSync(outDir, { recursive: true });
+    this.proc = new PeerProcess('otelcol', join(outDir, 'otelcol.log'));
+  }
+
+  /** Builds the collector once per manifest (5-12 min cold); returns the binary. */
+  static build(): string {
+    return runScript(join(PEERS_DIR, 'otelcol', 'build.sh'));
+  }
+
+  async start(): Promise<void> {
+    const bin = Collector.build();
+    this.proc.run(bin, ['--config', join(PEERS_DIR, 'otelcol', 'config.yaml')], {
+      PEER_OUT: this.outDir,
+      PEER_HEALTH_PORT: String(PORTS.health),
+      PEER_OTLP_GRPC_PORT: String(PORTS.otlpGrpc),
+      PEER_OTLP_HTTP_PORT: String(PORTS.otlpHttp),
+    });
+    await waitFor('the collector to be healthy', async () => {
+      if (!this.proc.running) throw new Error(`collector exited: ${this.proc.log()}`);
+      const r = await fetch(`http://127.0.0.1:${PORTS.health}/`).catch(() => null);
+      return r?.ok ?? false;
+    }, 30_000);
+  }
+
+  stop(): Promise<void> {
+    return this.proc.stop();
+  }
+
+  records(): CollectedLog[] {
+    const file = join(this.outDir, 'otlp.jsonl');
+    return existsSync(file) ? parseOtlpJsonLines(readFileSync(file, 'utf8')) : [];
+  }
+}
+
+export interface KafkaMessage {
+  key: string | null;
+  value: string;
+  headers: Record<string, string>;
+}
+
+export class KafkaBroker {
+  private readonly proc: PeerProcess;
+  readonly bootstrap = `127.0.0.1:${PORTS.kafka}`;
+
+  constructor(private readonly dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.proc = new PeerProcess('kafka', join(dataDir, 'kafka.log'));
+  }
+
+  /** Starts the broker (fetching its jars once) and waits until it serves metadata. */
+  async start(): Promise<void> {
+    const pid = Number(runScript(join(PEERS_DIR, 'kafka', 'start.sh'), [this.dataDir, String(PORTS.kafka), String(PORTS.kafkaController)]));
+    this.proc.adopt(pid);
+    const kafka = new Kafka({ brokers: [this.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+    await waitFor('the kafka broker to serve metadata', async () => {
+      if (!this.proc.running) throw new Error(`kafka exited: ${this.proc.log()}`);
+      const admin = kafka.admin();
+      try {
+        await admin.connect();
+        return (await admin.describeCluster()).brokers.length > 0;
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    }, 90_000, 500);
+  }
+
+  stop(): Promise<void> {
+    return this.proc.stop(30_000);
+  }
+
+  /** Reads every message of `topic` from the beginning until `count` have arrived (or the timeout). */
+  async readTopic(topic: string, count: number, timeoutMs = 60_000): Promise<KafkaMessage[]> {
+    return (await this.readTopics([topic], count, timeoutMs)).get(topic) ?? [];
+  }
+
+  /** Reads several topics with one consumer until `count` messages in all have arrived. */
+  async readTopics(topics: string[], count: number, timeoutMs = 60_000): Promise<Map<string, KafkaMessage[]>> {
+    const kafka = new Kafka({ brokers: [this.bootstrap], logLevel: logLevel.NOTHING });
+    const consumer = kafka.consumer({ groupId: `kite-test-${process.pid}-${Date.now()}-${Math.random()}` });
+    const out: KafkaMessage[] = [];
+    const byTopic = new Map<string, KafkaMessage[]>(topics.map((t) => [t, []]));
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics, fromBeginning: true });
+      await consumer.run({
+        eachBatch: async ({ batch }) => {
+          for (const m of batch.messages) {
+            const headers: Record<string, string> = {};
+            for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
+            const msg = { key: m.key ? m.key.toString() : null, value: m.value!.toString(), headers };
+            out.push(msg);
+            byTopic.get(batch.topic)?.push(msg);
+          }
+        },
+      });
+      await waitFor(`${count} messages on ${topics.join(', ')}`, () => out.length >= count, timeoutMs, 200).catch(() => undefined);
+      await sleep(500);
+    } finally {
+      await consumer.disconnect();
+    }
+    return byTopic;
+  }
+}
+
+export class OpenSearch {
+  private readonly proc: PeerProcess;
+  readonly endpoint = `http://127.0.0.1:${PORTS.opensearch}`;
+
+  constructor(private readonly dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    // the node runs as the unprivileged user kitepeer, which must reach its folder (mkdtemp makes 0700)
+    chmodSync(dirname(dataDir), 0o755);
+    this.proc = new PeerProcess('opensearch', join(dataDir, 'opensearch.out'));
+  }
+
+  /** Starts the node (fetching the distribution once) and waits for a yellow cluster. */
+  async start(): Promise<void> {
+    const pid = Number(runScript(join(PEERS_DIR, 'opensearch', 'start.sh'), [this.dataDir, String(PORTS.opensearch), String(PORTS.opensearchTransport)]));
+    this.proc.adopt(pid);
+    await waitFor('opensearch to be up', async () => {
+      if (!this.proc.running) throw new Error(`opensearch exited: ${this.proc.log()}`);
+      const r = await fetch(`${this.endpoint}/_cluster/health?wait_for_status=yellow&timeout=2s`).catch(() => null);
+      return r?.ok ?? false;
+    }, 120_000, 500);
+  }
+
+  stop(): Promise<void> {
+    return this.proc.stop(30_000);
+  }
+
+  async request(method: string, path: string, body?: unknown): Promise<any> {
+    const r = await fetch(`${this.endpoint}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${text.slice(0, 300)}`);
+    return JSON.parse(text);
+  }
+
+  /** Every document of an index (or data stream), after a refresh. */
+  async documents(index: string): Promise<any[]> {
+    await this.request('POST', `/${index}/_refresh`);
+    const out: any[] = [];
+    let res = await this.request('POST', `/${index}/_search?scroll=1m`, { size: 5000 });
+    for (;;) {
+      const hits = res.hits.hits as { _id: string; _source: any }[];
+      for (const h of hits) out.push({ _id: h._id, ...h._source });
+      if (!hits.length) break;
+      res = await this.request('POST', '/_search/scroll', { scroll: '1m', scroll_id: res._scroll_id });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Starts a single-node Apache Kafka (KRaft) on 127.0.0.1 from Maven Central jars.
+#   start.sh DATA_DIR [PORT] [CONTROLLER_PORT]
+# The jars are fetched once into $KITE_PEERS_CACHE/kafka/<version>/libs. DATA_DIR is formatted on first
+# use and kept otherwise, so a restarted broker keeps its topics and offsets. Prints the broker's pid
+# (the leader of its own process group) once the process runs; readiness is the caller's to poll.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+data="$1"; port="${2:-19092}"; cport="${3:-19093}"
+cache="$(bash "$here/fetch.sh")"
+mkdir -p "$data"
+sed -e "s#__DATA__#$data/log#" -e "s#__PORT__#$port#" -e "s#__CONTROLLER_PORT__#$cport#" \
+  "$here/server.properties" > "$data/server.properties"
+cp="$cache/libs/*"
+if [ ! -f "$data/log/meta.properties" ]; then
+  cid="$(java -cp "$cp" kafka.tools.StorageTool random-uuid)"
+  java -cp "$cp" kafka.tools.StorageTool format -t "$cid" -c "$data/server.properties" --ignore-formatted >&2
+fi
+setsid java -Xms256m -Xmx512m -XX:+UseG1GC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+  -Dlog4j2.configurationFile="$here/log4j2.properties" \
+  -cp "$cp" kafka.Kafka "$data/server.properties" >> "$data/kafka.log" 2>&1 < /dev/null &
+echo $!

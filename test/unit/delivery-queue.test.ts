@@ -1,0 +1,176 @@
+/** The shared delivery queue with a scripted sender: retries, backpressure, persistence, shutdown. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KiteRecord, parseComponentId } from '../../src/component/component';
+import { backoffMs } from '../../src/exporters/queue/backoff';
+import { defaultDeliveryConfig, DeliveryConfig } from '../../src/exporters/queue/config';
+import { QueuedExporter } from '../../src/exporters/queue/queued-exporter';
+import { Sender, SendResult } from '../../src/exporters/queue/sender';
+import { testHost } from '../helpers/host';
+
+const rec = (i: number): KiteRecord => ({ time: new Date(0).toISOString(), 'event.name': 'test.event', 'kite.event_id': `e-${i}` });
+
+class ScriptedSender implements Sender {
+  received: string[] = [];
+  calls = 0;
+  constructor(public script: (call: number, batch: KiteRecord[]) => SendResult = () => ({ status: 'success' })) {}
+  async start(): Promise<void> {}
+  async send(batch: KiteRecord[]): Promise<SendResult> {
+    const r = this.script(this.calls++, batch);
+    if (r.status === 'success') this.received.push(...batch.map((b) => b['kite.event_id']));
+    await new Promise((resolve) => setImmediate(resolve));
+    return r;
+  }
+  async shutdown(): Promise<void> {}
+}
+
+const fast = (o: Partial<DeliveryConfig> = {}): DeliveryConfig =>
+  defaultDeliveryConfig({ batchTimeoutMs: 1, batchSize: 10, retry: { ...defaultDeliveryConfig().retry, initialIntervalMs: 1, maxIntervalMs: 5 }, ...o });
+
+const id = parseComponentId('test/q')!;
+
+test('retryable results are retried until delivered; nothing is lost', async () => {
+  const host = testHost();
+  const sender = new ScriptedSender((call) => (call < 5 ? { status: 'retryable', error: 'peer down' } : { status: 'success' }));
+  const q = new QueuedExporter(id, host, fast(), sender);
+  await q.start();
+  for (let i = 0; i < 100; i++) q.consume(rec(i));
+  await q.flush();
+  assert.deepEqual([...sender.received].sort(), Array.from({ length: 100 }, (_, i) => `e-${i}`).sort());
+  assert.equal(host.stats.get('exporter/test/q', 'sent'), 100);
+  assert.ok(host.stats.get('exporter/test/q', 'retries') >= 5);
+  await q.shutdown();
+});
+
+test('failure results are not retried: the batch is counted dropped.export_failed', async () => {
+  const host = testHost();
+  const sender = new ScriptedSender((call) => (call === 0 ? { status: 'failure', error: 'bad request' } : { status: 'success' }));
+  const q = new QueuedExporter(id, host, fast({ numConsumers: 1 }), sender);
+  await q.start();
+  for (let i = 0; i < 20; i++) q.consume(rec(i));
+  await q.flush();
+  assert.equal(sender.calls, 2);
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.export_failed'), 10);
+  assert.equal(host.stats.get('exporter/test/q', 'sent'), 10);
+  await q.shutdown();
+});
+
+test('drop_oldest evicts the oldest waiting records and counts them', async () => {
+  const host = testHost();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const sender = new ScriptedSender();
+  const orig = sender.send.bind(sender);
+  sender.send = async (b) => { await gate; return orig(b); };
+  const q = new QueuedExporter(id, host, fast({ queueSize: 30, numConsumers: 1, onFull: 'drop_oldest' }), sender);
+  await q.start();
+  for (let i = 0; i < 50; i++) q.consume(rec(i));
+  release();
+  await q.flush();
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.queue_full'), 20);
+  // the first batch (0-9) was in flight and kept; 10-29 were evicted for 30-49
+  assert.deepEqual(sender.received, [...Array.from({ length: 10 }, (_, i) => `e-${i}`), ...Array.from({ length: 20 }, (_, i) => `e-${30 + i}`)]);
+  await q.shutdown();
+});
+
+test('block refuses the newest record from consume() and makes offer() wait', async () => {
+  const host = testHost();
+  const sender = new ScriptedSender();
+  const q = new QueuedExporter(id, host, fast({ queueSize: 20, onFull: 'block' }), sender);
+  await q.start();
+  for (let i = 0; i < 25; i++) q.consume(rec(i));
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.queue_full'), 5);
+  assert.equal(q.backpressure, true);
+  for (let i = 100; i < 300; i++) await q.offer(rec(i));
+  await q.flush();
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.queue_full'), 5);
+  assert.equal(sender.received.length, 220);
+  await q.shutdown();
+});
+
+test('retries give up after max_elapsed_time: dropped.retry_exhausted', async () => {
+  const host = testHost();
+  const sender = new ScriptedSender(() => ({ status: 'retryable', error: 'down' }));
+  const q = new QueuedExporter(id, host, fast({ retry: { ...fast().retry, maxElapsedMs: 30 } }), sender);
+  await q.start();
+  for (let i = 0; i < 10; i++) q.consume(rec(i));
+  await q.flush();
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.retry_exhausted'), 10);
+  await q.shutdown();
+});
+
+test('shutdown waits at most shutdown_timeout; in memory, what is left is dropped.shutdown', async () => {
+  const host = testHost();
+  const sender = new ScriptedSender(() => ({ status: 'retryable', error: 'down' }));
+  const q = new QueuedExporter(id, host, fast({ shutdownTimeoutMs: 50, retry: { ...fast().retry, maxElapsedMs: 0 } }), sender);
+  await q.start();
+  for (let i = 0; i < 35; i++) q.consume(rec(i));
+  const t0 = Date.now();
+  await q.shutdown();
+  assert.ok(Date.now() - t0 < 3000);
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.shutdown'), 35);
+  q.consume(rec(99));
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.shutdown'), 36);
+});
+
+test('persistent queue: records not delivered survive a restart and are delivered once the peer is back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kite-pq-'));
+  try {
+    const cfg = fast({ directory: dir, shutdownTimeoutMs: 50, retry: { ...fast().retry, maxElapsedMs: 0 } });
+    const host1 = testHost();
+    const down = new ScriptedSender((call) => (call < 2 ? { status: 'success' } : { status: 'retryable', error: 'down' }));
+    const q1 = new QueuedExporter(id, host1, { ...cfg, numConsumers: 1 }, down);
+    await q1.start();
+    for (let i = 0; i < 100; i++) q1.consume(rec(i));
+    await new Promise((r) => setTimeout(r, 30));
+    await q1.shutdown();
+    assert.equal(down.received.length, 20);
+    assert.equal(host1.stats.get('exporter/test/q', 'dropped.shutdown'), 0);
+
+    const host2 = testHost();
+    const up = new ScriptedSender();
+    const q2 = new QueuedExporter(id, host2, cfg, up);
+    await q2.start();
+    assert.equal(host2.stats.get('exporter/test/q', 'recovered'), 80);
+    await q2.flush();
+    await q2.shutdown();
+    const all = new Set([...down.received, ...up.received]);
+    assert.equal(all.size, 100);
+
+    const q3 = new QueuedExporter(id, testHost(), cfg, new ScriptedSender());
+    await q3.start();
+    assert.equal(q3.size, 0, 'delivered records are not sent again');
+    await q3.shutdown();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('persistent queue is bounded by max_bytes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kite-pq-'));
+  try {
+    const host = testHost();
+    const sender = new ScriptedSender(() => ({ status: 'retryable', error: 'down' }));
+    const q = new QueuedExporter(id, host, fast({ directory: dir, maxBytes: 1 << 20, onFull: 'drop_oldest', queueSize: 1_000_000, shutdownTimeoutMs: 10, retry: { ...fast().retry, maxElapsedMs: 0 } }), sender);
+    await q.start();
+    const big = 'x'.repeat(1000);
+    for (let i = 0; i < 3000; i++) q.consume({ ...rec(i), pad: big });
+    assert.ok(host.stats.get('exporter/test/q', 'dropped.queue_full') > 1900);
+    await q.shutdown();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('backoff grows exponentially, is capped, jittered, and honours Retry-After', () => {
+  const cfg = { enabled: true, initialIntervalMs: 100, maxIntervalMs: 1000, multiplier: 2, randomizationFactor: 0.5, maxElapsedMs: 0 };
+  assert.equal(backoffMs(cfg, 0, 0, () => 0.5), 100);
+  assert.equal(backoffMs(cfg, 3, 0, () => 0.5), 800);
+  assert.equal(backoffMs(cfg, 10, 0, () => 0.5), 1000);
+  assert.equal(backoffMs(cfg, 0, 0, () => 0), 50);
+  assert.equal(backoffMs(cfg, 0, 0, () => 1), 150);
+  assert.equal(backoffMs(cfg, 0, 5000, () => 0.5), 5000);
+});

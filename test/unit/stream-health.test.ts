@@ -1,0 +1,51 @@
+/** Sequence numbers, heartbeats and loss records: gaps are visible in the stream itself. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KiteRecord } from '../../src/component/component';
+import { StreamHealth } from '../../src/pipeline/stream-health';
+import { testHost } from '../helpers/host';
+
+test('records get consecutive sequence numbers, once each', () => {
+  const h = new StreamHealth(testHost(), () => undefined);
+  const a = { time: '', 'event.name': 'x', 'kite.event_id': 'a' } as KiteRecord;
+  const b = { time: '', 'event.name': 'x', 'kite.event_id': 'b' } as KiteRecord;
+  h.stamp(a);
+  h.stamp(b);
+  h.stamp(a);
+  assert.equal(a['kite.seq'], 1);
+  assert.equal(b['kite.seq'], 2);
+});
+
+test('a kite.loss record reports what every loss counter lost since the last check', () => {
+  const host = testHost();
+  const out: KiteRecord[] = [];
+  const h = new StreamHealth(host, (r) => out.push(r));
+  host.stats.add('exporter/kafka', 'dropped.queue_full', 3);
+  h.start(); // losses before start are not news
+  h.checkLoss();
+  assert.equal(out.length, 0);
+  host.stats.add('exporter/kafka', 'dropped.queue_full', 5);
+  host.stats.set('receiver/exec', 'ring_full', 7);
+  host.stats.add('exporter/kafka', 'sent', 100);
+  h.checkLoss();
+  h.stop();
+  assert.equal(out.length, 1);
+  const loss = out[0]!;
+  assert.equal(loss['event.name'], 'kite.loss');
+  assert.equal(loss['kite.loss.count'], 12);
+  assert.deepEqual(loss['kite.loss.reasons'], ['exporter/kafka:dropped.queue_full=5', 'receiver/exec:ring_full=7']);
+  assert.equal(loss['kite.seq'], 1);
+  assert.ok(loss['kite.event_id']);
+});
+
+test('a kite.heartbeat record carries the last sequence number and the loss total', () => {
+  const host = testHost();
+  const out: KiteRecord[] = [];
+  const h = new StreamHealth(host, (r) => out.push(r));
+  h.stamp({ time: '', 'event.name': 'x', 'kite.event_id': 'a' } as KiteRecord);
+  h.heartbeat();
+  assert.equal(out[0]!['event.name'], 'kite.heartbeat');
+  assert.equal(out[0]!['kite.heartbeat.last_seq'], 1);
+  assert.equal(out[0]!['kite.seq'], 2);
+  assert.equal(out[0]!['kite.loss.total'], 0);
+});
