@@ -37,7 +37,7 @@ if [ ! -f "$initrd" ] || [ "$HERE/init" -nt "$initrd" ]; then
   work=$(mktemp -d)
   mkdir -p "$work"/{bin,sbin,proc,sys,dev,host,results,modules,tmp}
   cp /bin/busybox "$work/bin/busybox"
-  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p; do
+  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p veth; do
     f=$(find "$CACHE/$ver/root/lib/modules" -name "$m.ko*" | head -1)
     if [ -z "$f" ]; then log "module $m not in $pkg (built in?)"; continue; fi
     case "$f" in
