@@ -2,6 +2,7 @@
  * thing for real and prints what the test needs to match the event (pids, ports) on stdout.
  *   privtool seteuid            as a set-user-ID-root copy run by another user: effective uid to the
  *                               real uid and back to 0
+ *   privtool setuid0            setuid(0), refused when run by another user (EPERM)
  *   privtool capset             drop CAP_NET_RAW from the effective set
  *   privtool ptrace             fork a child, PTRACE_ATTACH it, process_vm_writev into it, detach
  *   privtool listen <port>      TCP socket bound to 127.0.0.1:<port>, listen(backlog 7)
@@ -41,6 +42,11 @@ int main(int argc, char **argv)
 		if (setresuid(-1, 0, -1))
 			return 11;
 		printf("%d\n", getpid());
+		return 0;
+	}
+	if (!strcmp(cmd, "setuid0")) {
+		int r = setuid(0);
+		printf("%d %d %d\n", getpid(), r, r ? errno : 0);
 		return 0;
 	}
 	if (!strcmp(cmd, "capset")) {

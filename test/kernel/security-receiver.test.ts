@@ -121,6 +121,37 @@ test('privilege: an exec that changes no credentials is not reported', async () 
   assert.deepEqual(records.filter((r) => r['process.pid'] === pid), []);
 });
 
+test('privilege: a refused setuid(0) by nobody is an event with its errno; an include filter keeps only that user', async () => {
+  const onlyNobody = testHost();
+  const inc = securityFactory.create(parseComponentId('security/nobody')!, settings(securityFactory, { events: ['privilege'], ring_buffer_size: '256KiB', filter: { include: { uids: [NOBODY] } } }), onlyNobody) as SecurityReceiver;
+  const kept: KiteRecord[] = [];
+  inc.records$.subscribe((r) => kept.push(r));
+  await inc.start();
+  try {
+    const { pid, code, out } = await run('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', tool, 'setuid0']);
+    assert.equal(code, 0);
+    assert.equal(out, `${pid} -1 1`, 'the kernel refused with EPERM');
+    const ev = await waitFor(find(pid, 'process.privilege_change', 'setuid', (r) => r['kite.process.comm'] === 'privtool'), 1000, 'the refused setuid');
+    assert.equal(ev['kite.result'], 1);
+    assert.equal(ev['kite.result.error'], 'EPERM');
+    assert.deepEqual(ev['kite.privilege.requested_ids'], [0]);
+    assert.equal(ev['kite.process.credentials_changed'], false);
+    assert.equal(ev['process.user.id'], NOBODY);
+    assert.equal(ev['kite.process.before.user.id'], NOBODY);
+    await waitFor(() => kept.find((r) => r['process.pid'] === pid && r['kite.syscall'] === 'setuid' && r['kite.process.comm'] === 'privtool'), 1000, 'the include-uid receiver keeps it');
+    const { pid: rootPid } = await run(tool, ['capset']);
+    await waitFor(find(rootPid, 'process.privilege_change', 'capset'), 1000, 'root\'s capset on the unfiltered receiver');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(kept.filter((r) => r['process.pid'] === rootPid), [], 'root\'s capset is filtered out');
+    assert.ok(kept.every((r) => r['process.real_user.id'] === NOBODY || r['kite.process.before.real_user.id'] === NOBODY), 'nothing of another user');
+    inc.pollKernelStats();
+    assert.ok((onlyNobody.stats.snapshot()['receiver/security/nobody']!.filtered ?? 0) > 0, 'counted as filtered');
+    assert.equal(kept.filter((r) => r['event.name'] !== 'process.privilege_change').length, 0, 'events: [privilege] watches nothing else');
+  } finally {
+    await inc.shutdown();
+  }
+});
+
 test('privilege: capset drops CAP_NET_RAW from the effective set', async () => {
   const { pid, code } = await run(tool, ['capset']);
   assert.equal(code, 0);
@@ -185,6 +216,29 @@ test('kernel: a BPF program loaded by bpftool: type, name, id and the loading pr
     nothingFor(pid);
   } finally {
     rmSync(pin, { force: true });
+  }
+});
+
+test('kernel: BPF programs loaded and attached by another component of this process (exclude_self off): loads and attachments', async () => {
+  const own = testHost();
+  const audit = securityFactory.create(parseComponentId('security/self')!, settings(securityFactory, { events: ['bpf'], ring_buffer_size: '256KiB', filter: { exclude_self: false, include: { pids: [process.pid] } } }), own) as SecurityReceiver;
+  const seen: KiteRecord[] = [];
+  audit.records$.subscribe((r) => seen.push(r));
+  await audit.start();
+  const other = securityFactory.create(parseComponentId('security/other')!, settings(securityFactory, { events: ['listen'], ring_buffer_size: '64KiB' }), testHost()) as SecurityReceiver;
+  try {
+    await other.start();
+    const load = await waitFor(() => seen.find((r) => r['kite.bpf.command'] === 'prog_load' && r['kite.bpf.program.name'] === 'handle_sys_ente'), 1000, 'the load of handle_sys_enter');
+    assert.equal(load['process.pid'], process.pid);
+    assert.equal(load['kite.bpf.program.type'], 'tracing');
+    assert.equal(typeof load['kite.bpf.program.id'], 'number');
+    const attach = await waitFor(() => seen.find((r) => r['kite.bpf.command'] !== 'prog_load' && r['kite.bpf.program.name'] === 'handle_sys_ente'), 1000, 'its attachment');
+    assert.ok(['link_create', 'raw_tracepoint_open'].includes(attach['kite.bpf.command'] as string), String(attach['kite.bpf.command']));
+    assert.equal(attach['kite.bpf.program.id'], load['kite.bpf.program.id'], 'the program that was loaded is the one attached');
+    assert.equal(attach['kite.result'], 0);
+  } finally {
+    await other.shutdown();
+    await audit.shutdown();
   }
 });
 
