@@ -7,6 +7,8 @@
  *   privtool ptrace             fork a child, PTRACE_ATTACH it, process_vm_writev into it, detach
  *   privtool listen <port>      TCP socket bound to 127.0.0.1:<port>, listen(backlog 7)
  *   privtool ns <dir>           unshare mount+net namespaces, mount a tmpfs on <dir>, unmount it
+ *   privtool pivot <dir>        in a new mount namespace: a tmpfs on <dir> becomes the root (pivot_root)
+ *   privtool setns              setns into its own network namespace (a no-op the kernel allows)
  *   privtool clone              clone(CLONE_NEWUTS) a child that exits at once
  *   privtool module <file>      finit_module(<file>) and init_module(garbage): both refused */
 #define _GNU_SOURCE
@@ -100,6 +102,31 @@ int main(int argc, char **argv)
 			return 12;
 		if (umount2(argv[2], 0))
 			return 13;
+		printf("%d\n", getpid());
+		return 0;
+	}
+	if (!strcmp(cmd, "pivot") && argc > 2) {
+		if (unshare(CLONE_NEWNS))
+			return 10;
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+			return 11;
+		if (mount("kite-root", argv[2], "tmpfs", 0, "size=1m"))
+			return 12;
+		if (chdir(argv[2]))
+			return 13;
+		if (syscall(SYS_pivot_root, ".", "."))
+			return 14;
+		if (umount2(".", MNT_DETACH))
+			return 15;
+		printf("%d\n", getpid());
+		return 0;
+	}
+	if (!strcmp(cmd, "setns")) {
+		int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return 10;
+		if (setns(fd, CLONE_NEWNET))
+			return 11;
 		printf("%d\n", getpid());
 		return 0;
 	}

@@ -269,6 +269,34 @@ test('namespace: unshare of a mount and a network namespace, a tmpfs mounted and
   nothingFor(pid);
 });
 
+test('namespace: pivot_root onto a tmpfs in a new mount namespace', async () => {
+  const root = mkdtempSync(join(dir, 'root-'));
+  const { pid, code } = await run(tool, ['pivot', root]);
+  assert.equal(code, 0);
+  const ev = await waitFor(find(pid, 'namespace.mount', 'pivot_root'), 1000, 'the pivot_root');
+  assert.equal(ev['kite.mount.operation'], 'pivot_root');
+  assert.equal(ev['kite.mount.new_root'], '.');
+  assert.equal(ev['kite.mount.put_old'], '.');
+  assert.equal(ev['kite.result'], 0);
+  const ns = await waitFor(find(pid, 'namespace.change', 'unshare'), 1000, 'its unshare');
+  assert.equal(ev['kite.namespace.mnt.id'], ns['kite.namespace.mnt.after'], 'in the new mount namespace');
+  const detach = await waitFor(find(pid, 'namespace.mount', 'umount2'), 1000, 'the detach of the old root');
+  assert.equal(detach['kite.mount.flags'], 2, 'MNT_DETACH');
+  assert.equal(readFileSync('/proc/self/mounts', 'utf8').includes(root), false, 'the host never saw it');
+  nothingFor(pid);
+});
+
+test('namespace: setns with its nstype', async () => {
+  const { pid, code } = await run(tool, ['setns']);
+  assert.equal(code, 0);
+  const ev = await waitFor(find(pid, 'namespace.change', 'setns'), 1000, 'the setns');
+  assert.deepEqual(ev['kite.namespace.kinds'], ['net']);
+  assert.equal(ev['kite.namespace.flags'], 0x40000000);
+  assert.equal(ev['kite.namespace.net.before'], ev['kite.namespace.net.after'], 'its own namespace: unchanged');
+  assert.equal(ev['kite.result'], 0);
+  nothingFor(pid);
+});
+
 test('namespace: clone with new namespaces reports the child and its namespaces', async () => {
   const { pid, code, out } = await run(tool, ['clone']);
   assert.equal(code, 0);
