@@ -55,9 +55,6 @@ struct {
 	__type(value, struct security_event);
 } security_heap SEC(".maps");
 
-extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
-extern void bpf_task_release(struct task_struct *p) __ksym;
-
 #define CLONE_NEW_ANY (0x00000080 | 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000)
 #define PTRACE_ATTACH_REQ 16
 #define PTRACE_SEIZE_REQ 0x4206
@@ -101,9 +98,10 @@ static __always_inline void read_creds(struct security_creds *c, struct task_str
 	c->egid = BPF_CORE_READ(cr, egid.val);
 	c->sgid = BPF_CORE_READ(cr, sgid.val);
 	c->fsgid = BPF_CORE_READ(cr, fsgid.val);
-	c->cap_effective = BPF_CORE_READ(cr, cap_effective.val);
-	c->cap_permitted = BPF_CORE_READ(cr, cap_permitted.val);
-	c->cap_inheritable = BPF_CORE_READ(cr, cap_inheritable.val);
+	/* kernel_cap_t is one u64 since 6.3 and two u32 before: the same 8 bytes either way */
+	bpf_probe_read_kernel(&c->cap_effective, 8, __builtin_preserve_access_index(&cr->cap_effective));
+	bpf_probe_read_kernel(&c->cap_permitted, 8, __builtin_preserve_access_index(&cr->cap_permitted));
+	bpf_probe_read_kernel(&c->cap_inheritable, 8, __builtin_preserve_access_index(&cr->cap_inheritable));
 	c->ngroups = BPF_CORE_READ(cr, group_info, ngroups);
 }
 
@@ -187,20 +185,38 @@ static __always_inline void socket_of_fd(struct security_event *e, struct task_s
 	e->flags |= SECURITY_FLAG_SOCKET;
 }
 
-static __always_inline void fill_target(struct security_event *e, __s32 pid)
+/* Fills target_* from task `t` when it is thread `tid` (found without a pid lookup: the caller's
+ * newest tracee or child). */
+static __always_inline void fill_target(struct security_event *e, struct task_struct *t, __s32 tid)
 {
-	struct task_struct *t = bpf_task_from_pid(pid);
-	if (!t)
+	if (!t || BPF_CORE_READ(t, pid) != tid)
 		return;
 	e->target_pid = BPF_CORE_READ(t, tgid);
 	e->target_uid = BPF_CORE_READ(t, real_cred, uid.val);
 	BPF_CORE_READ_STR_INTO(&e->target_comm, t, comm);
-	struct file *exe = BPF_CORE_READ(t, mm, exe_file);
-	file_name(e->str[0], exe);
 	if (e->kind == SECURITY_KIND_CLONE || e->kind == SECURITY_KIND_CLONE3)
 		read_ns(e->ns_after, t);
+	else
+		file_name(e->str[0], BPF_CORE_READ(t, mm, exe_file));
 	e->flags |= SECURITY_FLAG_TARGET;
-	bpf_task_release(t);
+}
+
+/* A successful PTRACE_ATTACH/SEIZE puts the tracee at the head of the tracer's `ptraced` list. */
+static __always_inline struct task_struct *newest_tracee(struct task_struct *t)
+{
+	struct list_head *n = BPF_CORE_READ(t, ptraced.next);
+	if (!n || n == __builtin_preserve_access_index(&t->ptraced))
+		return NULL;
+	return container_of(n, struct task_struct, ptrace_entry);
+}
+
+/* fork/clone appends the new task at the tail of its parent's `children` list. */
+static __always_inline struct task_struct *newest_child(struct task_struct *t)
+{
+	struct list_head *n = BPF_CORE_READ(t, children.prev);
+	if (!n || n == __builtin_preserve_access_index(&t->children))
+		return NULL;
+	return container_of(n, struct task_struct, sibling);
 }
 
 static __always_inline void read_user_str(char *dst, __u64 ptr)
@@ -401,13 +417,13 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 		read_ns(e->ns_after, t);
 	switch (kind) {
 	case SECURITY_KIND_PTRACE:
-	case SECURITY_KIND_VM_WRITEV:
-		fill_target(e, (__s32)e->args[1 - (kind == SECURITY_KIND_VM_WRITEV)]);
+		if (ret == 0)
+			fill_target(e, newest_tracee(t), (__s32)e->args[1]);
 		break;
 	case SECURITY_KIND_CLONE:
 	case SECURITY_KIND_CLONE3:
 		if (ret > 0)
-			fill_target(e, (__s32)ret);
+			fill_target(e, newest_child(t), (__s32)ret);
 		break;
 	case SECURITY_KIND_BPF:
 		if (e->aux[0] == BPF_PROG_LOAD && ret >= 0)

@@ -58,7 +58,7 @@ enum security_ns {
 };
 
 enum security_flags {
-	SECURITY_FLAG_TARGET = 1,        /* target_* fields are filled (ptrace, vm_writev, clone child) */
+	SECURITY_FLAG_TARGET = 1,        /* target_* fields are filled (a successful ptrace attach, a clone child) */
 	SECURITY_FLAG_CREDS_CHANGED = 2, /* before != after */
 	SECURITY_FLAG_SOCKET = 4,        /* family, port, addr and aux[0..1] come from the bound socket */
 };
@@ -84,7 +84,7 @@ struct security_creds {
  *   aux:     bpf: [0] command, [1] program type, [2] program id, [3] attach type;
  *            bind/listen: [0] protocol, [1] socket type, [2] backlog (listen)
  *   str[0]:  exec: filename; module: file name (finit) ; bpf: program name; mount/umount: target;
- *            pivot_root: new_root; ptrace/vm_writev: the target's executable name
+ *            pivot_root: new_root; ptrace: the tracee's executable name
  *   str[1]:  mount: source; pivot_root: put_old; init/finit_module: parameters
  *   str[2]:  mount: file system type; bpf: raw tracepoint name */
 struct security_event {
@@ -100,7 +100,7 @@ struct security_event {
 	struct security_creds after;
 	__u32 ns_before[SECURITY_NS_COUNT];
 	__u32 ns_after[SECURITY_NS_COUNT];  /* clone: the child's */
-	__u32 target_pid;   /* process id of the ptrace / vm_writev target, or the clone child */
+	__u32 target_pid;   /* process id of the ptrace tracee or the clone child */
 	__u32 target_uid;
 	__u32 aux[4];
 	__u16 family;       /* bind / listen: AF_INET or AF_INET6 */

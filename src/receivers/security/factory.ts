@@ -9,7 +9,7 @@ export const securityFactory: Factory<'receiver', SecurityRawConfig> = {
   type: 'security',
   stability: 'alpha',
   description: 'Privilege changes, ptrace, kernel module and BPF loads, namespaces and mounts, listeners (tp_btf on sys_enter/sys_exit).',
-  minKernel: '6.3 (bpf_task_from_pid; kernel_cap_t as one u64; BTF at /sys/kernel/btf/vmlinux)',
+  minKernel: '5.11 (bpf_get_current_task_btf; BTF at /sys/kernel/btf/vmlinux)',
   requires: ['btf', 'tp_btf'],
   capabilities: {
     CAP_BPF: 'load the programs and create the maps',

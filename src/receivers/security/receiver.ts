@@ -1,7 +1,7 @@
 /**
  * security receiver: privilege changes, ptrace and process_vm_writev, kernel module and BPF loads,
  * namespace changes and mounts, and socket listeners (bpf/security.bpf.c: tp_btf on sys_enter and
- * sys_exit; Linux 6.3+).
+ * sys_exit; Linux 5.11+).
  *
  * One record per watched syscall, with the acting process, its credentials after the call (and before
  * it, for privilege changes or whenever they changed), its namespaces, and the result: `kite.result` is
@@ -254,17 +254,22 @@ export class SecurityReceiver extends BpfReceiver {
     return rec;
   }
 
+  /** The target process: from the kernel (ptrace tracee, clone child), else read from /proc now. */
   private target(rec: KiteRecord, w: SecurityWire, pid: number): void {
     if (pid > 0) rec['kite.target.process.pid'] = pid;
-    if (!(w.flags & SecurityFlags.TARGET)) return;
-    rec['kite.target.process.pid'] = w.targetPid;
-    rec['kite.target.process.comm'] = w.targetComm;
-    rec['kite.target.process.real_user.id'] = w.targetUid;
-    if (w.kind === SecurityKind.CLONE || w.kind === SecurityKind.CLONE3) return;
-    if (w.str[0]) rec['kite.target.process.executable.name'] = w.str[0];
+    if (w.flags & SecurityFlags.TARGET) {
+      rec['kite.target.process.pid'] = w.targetPid;
+      rec['kite.target.process.comm'] = w.targetComm;
+      rec['kite.target.process.real_user.id'] = w.targetUid;
+      if (w.kind === SecurityKind.CLONE || w.kind === SecurityKind.CLONE3) return;
+      if (w.str[0]) rec['kite.target.process.executable.name'] = w.str[0];
+    }
+    if (pid <= 0) return;
     try {
-      // best effort: the target may have exited or exec'd since
-      rec['kite.target.process.executable.path'] = readlinkSync(`/proc/${w.targetPid}/exe`);
+      // best effort: the target may have exited or run another program since
+      const path = readlinkSync(`/proc/${pid}/exe`);
+      rec['kite.target.process.executable.path'] = path;
+      if (!rec['kite.target.process.executable.name']) rec['kite.target.process.executable.name'] = basename(path);
     } catch {
       // gone, or a kernel thread
     }
