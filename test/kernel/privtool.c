@@ -6,6 +6,8 @@
  *   privtool capset             drop CAP_NET_RAW from the effective set
  *   privtool ptrace             fork a child, PTRACE_ATTACH it, process_vm_writev into it, detach
  *   privtool listen <port>      TCP socket bound to 127.0.0.1:<port>, listen(backlog 7)
+ *   privtool listen6 <port>     TCP socket bound to [::1]:<port>, listen(backlog 3)
+ *   privtool udp0               UDP socket bound to 127.0.0.1 port 0; prints the port the kernel chose
  *   privtool ns <dir>           unshare mount+net namespaces, mount a tmpfs on <dir>, unmount it
  *   privtool pivot <dir>        in a new mount namespace: a tmpfs on <dir> becomes the root (pivot_root)
  *   privtool setns              setns into its own network namespace (a no-op the kernel allows)
@@ -90,6 +92,28 @@ int main(int argc, char **argv)
 		if (listen(fd, 7))
 			return 11;
 		printf("%d\n", getpid());
+		close(fd);
+		return 0;
+	}
+	if (!strcmp(cmd, "listen6") && argc > 2) {
+		int fd = socket(AF_INET6, SOCK_STREAM, 0);
+		struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(atoi(argv[2])), .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			return 10;
+		if (listen(fd, 3))
+			return 11;
+		printf("%d\n", getpid());
+		close(fd);
+		return 0;
+	}
+	if (!strcmp(cmd, "udp0")) {
+		int fd = socket(AF_INET, SOCK_DGRAM, 0);
+		struct sockaddr_in sa = { .sin_family = AF_INET };
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		socklen_t len = sizeof(sa);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || getsockname(fd, (struct sockaddr *)&sa, &len))
+			return 10;
+		printf("%d %d\n", getpid(), ntohs(sa.sin_port));
 		close(fd);
 		return 0;
 	}

@@ -330,9 +330,31 @@ test('listen: bind and listen on a loopback port (address, port, protocol)', asy
   nothingFor(pid);
 });
 
-async function freePort(): Promise<number> {
+test('listen: IPv6 loopback listener, and a UDP bind to port 0 reports the port the kernel chose', async () => {
+  const port = await freePort('::1');
+  const six = await run(tool, ['listen6', String(port)]);
+  assert.equal(six.code, 0);
+  const listen = await waitFor(find(six.pid, 'network.listen', 'listen'), 1000, 'the IPv6 listen');
+  assert.equal(listen['network.local.address'], '::1');
+  assert.equal(listen['network.local.port'], port);
+  assert.equal(listen['network.type'], 'ipv6');
+  assert.equal(listen['network.transport'], 'tcp');
+  assert.equal(listen['kite.network.listen.backlog'], 3);
+  const udp = await run(tool, ['udp0']);
+  assert.equal(udp.code, 0);
+  const chosen = Number(udp.out.split(' ')[1]);
+  const bind = await waitFor(find(udp.pid, 'network.listen', 'bind'), 1000, 'the UDP bind');
+  assert.equal(bind['network.local.port'], chosen, 'read from the bound socket, not the request (port 0)');
+  assert.notEqual(chosen, 0);
+  assert.equal(bind['network.local.address'], '127.0.0.1');
+  assert.equal(bind['network.transport'], 'udp');
+  nothingFor(six.pid);
+  nothingFor(udp.pid);
+});
+
+async function freePort(host = '127.0.0.1'): Promise<number> {
   const srv = createServer();
-  srv.listen(0, '127.0.0.1');
+  srv.listen(0, host);
   await once(srv, 'listening');
   const port = (srv.address() as { port: number }).port;
   srv.close();
