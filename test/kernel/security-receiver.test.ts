@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -22,7 +22,7 @@ import { securityFactory } from '../../src/receivers/security/factory';
 import { SecurityReceiver } from '../../src/receivers/security/receiver';
 import { testHost } from '../helpers/host';
 import { settings } from '../helpers/settings';
-import { BPF_DIR } from '../helpers/paths';
+import { BPF_DIR, KITE, ROOT } from '../helpers/paths';
 import { bpfIdsOf, buildTestProgram, waitFor, waitUnloaded } from '../helpers/kernel';
 
 const NOBODY = 65534;
@@ -361,6 +361,34 @@ async function freePort(host = '127.0.0.1'): Promise<number> {
   await once(srv, 'close');
   return port;
 }
+
+test('the agent as nobody with exactly the capabilities of docs/capabilities.md runs the security receiver', async () => {
+  const caps = [...readFileSync(join(ROOT, 'docs', 'capabilities.md'), 'utf8').matchAll(/^\| `(CAP_[A-Z_]+)` \|/gm)].map((m) => m[1]!);
+  assert.ok(caps.includes('CAP_PERFMON') && !caps.includes('CAP_SYS_ADMIN'), caps.join(', '));
+  const list = caps.map((c) => `+${c.slice(4).toLowerCase()}`).join(',');
+  const lp = mkdtempSync(join(dir, 'lp-'));
+  chmodSync(lp, 0o777);
+  const out = join(lp, 'events.jsonl');
+  const cfg = join(lp, 'kite.yaml');
+  writeFileSync(cfg, `receivers: {security: {events: [listen, privilege]}}\nexporters: {file: {path: ${out}}}\nservice:\n  telemetry: {enabled: false}\n  pipelines: {main: {receivers: [security], exporters: [file]}}\n`);
+  const agent = spawn('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=-all,${list}`, `--ambient-caps=${list}`, `--bounding-set=-all,${list}`,
+    process.execPath, KITE, 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  agent.stderr!.on('data', (d) => { err += d; });
+  try {
+    await waitFor(() => (err.includes('"msg":"ready"') ? true : agent.exitCode !== null ? (() => { throw new Error(err); })() : undefined), 15000, 'ready');
+    const port = await freePort();
+    const { pid } = await run(tool, ['listen', String(port)]);
+    const records = (): KiteRecord[] => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as KiteRecord) : []);
+    const rec = await waitFor(() => records().find((r) => r['process.pid'] === pid && r['kite.syscall'] === 'listen'), 3000, 'the listen, through the agent');
+    assert.equal(rec['network.local.port'], port);
+    assert.equal(rec['event.name'], 'network.listen');
+  } finally {
+    agent.kill('SIGTERM');
+    if (agent.exitCode === null) await once(agent, 'exit');
+  }
+  assert.equal(agent.exitCode, 0, err);
+});
 
 test('filtered-out processes are counted in the kernel; no drops, no decode errors; shutdown unloads everything', async () => {
   filtered.pollKernelStats();
