@@ -115,6 +115,29 @@ test('privilege: nobody runs a set-user-ID-root copy (exec changes the credentia
   assert.equal(existsSync(copy), false, 'the set-user-ID copy is removed');
 });
 
+test('privilege: exec of a file-capability binary by nobody gains exactly that capability', async () => {
+  const copy = join(dir, 'privcap');
+  copyFileSync(tool, copy);
+  chmodSync(copy, 0o755);
+  execFileSync('setcap', ['cap_net_bind_service+ep', copy]);
+  try {
+    // through a shell: setpriv keeps its capabilities until an exec, the shell's exec drops them
+    const { pid, code } = await run('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '/bin/sh', '-c', `exec ${copy} setuid0`]);
+    assert.equal(code, 0);
+    const exec = await waitFor(find(pid, 'process.privilege_change', 'execve', (r) => r['process.executable.path'] === copy), 1000, 'the exec of the file-capability binary');
+    assert.equal(exec['kite.result'], 0);
+    assert.equal(exec['kite.process.credentials_changed'], true);
+    assert.deepEqual(exec['kite.process.capabilities.added'], ['CAP_NET_BIND_SERVICE']);
+    assert.equal(exec['kite.process.before.capabilities.effective'], '0x0000000000000000');
+    assert.equal(exec['kite.process.capabilities.effective'], '0x0000000000000400');
+    assert.equal(exec['kite.process.capabilities.permitted'], '0x0000000000000400');
+    assert.equal(exec['process.user.id'], NOBODY, 'no uid change: only capabilities');
+    assert.equal(exec['kite.process.before.user.id'], NOBODY);
+  } finally {
+    rmSync(copy, { force: true });
+  }
+});
+
 test('privilege: an exec that changes no credentials is not reported', async () => {
   const { pid } = await run(tool, ['none']);
   await new Promise((r) => setTimeout(r, 200));
