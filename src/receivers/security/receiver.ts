@@ -118,19 +118,20 @@ export class SecurityReceiver extends BpfReceiver {
     return this.toRecord(w);
   }
 
-  private creds(rec: KiteRecord, prefix: string, c: Creds): void {
-    rec[`${prefix}user.id`] = c.euid;
-    rec[`${prefix}real_user.id`] = c.uid;
-    rec[`${prefix}saved_user.id`] = c.suid;
-    rec[`${prefix}group.id`] = c.egid;
-    rec[`${prefix}real_group.id`] = c.gid;
-    rec[`${prefix}saved_group.id`] = c.sgid;
-    rec[`kite.${prefix.replace(/^kite\./, '')}fs_user.id`] = c.fsuid;
-    rec[`kite.${prefix.replace(/^kite\./, '')}fs_group.id`] = c.fsgid;
-    rec[`kite.${prefix.replace(/^kite\./, '')}groups_count`] = c.ngroups;
-    rec[`kite.${prefix.replace(/^kite\./, '')}capabilities.effective`] = hex64(c.capEffective);
-    rec[`kite.${prefix.replace(/^kite\./, '')}capabilities.permitted`] = hex64(c.capPermitted);
-    rec[`kite.${prefix.replace(/^kite\./, '')}capabilities.inheritable`] = hex64(c.capInheritable);
+  /** Credentials under `std` (semantic-convention names: process.user.id, ...) and `ext` (Kite's own). */
+  private creds(rec: KiteRecord, std: string, ext: string, c: Creds): void {
+    rec[`${std}user.id`] = c.euid;
+    rec[`${std}real_user.id`] = c.uid;
+    rec[`${std}saved_user.id`] = c.suid;
+    rec[`${std}group.id`] = c.egid;
+    rec[`${std}real_group.id`] = c.gid;
+    rec[`${std}saved_group.id`] = c.sgid;
+    rec[`${ext}fs_user.id`] = c.fsuid;
+    rec[`${ext}fs_group.id`] = c.fsgid;
+    rec[`${ext}groups_count`] = c.ngroups;
+    rec[`${ext}capabilities.effective`] = hex64(c.capEffective);
+    rec[`${ext}capabilities.permitted`] = hex64(c.capPermitted);
+    rec[`${ext}capabilities.inheritable`] = hex64(c.capInheritable);
   }
 
   private nsKindsFromFlags(flags: number): NsKind[] {
@@ -153,13 +154,13 @@ export class SecurityReceiver extends BpfReceiver {
       'kite.result': w.result < 0 ? -w.result : 0,
     };
     if (w.result < 0) rec['kite.result.error'] = errnoName(-w.result);
-    this.creds(rec, 'process.', w.after);
+    this.creds(rec, 'process.', 'kite.process.', w.after);
     const user = this.users.user(w.after.euid);
     if (user !== undefined) rec['process.user.name'] = user;
     const changed = (w.flags & SecurityFlags.CREDS_CHANGED) !== 0;
     rec['kite.process.credentials_changed'] = changed;
     if (w.op === SecurityOp.PROCESS_PRIVILEGE_CHANGE || changed) {
-      this.creds(rec, 'kite.process.before.', w.before);
+      this.creds(rec, 'kite.process.before.', 'kite.process.before.', w.before);
       const added = w.after.capEffective & ~w.before.capEffective;
       const removed = w.before.capEffective & ~w.after.capEffective;
       if (added) rec['kite.process.capabilities.added'] = capNames(added);
