@@ -4,6 +4,7 @@ import { FactoryLookup } from './pipeline/config';
 import { execFactory } from './receivers/exec/factory';
 import { dnsFactory } from './receivers/dns/factory';
 import { xdpPolicyFactory } from './receivers/xdp_policy/factory';
+import { securityFactory } from './receivers/security/factory';
 import { consoleFactory } from './exporters/console/factory';
 import { fileFactory } from './exporters/file/factory';
 import { enrichFactory } from './processors/enrich/factory';
@@ -21,6 +22,7 @@ export const FACTORIES: AnyFactory[] = [
   execFactory,
   dnsFactory,
   xdpPolicyFactory,
+  securityFactory,
   enrichFactory,
   filterFactory,
   dedupeFactory,

@@ -1,0 +1,113 @@
+/**
+ * Overhead of the security receiver on a syscall-heavy workload that does none of the things it
+ * reports: build/bench/getppidstorm's workers call getppid() in a tight loop. Three variants per
+ * repetition, in a rotated order: no program, a bare counter on the same two hooks
+ * (bpf/bench/syscount.bpf.c: tp_btf/sys_enter and sys_exit, one per-CPU increment each), and the
+ * security receiver with every family enabled (in this process, as the agent runs it). Reported: the
+ * generator's getppid() calls per second, and the ratio to no program and to the bare counter (what
+ * the receiver costs beyond merely being on the hooks).
+ *
+ * Usage (root, after make build): node dist/test/bench/security-overhead.js
+ * Environment: BENCH_SEC_REPS (5), BENCH_SEC_SECONDS (2), BENCH_SEC_PROCS (1).
+ * Prints a markdown table on stdout; raw runs go to build/bench/security-overhead.jsonl.
+ */
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BpfObject, setLibbpfLogger } from '../../src/bpf/object';
+import { parseComponentId } from '../../src/component/component';
+import { securityFactory } from '../../src/receivers/security/factory';
+import { SecurityReceiver } from '../../src/receivers/security/receiver';
+import { testHost } from '../helpers/host';
+import { settings } from '../helpers/settings';
+import { BENCH_BUILD, envInt, fmt, int, LineReader, log, mdTable, median, minMax, ROOT, spawnTracked, waitExit } from './common';
+
+const REPS = envInt('BENCH_SEC_REPS', 5);
+const SECONDS = envInt('BENCH_SEC_SECONDS', 2);
+const PROCS = envInt('BENCH_SEC_PROCS', 1);
+const GENERATOR = resolve(BENCH_BUILD, 'getppidstorm');
+const COUNTER = resolve(ROOT, 'build', 'bpf', 'bench', 'syscount.bpf.o');
+const RAW = resolve(BENCH_BUILD, 'security-overhead.jsonl');
+const VARIANTS = ['none', 'counter', 'security'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+function buildGenerator(): void {
+  const src = resolve(ROOT, 'test', 'bench', 'getppidstorm.c');
+  mkdirSync(BENCH_BUILD, { recursive: true });
+  if (!existsSync(GENERATOR) || statSync(GENERATOR).mtimeMs < statSync(src).mtimeMs) execFileSync('gcc', ['-O2', '-Wall', '-o', GENERATOR, src]);
+}
+
+/** Attaches the variant's programs; returns how to detach them. */
+async function attach(v: Variant): Promise<() => Promise<void>> {
+  if (v === 'none') return async () => {};
+  if (v === 'counter') {
+    const obj = BpfObject.open(COUNTER);
+    obj.load();
+    obj.attach('count_sys_enter');
+    obj.attach('count_sys_exit');
+    return async () => {
+      obj.detach();
+      obj.close();
+    };
+  }
+  const rx = securityFactory.create(parseComponentId('security')!, settings(securityFactory, { ring_buffer_size: '1MiB' }), testHost()) as SecurityReceiver;
+  let records = 0;
+  rx.records$.subscribe(() => records++);
+  await rx.start();
+  return async () => {
+    await rx.shutdown();
+    if (records) log(`security: ${records} records during the run (other activity on the machine)`);
+  };
+}
+
+async function runOnce(v: Variant): Promise<number> {
+  const gen = spawnTracked(GENERATOR, [String(SECONDS), String(PROCS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const out = new LineReader(gen.stdout!);
+  await out.next(5000);
+  const detach = await attach(v);
+  try {
+    gen.stdin!.end('go\n');
+    const line = await out.next((SECONDS + 10) * 1000);
+    await waitExit(gen, (SECONDS + 10) * 1000);
+    if (!line) throw new Error(`${v}: the generator printed no result`);
+    return (JSON.parse(line) as { calls_per_s: number }).calls_per_s;
+  } finally {
+    await detach();
+  }
+}
+
+async function main(): Promise<void> {
+  setLibbpfLogger(() => {});
+  buildGenerator();
+  const rates: Record<Variant, number[]> = { none: [], counter: [], security: [] };
+  const vsNone: Record<Variant, number[]> = { none: [], counter: [], security: [] };
+  const secVsCounter: number[] = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    const order = VARIANTS.map((_, i) => VARIANTS[(i + rep) % VARIANTS.length]!);
+    const got: Partial<Record<Variant, number>> = {};
+    for (const v of order) {
+      const r = await runOnce(v);
+      got[v] = r;
+      rates[v].push(r);
+      appendFileSync(RAW, `${JSON.stringify({ rep, variant: v, procs: PROCS, seconds: SECONDS, calls_per_s: r })}\n`);
+      log(`rep ${rep + 1}/${REPS} ${v}: ${int(r)} getppid/s`);
+    }
+    for (const v of VARIANTS) vsNone[v].push(got[v]! / got.none!);
+    secVsCounter.push(got.security! / got.counter!);
+  }
+  const rows = VARIANTS.map((v) => [
+    v === 'none' ? 'no program' : v === 'counter' ? 'bare counter on sys_enter + sys_exit' : 'security receiver, every family',
+    int(median(rates[v])),
+    fmt(median(vsNone[v]), 3),
+    minMax(vsNone[v], 3),
+    v === 'security' ? `${fmt(median(secVsCounter), 3)} (${minMax(secVsCounter, 3)})` : '',
+  ]);
+  process.stdout.write(`## security receiver overhead: getppid() storm, ${PROCS} process(es), ${SECONDS} s, ${REPS} repetitions\n\n`);
+  process.stdout.write(mdTable(['variant', 'median getppid/s', 'ratio vs none', 'paired min-max', 'ratio vs bare counter (min-max)'], rows));
+  process.stdout.write('\n');
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});
