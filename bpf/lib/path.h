@@ -14,6 +14,7 @@
 #define KITE_PATH_H
 
 #include "path_wire.h"
+#include "fd.h"
 
 #define KITE_PATH_SLOTS 2
 #define KITE_AT_FDCWD -100
@@ -147,21 +148,6 @@ static __always_inline __u32 kite_path_of_dir(__u32 slot, struct task_struct *t,
 		*flags |= KITE_PATH_TRUNCATED;
 	}
 	return off;
-}
-
-/* The file behind descriptor `fd` of task `t`, or NULL. */
-static __always_inline struct file *kite_fd_file(struct task_struct *t, int fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	if (!fdt || fd < 0)
-		return NULL;
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	if ((unsigned int)fd >= max)
-		return NULL;
-	struct file **arr = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
-	return f;
 }
 
 /* Builds, in slot `slot`, the absolute path of `name` (user memory) relative to directory fd `dirfd`
