@@ -35,6 +35,7 @@ export const native = {
   programSetAutoload: libbpf.func('int bpf_program__set_autoload(bpf_program *prog, bool autoload)') as (prog: Ptr, on: boolean) => number,
   programAttach: libbpf.func('bpf_link *bpf_program__attach(const bpf_program *prog)') as (prog: Ptr) => Ptr | null,
   programAttachXdp: libbpf.func('bpf_link *bpf_program__attach_xdp(const bpf_program *prog, int ifindex)') as (prog: Ptr, ifindex: number) => Ptr | null,
+  programAttachCgroup: libbpf.func('bpf_link *bpf_program__attach_cgroup(const bpf_program *prog, int cgroup_fd)') as (prog: Ptr, cgroupFd: number) => Ptr | null,
   linkDestroy: libbpf.func('int bpf_link__destroy(bpf_link *link)') as (link: Ptr) => number,
 
   mapName: libbpf.func('const char *bpf_map__name(const bpf_map *map)') as (map: Ptr) => string,
