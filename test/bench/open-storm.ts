@@ -7,10 +7,12 @@
  * Repetitions are interleaved and the variant order rotates every repetition; within a repetition a
  * tracer is started once, confirmed attached, and both workloads run under it (their order alternates).
  * Only the workload is timed (the generator measures itself). Tracer CPU: the tracer process over the
- * workload plus a settle time (not counted for the floor, whose cost is all in the traced task).
+ * workload and until its output stops growing (it has caught up), so the next workload runs on a quiet
+ * machine; not counted for the floor, whose cost is all in the traced task. Losses are per run: what
+ * the tracer reported during that run (Kite: the kernel's ring_full counter, logged as lost_total).
  *
  * Prints a markdown table on stdout; raw runs go to build/bench/open-storm.jsonl.
- * Environment: BENCH_REPS (7), BENCH_OPEN_N (200000), BENCH_SETTLE_MS (500), BENCH_VARIANTS
+ * Environment: BENCH_REPS (7), BENCH_OPEN_N (200000), BENCH_SETTLE_MS (1200), BENCH_VARIANTS
  * (comma-separated subset of none,floor,kite,opensnoop,bpftrace).
  */
 import { ChildProcess, execFileSync } from 'node:child_process';
@@ -31,7 +33,7 @@ const WORKLOADS: Workload[] = ['watched', 'unwatched'];
 
 const REPS = envInt('BENCH_REPS', 7);
 const N = envInt('BENCH_OPEN_N', 200000);
-const SETTLE_MS = envInt('BENCH_SETTLE_MS', 500);
+const SETTLE_MS = envInt('BENCH_SETTLE_MS', 1200);
 const SHM = '/dev/shm/kite-bench-open';
 const TARGET: Record<Workload, string> = { watched: `${SHM}/watched/target`, unwatched: `${SHM}/plain/target` };
 const GENERATOR = resolve(BENCH_BUILD, 'openstorm');
@@ -57,6 +59,8 @@ interface Run {
 
 interface Tracer {
   pid: number | null;
+  /** Output file that grows while the tracer catches up (null: nothing to wait for). */
+  output: string | null;
   stop(): Promise<void>;
   /** Events for `path` by process `genPid`, and losses the tracer reported (all runs so far). */
   count(genPid: number, path: string): { captured: number; lost: number };
@@ -109,6 +113,7 @@ function startFloor(): Tracer {
   obj.attach('handle_exit_openat');
   return {
     pid: null,
+    output: null,
     async stop() { obj.close(); },
     count() { return { captured: Number(obj.map('opencount_hits').sumPerCpuU64(0)), lost: 0 }; },
   };
@@ -135,6 +140,7 @@ async function startKite(): Promise<Tracer> {
   if (first !== 'ready') throw new VariantUnavailable(`kite did not start: ${err.tail.slice(-5).join(' | ')}`);
   return {
     pid: proc.pid!,
+    output: out,
     async stop() { await stopChild(proc, 'SIGTERM', 30_000); },
     count(genPid, path) {
       let captured = 0;
@@ -162,6 +168,7 @@ async function startTool(variant: 'opensnoop' | 'bpftrace'): Promise<Tracer> {
   await sleep(200);
   return {
     pid: proc.pid!,
+    output: out,
     async stop() { await stopChild(proc, 'SIGINT', 10_000); },
     count(genPid, path) {
       let captured = 0;
@@ -178,6 +185,23 @@ async function startTool(variant: 'opensnoop' | 'bpftrace'): Promise<Tracer> {
   };
 }
 
+/** Waits until the tracer has caught up: its output stops growing for 300 ms (at most 60 s), and at
+ * least SETTLE_MS, so that its CPU and its events are counted and the next workload runs on a quiet
+ * machine. */
+async function settle(t: Tracer): Promise<void> {
+  await sleep(SETTLE_MS);
+  if (!t.output) return;
+  const size = () => (existsSync(t.output!) ? statSync(t.output!).size : 0);
+  const end = Date.now() + 60_000;
+  let last = -1;
+  while (Date.now() < end) {
+    const now = size();
+    if (now === last) return;
+    last = now;
+    await sleep(300);
+  }
+}
+
 async function start(v: Variant): Promise<Tracer | null> {
   if (v === 'none') return null;
   if (v === 'floor') return startFloor();
@@ -188,22 +212,23 @@ async function start(v: Variant): Promise<Tracer | null> {
 async function runRep(rep: number, v: Variant): Promise<Run[]> {
   const tracer = await start(v);
   const runs: Run[] = [];
-  const pending: { run: Run; gen: GenResult; path: string }[] = [];
+  const pending: { run: Run; gen: GenResult; path: string; lostBefore: number; lostAfter: number }[] = [];
   try {
     if (tracer) await sleep(300);
     const order = rep % 2 ? [...WORKLOADS].reverse() : WORKLOADS;
     for (const w of order) {
       const cpu0 = tracer?.pid ? processCpuSeconds(tracer.pid) : 0;
       const before = tracer && v === 'floor' ? tracer.count(0, '').captured : 0;
+      const lostBefore = tracer && v !== 'floor' ? tracer.count(0, '').lost : 0;
       const gen = await runGenerator(N, TARGET[w]);
       const run: Run = { rep, variant: v, workload: w, nsPerOp: gen.ns_per_op, performed: gen.ok };
       if (tracer) {
-        await sleep(SETTLE_MS);
+        await settle(tracer);
         if (tracer.pid) run.cpuS = processCpuSeconds(tracer.pid) - cpu0;
         if (v === 'floor') run.captured = Math.round((tracer.count(0, '').captured - before));
       }
       runs.push(run);
-      pending.push({ run, gen, path: TARGET[w] });
+      pending.push({ run, gen, path: TARGET[w], lostBefore, lostAfter: tracer && v !== 'floor' ? tracer.count(0, '').lost : 0 });
     }
   } finally {
     await tracer?.stop();
@@ -212,7 +237,7 @@ async function runRep(rep: number, v: Variant): Promise<Run[]> {
     for (const p of pending) {
       const c = tracer.count(p.gen.pid, p.path);
       p.run.captured = c.captured;
-      p.run.lost = c.lost;
+      p.run.lost = p.lostAfter - p.lostBefore;
     }
   }
   return runs;
@@ -232,7 +257,7 @@ function table(runs: Run[], unavailable: Map<Variant, string>): string {
       const paired = (m: Map<number, number>) => minMax(rs.filter((r) => m.has(r.rep)).map((r) => r.nsPerOp / m.get(r.rep)!));
       const performed = rs.reduce((a, r) => a + r.performed, 0);
       const captured = rs.reduce((a, r) => a + (r.captured ?? 0), 0);
-      const lost = rs.reduce((a, r) => Math.max(a, r.lost ?? 0), 0);
+      const lost = rs.reduce((a, r) => a + (r.lost ?? 0), 0);
       const evs = median(rs.map((r) => (r.captured ?? 0) / ((r.performed * r.nsPerOp) / 1e9)));
       const cpu = rs.filter((r) => r.cpuS !== undefined).map((r) => r.cpuS!);
       rows.push([
