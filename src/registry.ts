@@ -5,6 +5,8 @@ import { execFactory } from './receivers/exec/factory';
 import { dnsFactory } from './receivers/dns/factory';
 import { xdpPolicyFactory } from './receivers/xdp_policy/factory';
 import { securityFactory } from './receivers/security/factory';
+import { fileReceiverFactory } from './receivers/file/factory';
+import { connectFactory } from './receivers/connect/factory';
 import { consoleFactory } from './exporters/console/factory';
 import { fileFactory } from './exporters/file/factory';
 import { enrichFactory } from './processors/enrich/factory';
@@ -23,6 +25,8 @@ export const FACTORIES: AnyFactory[] = [
   dnsFactory,
   xdpPolicyFactory,
   securityFactory,
+  fileReceiverFactory,
+  connectFactory,
   enrichFactory,
   filterFactory,
   dedupeFactory,

@@ -92,6 +92,12 @@ export class BpfProgram {
     const link = call(`attach ${this.name} (${this.section})`, () => native.programAttach(this.handle), ptrErr, () => [this.typeName]);
     return new BpfLink(link as Ptr, this.name);
   }
+  /** Attaches a cgroup program (sock_addr, sock, ...) to the cgroup v2 folder open as `cgroupFd`. */
+  attachCgroup(cgroupFd: number): BpfLink {
+    const link = call(`attach cgroup ${this.name} to cgroup fd ${cgroupFd}`, () => native.programAttachCgroup(this.handle, cgroupFd), ptrErr, () => [this.typeName]);
+    return new BpfLink(link as Ptr, this.name);
+  }
+
   attachXdp(ifindex: number): BpfLink {
     const link = call(`attach xdp ${this.name} to ifindex ${ifindex}`, () => native.programAttachXdp(this.handle, ifindex), ptrErr, () => [this.typeName]);
     return new BpfLink(link as Ptr, this.name);
@@ -289,6 +295,12 @@ export class BpfObject {
   /** Attaches a program by name and keeps its link so that close() detaches it. */
   attach(name: string): BpfLink {
     const link = this.program(name).attach();
+    this.links.push(link);
+    return link;
+  }
+
+  attachCgroup(name: string, cgroupFd: number): BpfLink {
+    const link = this.program(name).attachCgroup(cgroupFd);
     this.links.push(link);
     return link;
   }

@@ -2,7 +2,7 @@
  * The shared shape of every receiver that wraps one BPF object and one ring buffer.
  *
  * start(), in the libbpf skeleton's order: open -> configure (subclass: .rodata knobs, map sizes) ->
- * load -> open the ring reader -> attach every program -> afterAttach() -> start reading.
+ * load -> filters, afterLoad() (subclass: fill maps) -> open the ring reader -> attach every program -> afterAttach() -> start reading.
  * shutdown(): detach -> deliver what is left in the ring -> complete records$ -> free the object.
  *
  * Counters (Host.stats, under the component id): `received` (records read from the ring), `emitted`,
@@ -62,6 +62,9 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
   /** Sets .rodata knobs and map sizes before load. */
   protected configure(_obj: BpfObject): void {}
 
+  /** Fills maps after load and before attach (the shared filters are applied just before). */
+  protected afterLoad(_obj: BpfObject): void {}
+
   /** Runs after every program is attached and before records are read (e.g. seed state from /proc). */
   protected afterAttach(): void {}
 
@@ -80,6 +83,7 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
       this.configure(obj);
       obj.load();
       if (this.spec.filter) applyFilters(obj, this.spec.filter);
+      this.afterLoad(obj);
       this.reader = new RingReader(obj.map(this.spec.ringMap), this.onRecord);
       for (const p of this.spec.programs) obj.attach(p);
       this.afterAttach();

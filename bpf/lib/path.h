@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: GPL-2.0 OR Apache-2.0 */
+/* Absolute paths in the kernel, as the current task sees them (relative to its root, in its mount
+ * namespace), and watched-prefix decisions on them.
+ *
+ * kite_path_build() turns what a system call was given (a user-space name, relative or absolute, and
+ * a directory fd; or only an fd) into an absolute path in a per-CPU slot: a relative name is joined to
+ * the cwd or to the directory fd's path, which is found by a bounded walk of the dentries up to the
+ * task's root (bpf_loop, one component per step, crossing mounts). Names are not normalized: "." and
+ * ".." stay as given, symlinks are not followed. kite_path_action() looks the path up in the
+ * `kite_prefixes` LPM trie (filled by user space) and returns enum kite_prefix_action, or 0.
+ *
+ * Needs Linux 5.17 (bpf_loop). Include after vmlinux.h, bpf_helpers.h and bpf_core_read.h. */
+#ifndef KITE_PATH_H
+#define KITE_PATH_H
+
+#include "path_wire.h"
+#include "fd.h"
+
+#define KITE_PATH_SLOTS 2
+#define KITE_AT_FDCWD -100
+#define KITE_PREFIX_MAX_ENTRIES 1024
+
+/* One path under construction. `prefixlen` and the start of `buf` form a struct kite_prefix_key, so
+ * the built path is looked up in the trie without a copy. `buf` is twice KITE_PATH_MAX so that every
+ * write at an offset below KITE_PATH_MAX stays inside it whatever its length. */
+struct kite_path_slot {
+	__u32 flags;     /* enum kite_path_flags of the last build */
+	__u32 prefixlen;
+	char buf[2 * KITE_PATH_MAX];
+	const unsigned char *names[KITE_PATH_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KITE_PATH_SLOTS);
+	__type(key, __u32);
+	__type(value, struct kite_path_slot);
+} kite_path_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, KITE_PREFIX_MAX_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct kite_prefix_key);
+	__type(value, __u32);
+} kite_prefixes SEC(".maps");
+
+static __always_inline struct kite_path_slot *kite_path_slot(__u32 slot)
+{
+	return bpf_map_lookup_elem(&kite_path_slots, &slot);
+}
+
+/* The walk from a directory up to the task's root, collecting component names leaf first. */
+struct kite_path_walk {
+	struct dentry *d;
+	struct vfsmount *vm;
+	struct mount *m;
+	struct dentry *root_d;
+	struct vfsmount *root_m;
+	__u32 slot;
+	__u32 n;
+	__u32 done;
+};
+
+static long kite_path_walk_step(__u64 i, void *ctx)
+{
+	struct kite_path_walk *w = ctx;
+	struct dentry *d = w->d;
+	struct vfsmount *vm = w->vm;
+	struct mount *m = w->m;
+
+	if (d == w->root_d && vm == w->root_m) {
+		w->done = 1;
+		return 1;
+	}
+	struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	if (d == mnt_root || d == parent) {
+		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+		if (mp == m || d != mnt_root) {
+			w->done = 1; /* the root of the mount tree, or of a detached file system */
+			return 1;
+		}
+		w->d = BPF_CORE_READ(m, mnt_mountpoint);
+		w->m = mp;
+		w->vm = &mp->mnt;
+		return 0;
+	}
+	struct kite_path_slot *s = kite_path_slot(w->slot);
+	__u32 n = w->n;
+	if (!s || n >= KITE_PATH_DEPTH)
+		return 1;
+	s->names[n & (KITE_PATH_DEPTH - 1)] = BPF_CORE_READ(d, d_name.name);
+	w->n = n + 1;
+	w->d = parent;
+	return 0;
+}
+
+/* Copies the collected names root first, each after a '/'. */
+struct kite_path_copy {
+	__u32 slot;
+	__u32 n;
+	__u32 off;
+	__u32 truncated;
+};
+
+static long kite_path_copy_step(__u64 i, void *ctx)
+{
+	struct kite_path_copy *c = ctx;
+	struct kite_path_slot *s = kite_path_slot(c->slot);
+	if (!s || i >= c->n)
+		return 1;
+	__u32 off = c->off;
+	if (off >= KITE_PATH_MAX - 2) {
+		c->truncated = 1;
+		return 1;
+	}
+	s->buf[off & (KITE_PATH_MAX - 1)] = '/';
+	off++;
+	__u32 idx = (c->n - 1 - (__u32)i) & (KITE_PATH_DEPTH - 1);
+	long r = bpf_probe_read_kernel_str(&s->buf[off & (KITE_PATH_MAX - 1)], KITE_NAME_MAX, s->names[idx]);
+	if (r <= 0)
+		return 1;
+	c->off = off + r - 1;
+	return 0;
+}
+
+/* Writes the absolute path of (dentry, vfsmount) into slot `slot`; returns its length (no NUL). */
+static __always_inline __u32 kite_path_of_dir(__u32 slot, struct task_struct *t, struct dentry *d, struct vfsmount *vm, __u8 *flags)
+{
+	struct kite_path_walk w = {};
+	w.d = d;
+	w.vm = vm;
+	w.m = container_of(vm, struct mount, mnt);
+	w.root_d = BPF_CORE_READ(t, fs, root.dentry);
+	w.root_m = BPF_CORE_READ(t, fs, root.mnt);
+	w.slot = slot;
+	bpf_loop(KITE_PATH_DEPTH + 16, kite_path_walk_step, &w, 0);
+	if (!w.done)
+		*flags |= KITE_PATH_TRUNCATED;
+	struct kite_path_copy c = { .slot = slot, .n = w.n };
+	bpf_loop(KITE_PATH_DEPTH, kite_path_copy_step, &c, 0);
+	if (c.truncated)
+		*flags |= KITE_PATH_TRUNCATED;
+	__u32 off = c.off;
+	if (off > KITE_PATH_MAX - 1) {
+		off = KITE_PATH_MAX - 1;
+		*flags |= KITE_PATH_TRUNCATED;
+	}
+	return off;
+}
+
+/* Builds, in slot `slot`, the absolute path of `name` (user memory) relative to directory fd `dirfd`
+ * (KITE_AT_FDCWD: the cwd), or, when `name` is 0, the path of the open file `dirfd`, for task `task`
+ * (a struct task_struct *). Returns the path's size with its NUL, or 0 when there is none; the slot's
+ * `flags` say how it was built.
+ *
+ * A global function: the verifier checks it once per program, not once per call site (a rename
+ * builds two paths), which keeps loading fast. Hence plain integers for the pointers. */
+static __always_inline __u32 kite_path_build_inline(__u32 slot, struct task_struct *t, int dirfd, const char *name, __u8 *flags)
+{
+	struct kite_path_slot *s = kite_path_slot(slot);
+	if (!s)
+		return 0;
+	if (name) {
+		long r = bpf_probe_read_user_str(s->buf, KITE_PATH_MAX, name);
+		if (r <= 0) {
+			*flags |= KITE_PATH_UNREADABLE;
+			return 0;
+		}
+		if (s->buf[0] == '/') {
+			if (r >= KITE_PATH_MAX)
+				*flags |= KITE_PATH_TRUNCATED;
+			return r;
+		}
+		*flags |= KITE_PATH_RELATIVE;
+	} else {
+		*flags |= KITE_PATH_FROM_FD;
+	}
+
+	struct dentry *d;
+	struct vfsmount *vm;
+	if (dirfd == KITE_AT_FDCWD) {
+		d = BPF_CORE_READ(t, fs, pwd.dentry);
+		vm = BPF_CORE_READ(t, fs, pwd.mnt);
+	} else {
+		struct file *f = kite_fd_file(t, dirfd);
+		if (!f) {
+			*flags |= KITE_PATH_UNREADABLE;
+			return 0;
+		}
+		d = BPF_CORE_READ(f, f_path.dentry);
+		vm = BPF_CORE_READ(f, f_path.mnt);
+	}
+	__u32 off = kite_path_of_dir(slot, t, d, vm, flags);
+	s = kite_path_slot(slot);
+	if (!s)
+		return 0;
+	if (!name) {
+		if (off == 0)
+			s->buf[off++] = '/';
+		s->buf[off & (KITE_PATH_MAX - 1)] = 0;
+		return off + 1;
+	}
+	if (off >= KITE_PATH_MAX - 2) {
+		*flags |= KITE_PATH_TRUNCATED;
+		s->buf[off & (KITE_PATH_MAX - 1)] = 0;
+		return off + 1;
+	}
+	s->buf[off & (KITE_PATH_MAX - 1)] = '/';
+	off++;
+	long r = bpf_probe_read_user_str(&s->buf[off & (KITE_PATH_MAX - 1)], KITE_PATH_MAX, name);
+	if (r <= 1) {
+		/* an empty name (AT_EMPTY_PATH): the directory itself */
+		if (off > 1)
+			off--;
+		s->buf[off & (KITE_PATH_MAX - 1)] = 0;
+		return off + 1;
+	}
+	off += r - 1;
+	if (off > KITE_PATH_MAX - 1) {
+		off = KITE_PATH_MAX - 1;
+		*flags |= KITE_PATH_TRUNCATED;
+	}
+	s->buf[off & (KITE_PATH_MAX - 1)] = 0;
+	return off + 1;
+}
+
+__noinline __u32 kite_path_build(__u32 slot, __u64 task, int dirfd, __u64 name)
+{
+	__u8 flags = 0;
+	__u32 size = kite_path_build_inline(slot, (struct task_struct *)task, dirfd, (const char *)name, &flags);
+	struct kite_path_slot *s = kite_path_slot(slot);
+	if (s)
+		s->flags = flags;
+	return size;
+}
+
+/* Looks the path built in slot `slot` up in the watched-prefix trie: enum kite_prefix_action, or 0
+ * when no prefix covers it. */
+static __always_inline __u32 kite_path_action(__u32 slot)
+{
+	struct kite_path_slot *s = kite_path_slot(slot);
+	if (!s)
+		return 0;
+	s->prefixlen = KITE_PREFIX_MAX * 8;
+	__u32 *v = bpf_map_lookup_elem(&kite_prefixes, &s->prefixlen);
+	return v ? *v : 0;
+}
+
+#endif

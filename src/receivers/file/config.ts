@@ -1,0 +1,86 @@
+/** Settings of the file receiver. */
+import { byteSize, parseByteSize, stringListOf } from '../../component/formats';
+import { FilterSettings, filterSchema } from '../filters';
+import { FILE_LIMITS } from './wire';
+
+export const FILE_OPERATIONS = ['open', 'unlink', 'rename', 'chmod', 'chown', 'truncate'] as const;
+export type FileOperation = (typeof FILE_OPERATIONS)[number];
+
+/** Where credentials, binaries, boot files and service secrets live. `*` matches one path component
+ * and is expanded from the file system when the receiver starts. */
+export const DEFAULT_WATCHED_PATHS = [
+  '/etc', '/bin', '/sbin', '/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin', '/boot', '/root',
+  '/home/*/.ssh', '/var/run/secrets', '/run/secrets', '/var/spool/cron', '/lib/modules', '/usr/lib/modules',
+];
+/** Read by nearly every process; rarely interesting. */
+export const DEFAULT_IGNORED_PATHS = ['/etc/ld.so.cache', '/etc/localtime'];
+export const DEFAULT_RING_BUFFER_SIZE = '16MiB';
+
+/** As written in the YAML (after defaults). */
+export interface FileRawConfig {
+  paths: { include: string[]; exclude: string[] };
+  operations: string[];
+  ring_buffer_size: string | number;
+  filter: FilterSettings;
+}
+
+/** As the receiver uses it. */
+export interface FileConfig {
+  include: string[];
+  exclude: string[];
+  operations: FileOperation[];
+  ringBufferSize: number;
+  filter: FilterSettings;
+}
+
+const prefixList = stringListOf({ nonEmpty: true, maxLength: FILE_LIMITS.prefixMax - 2, what: `a list of absolute paths of at most ${FILE_LIMITS.prefixMax - 2} bytes` });
+
+export const fileSchema = {
+  paths: {
+    include: {
+      doc: 'Watched path prefixes: an operation on a path at or below one of them is reported; every other path is dropped in the kernel. A component may be `*` (expanded once, when the receiver starts).',
+      format: prefixList,
+      default: DEFAULT_WATCHED_PATHS,
+    },
+    exclude: {
+      doc: 'Path prefixes inside watched ones that are not reported (the longest matching prefix decides).',
+      format: prefixList,
+      default: DEFAULT_IGNORED_PATHS,
+    },
+  },
+  operations: {
+    doc: `Operations to watch, among ${FILE_OPERATIONS.join(', ')}. Only their system calls' tracepoints are attached.`,
+    format: stringListOf({ nonEmpty: true, what: `a list of operations among ${FILE_OPERATIONS.join(', ')}` }),
+    default: [...FILE_OPERATIONS] as string[],
+  },
+  ring_buffer_size: {
+    doc: 'Size of the kernel ring buffer that holds records until the agent reads them: a power of two, from 64KiB to 1GiB. When it is full, records are lost and counted (ring_full).',
+    format: byteSize({ min: 65536, max: 1 << 30, powerOfTwo: true }),
+    default: DEFAULT_RING_BUFFER_SIZE,
+  },
+  filter: filterSchema,
+};
+
+export function validateFileConfig(c: FileRawConfig): { key: string; expected: string; actual: unknown }[] {
+  const out: { key: string; expected: string; actual: unknown }[] = [];
+  for (const k of ['include', 'exclude'] as const) {
+    for (const p of c.paths[k]) {
+      if (!p.startsWith('/')) out.push({ key: `paths.${k}`, expected: 'absolute paths (starting with /)', actual: p });
+    }
+  }
+  for (const op of c.operations) {
+    if (!(FILE_OPERATIONS as readonly string[]).includes(op)) out.push({ key: 'operations', expected: `operations among ${FILE_OPERATIONS.join(', ')}`, actual: op });
+  }
+  if (!c.operations.length) out.push({ key: 'operations', expected: 'at least one operation', actual: [] });
+  return out;
+}
+
+export function toFileConfig(raw: FileRawConfig): FileConfig {
+  return {
+    include: raw.paths.include,
+    exclude: raw.paths.exclude,
+    operations: raw.operations as FileOperation[],
+    ringBufferSize: parseByteSize(raw.ring_buffer_size)!,
+    filter: raw.filter,
+  };
+}

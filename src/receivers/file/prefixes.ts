@@ -1,0 +1,79 @@
+/**
+ * Watched path prefixes for the kernel (bpf/lib/path.h, the `kite_prefixes` LPM trie): globs are
+ * expanded, paths normalized, and each prefix becomes two trie keys, "<p>/" for what is below it and
+ * "<p>\0" for the path itself, so "/etc" covers "/etc" and "/etc/passwd" but not "/etcfoo".
+ */
+import { readdirSync } from 'node:fs';
+import { posix } from 'node:path';
+import { BpfObject } from '../../bpf/object';
+import { FILE_LIMITS, PrefixAction } from './wire';
+
+const KEY_SIZE = 4 + FILE_LIMITS.prefixMax;
+
+function globToRegExp(component: string): RegExp {
+  return new RegExp(`^${component.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+}
+
+/** Expands `*` components against the file system (`readdir` is injectable for tests). */
+export function expandPrefix(pattern: string, readdir: (dir: string) => string[] = safeReaddir): string[] {
+  const parts = posix.normalize(pattern).split('/').filter(Boolean);
+  let bases = ['/'];
+  for (const part of parts) {
+    if (!part.includes('*')) {
+      bases = bases.map((b) => posix.join(b, part));
+      continue;
+    }
+    const re = globToRegExp(part);
+    bases = bases.flatMap((b) => readdir(b).filter((n) => re.test(n)).map((n) => posix.join(b, n)));
+  }
+  return bases;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** The trie keys for one prefix (normalized, without a trailing slash except for "/"). */
+export function prefixKeys(prefix: string): Buffer[] {
+  const p = posix.normalize(prefix).replace(/(.)\/+$/, '$1');
+  const forms = p === '/' ? ['/'] : [`${p}/`, `${p}\0`];
+  return forms.map((f) => {
+    const key = Buffer.alloc(KEY_SIZE);
+    const n = key.write(f, 4, 'utf8');
+    key.writeUInt32LE(n * 8, 0);
+    return key;
+  });
+}
+
+/** Every trie entry: include and exclude prefixes, globs expanded; exclude wins on equal prefixes. */
+export function prefixEntries(include: string[], exclude: string[], readdir?: (dir: string) => string[]): Map<string, { key: Buffer; action: number }> {
+  const out = new Map<string, { key: Buffer; action: number }>();
+  const add = (list: string[], action: number): void => {
+    for (const pattern of list) {
+      for (const p of expandPrefix(pattern, readdir)) {
+        for (const key of prefixKeys(p)) out.set(key.toString('hex'), { key, action });
+      }
+    }
+  };
+  add(include, PrefixAction.WATCH);
+  add(exclude, PrefixAction.IGNORE);
+  return out;
+}
+
+/** Fills the loaded object's `kite_prefixes` trie. Returns how many watched prefixes there are. */
+export function applyPrefixes(obj: BpfObject, include: string[], exclude: string[]): number {
+  const entries = prefixEntries(include, exclude);
+  const map = obj.map('kite_prefixes');
+  const value = Buffer.alloc(4);
+  let watched = 0;
+  for (const { key, action } of entries.values()) {
+    value.writeUInt32LE(action);
+    map.update(key, value);
+    if (action === PrefixAction.WATCH) watched++;
+  }
+  return watched;
+}

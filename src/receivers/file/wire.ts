@@ -1,0 +1,137 @@
+/**
+ * Decoder of `struct file_event` (bpf/file.h). C is the source of truth: the offsets below are checked
+ * against the object's BTF by test/layout/file-layout.test.ts. Never throws: a short or malformed
+ * record returns a reason string, which the receiver counts.
+ */
+
+/** enum kite_op (bpf/lib/common.h), the file receiver's part. */
+export const FileOp = { OPEN: 10, UNLINK: 11, RENAME: 12, CHMOD: 13, CHOWN: 14, TRUNCATE: 15 } as const;
+
+/** enum file_syscall (bpf/file.h): index -> name of the system call. */
+export const FILE_SYSCALLS: Record<number, string> = {
+  1: 'open', 2: 'openat', 3: 'openat2', 4: 'creat', 5: 'unlink', 6: 'unlinkat', 7: 'rename', 8: 'renameat',
+  9: 'renameat2', 10: 'chmod', 11: 'fchmod', 12: 'fchmodat', 13: 'fchmodat2', 14: 'chown', 15: 'lchown',
+  16: 'fchown', 17: 'fchownat', 18: 'truncate', 19: 'ftruncate',
+};
+
+/** enum kite_path_flags (bpf/lib/path_wire.h) */
+export const PathFlags = { TRUNCATED: 1, RELATIVE: 2, FROM_FD: 4, UNREADABLE: 8 } as const;
+
+/** enum kite_prefix_action (bpf/lib/path_wire.h) */
+export const PrefixAction = { WATCH: 1, IGNORE: 2 } as const;
+
+/** enum file_stat (bpf/file.h): slot of file_stats after the shared kite_stat slots. */
+export const FileStat = { PATH_FILTERED: 3 } as const;
+
+/** Limits of bpf/file.h and bpf/lib/path_wire.h (checked by the layout test). */
+export const FILE_LIMITS = { commLen: 16, pathMax: 4096, prefixMax: 256 } as const;
+
+/** Byte offsets of struct kite_event_header and struct file_event (bpf/file.h). */
+export const FILE_EVENT = {
+  size: 112,
+  fields: {
+    'hdr.op': { offset: 0, size: 2 },
+    'hdr.size': { offset: 2, size: 2 },
+    'hdr.cpu': { offset: 4, size: 4 },
+    'hdr.ktime': { offset: 8, size: 8 },
+    pid: { offset: 16, size: 4 },
+    tgid: { offset: 20, size: 4 },
+    uid: { offset: 24, size: 4 },
+    euid: { offset: 28, size: 4 },
+    gid: { offset: 32, size: 4 },
+    egid: { offset: 36, size: 4 },
+    cgroup_id: { offset: 40, size: 8 },
+    ret: { offset: 48, size: 8 },
+    length: { offset: 56, size: 8 },
+    open_flags: { offset: 64, size: 4 },
+    mode: { offset: 68, size: 4 },
+    owner_uid: { offset: 72, size: 4 },
+    owner_gid: { offset: 76, size: 4 },
+    dirfd: { offset: 80, size: 4 },
+    syscall: { offset: 84, size: 2 },
+    path_flags: { offset: 86, size: 1 },
+    path2_flags: { offset: 87, size: 1 },
+    path_size: { offset: 88, size: 2 },
+    path2_size: { offset: 90, size: 2 },
+    _pad: { offset: 92, size: 4 },
+    comm: { offset: 96, size: 16 },
+    data: { offset: 112, size: 0 },
+  },
+} as const;
+
+export interface FileWire {
+  op: number;
+  cpu: number;
+  /** CLOCK_BOOTTIME ns as two u32 halves (exact without BigInt). */
+  ktimeHi: number;
+  ktimeLo: number;
+  pid: number;
+  tgid: number;
+  uid: number;
+  euid: number;
+  gid: number;
+  egid: number;
+  cgroupId: number;
+  /** The system call's result: an fd or 0, or -errno. */
+  ret: number;
+  length: number;
+  openFlags: number;
+  mode: number;
+  ownerUid: number;
+  ownerGid: number;
+  dirfd: number;
+  syscall: number;
+  pathFlags: number;
+  path2Flags: number;
+  comm: string;
+  /** Absolute, as the process named it (not normalized). */
+  path: string;
+  /** rename: the new name; '' otherwise. */
+  path2: string;
+}
+
+function cstr(buf: Buffer, start: number, max: number): string {
+  let end = buf.indexOf(0, start);
+  if (end < 0 || end > start + max) end = start + max;
+  return buf.toString('utf8', start, end);
+}
+
+const OPS = new Set<number>(Object.values(FileOp));
+
+export function decodeFile(buf: Buffer, off: number, len: number): FileWire | string {
+  if (len < FILE_EVENT.size) return 'short_record';
+  const op = buf.readUInt16LE(off);
+  if (!OPS.has(op)) return 'unknown_op';
+  const size = buf.readUInt16LE(off + 2);
+  if (size > len || size < FILE_EVENT.size) return 'bad_size';
+  const pathSize = buf.readUInt16LE(off + 88);
+  const path2Size = buf.readUInt16LE(off + 90);
+  if (FILE_EVENT.size + pathSize + path2Size > size || pathSize > FILE_LIMITS.pathMax || path2Size > FILE_LIMITS.pathMax) return 'bad_tail';
+  const data = off + FILE_EVENT.size;
+  return {
+    op,
+    cpu: buf.readUInt32LE(off + 4),
+    ktimeLo: buf.readUInt32LE(off + 8),
+    ktimeHi: buf.readUInt32LE(off + 12),
+    pid: buf.readUInt32LE(off + 16),
+    tgid: buf.readUInt32LE(off + 20),
+    uid: buf.readUInt32LE(off + 24),
+    euid: buf.readUInt32LE(off + 28),
+    gid: buf.readUInt32LE(off + 32),
+    egid: buf.readUInt32LE(off + 36),
+    cgroupId: Number(buf.readBigUInt64LE(off + 40)),
+    ret: Number(buf.readBigInt64LE(off + 48)),
+    length: Number(buf.readBigInt64LE(off + 56)),
+    openFlags: buf.readUInt32LE(off + 64),
+    mode: buf.readUInt32LE(off + 68),
+    ownerUid: buf.readUInt32LE(off + 72),
+    ownerGid: buf.readUInt32LE(off + 76),
+    dirfd: buf.readInt32LE(off + 80),
+    syscall: buf.readUInt16LE(off + 84),
+    pathFlags: buf.readUInt8(off + 86),
+    path2Flags: buf.readUInt8(off + 87),
+    comm: cstr(buf, off + 96, FILE_LIMITS.commLen),
+    path: pathSize ? cstr(buf, data, pathSize) : '',
+    path2: path2Size ? cstr(buf, data + pathSize, path2Size) : '',
+  };
+}
