@@ -16,7 +16,7 @@ CONFIG  ?= config/default.yaml
 
 APT_PKGS := clang llvm libbpf-dev bpftool libbpf-tools make gcc libc6-dev iproute2 python3 util-linux
 # kernel tests run real containers (test/helpers/containers.ts)
-APT_PKGS += podman runc busybox-static tcpdump unzip
+APT_PKGS += podman runc busybox-static tcpdump unzip bpftrace
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: deps build bpf ts run test test-guest-all bench clean mounts docs install

@@ -16,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-for f in build/bpf/bench/ringbench.bpf.o dist/test/bench/exec-storm.js dist/test/bench/ringbench.js dist/test/bench/processors.js dist/test/bench/dns-storm.js dist/test/bench/security-overhead.js dist/test/bench/exporters.js; do
+for f in build/bpf/bench/ringbench.bpf.o dist/test/bench/exec-storm.js dist/test/bench/ringbench.js dist/test/bench/processors.js dist/test/bench/dns-storm.js dist/test/bench/security-overhead.js dist/test/bench/exporters.js dist/test/bench/open-storm.js dist/test/bench/connect-storm.js; do
 	if [ ! -e "$f" ]; then
 		say "$f is missing: run make bench (or make build) first"
 		exit 1
@@ -66,9 +66,11 @@ run_case() {
 	fi
 }
 
-CASES=(exec-storm ringbench processors dns-storm security-overhead exporters)
+CASES=(exec-storm ringbench open-storm connect-storm processors dns-storm security-overhead exporters)
 run_case exec-storm dist/test/bench/exec-storm.js
 run_case ringbench dist/test/bench/ringbench.js
+run_case open-storm dist/test/bench/open-storm.js
+run_case connect-storm dist/test/bench/connect-storm.js
 run_case processors dist/test/bench/processors.js
 run_case dns-storm dist/test/bench/dns-storm.js
 run_case security-overhead dist/test/bench/security-overhead.js
