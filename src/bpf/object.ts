@@ -92,12 +92,6 @@ export class BpfProgram {
     const link = call(`attach ${this.name} (${this.section})`, () => native.programAttach(this.handle), ptrErr, () => [this.typeName]);
     return new BpfLink(link as Ptr, this.name);
   }
-  /** Attaches a cgroup program (sock_addr, sock, ...) to the cgroup v2 folder open as `cgroupFd`. */
-  attachCgroup(cgroupFd: number): BpfLink {
-    const link = call(`attach cgroup ${this.name} to cgroup fd ${cgroupFd}`, () => native.programAttachCgroup(this.handle, cgroupFd), ptrErr, () => [this.typeName]);
-    return new BpfLink(link as Ptr, this.name);
-  }
-
   attachXdp(ifindex: number): BpfLink {
     const link = call(`attach xdp ${this.name} to ifindex ${ifindex}`, () => native.programAttachXdp(this.handle, ifindex), ptrErr, () => [this.typeName]);
     return new BpfLink(link as Ptr, this.name);
@@ -115,7 +109,7 @@ export class BpfProgram {
     return new BpfLink(null, this.name, fd);
   }
   /** Attaches a cgroup program (sock_addr, cgroup_skb, ...) to the cgroup whose folder `cgroupFd` is. */
-  attachCgroup(cgroupFd: number, cgroupPath: string): BpfLink {
+  attachCgroup(cgroupFd: number, cgroupPath = `fd ${cgroupFd}`): BpfLink {
     const link = call(`attach ${this.name} (${this.section}) to cgroup ${cgroupPath}`, () => native.programAttachCgroup(this.handle, cgroupFd), ptrErr, () => [this.typeName]);
     return new BpfLink(link as Ptr, this.name);
   }
@@ -299,12 +293,6 @@ export class BpfObject {
     return link;
   }
 
-  attachCgroup(name: string, cgroupFd: number): BpfLink {
-    const link = this.program(name).attachCgroup(cgroupFd);
-    this.links.push(link);
-    return link;
-  }
-
   attachXdp(name: string, ifindex: number): BpfLink {
     const link = this.program(name).attachXdp(ifindex);
     this.links.push(link);
@@ -317,7 +305,7 @@ export class BpfObject {
     return link;
   }
 
-  attachCgroup(name: string, cgroupFd: number, cgroupPath: string): BpfLink {
+  attachCgroup(name: string, cgroupFd: number, cgroupPath?: string): BpfLink {
     const link = this.program(name).attachCgroup(cgroupFd, cgroupPath);
     this.links.push(link);
     return link;
