@@ -203,9 +203,10 @@ static __always_inline __u32 kite_path_build_inline(__u32 slot, struct task_stru
 		return off + 1;
 	}
 	if (off >= KITE_PATH_MAX - 2) {
+		/* constant index: older verifiers (6.1) explore this branch with impossible bounds */
 		*flags |= KITE_PATH_TRUNCATED;
-		s->buf[off & (KITE_PATH_MAX - 1)] = 0;
-		return off + 1;
+		s->buf[KITE_PATH_MAX - 2] = 0;
+		return KITE_PATH_MAX - 1;
 	}
 	s->buf[off & (KITE_PATH_MAX - 1)] = '/';
 	off++;

@@ -45,6 +45,7 @@ export function strerror(errno: number): string {
 
 function hintFor(op: string, errno: number, log: string[], progTypes: string[]): string | undefined {
   if (errno !== 1 && errno !== 13) return undefined; // EPERM, EACCES
+  if (log.some((l) => l.includes('BEGIN PROG LOAD LOG'))) return 'the verifier rejected the program (its log follows)';
   const missing = missingCapabilities(op.startsWith('attach xdp') ? ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN'] : ['CAP_BPF', 'CAP_PERFMON']);
   if (missing.length) {
     return `the agent lacks ${missing.join(', ')} (run as root, or grant CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and, for network programs, CAP_NET_ADMIN); RLIMIT_MEMLOCK is not the cause on Linux 5.11 and newer`;
