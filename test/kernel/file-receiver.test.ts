@@ -214,7 +214,8 @@ test('default prefixes: a non-root read of /etc/shadow is reported, ld.so.cache 
 
 test('shutdown leaves no program, map or link in the kernel, and is safe twice', async () => {
   const ids = bpfIdsOf(process.pid);
-  assert.ok(ids.progs.length >= 38 && ids.links.length >= 38, 'the shared receiver is attached');
+  // 38 on Linux 6.6+; fewer where a syscall (fchmodat2) has no tracepoint yet
+  assert.ok(ids.progs.length >= 30 && ids.links.length >= 30, `the shared receiver is attached: ${JSON.stringify({ progs: ids.progs.length, links: ids.links.length })}`);
   await shared.rx.shutdown();
   await shared.rx.shutdown();
   assert.deepEqual(await waitUnloaded(ids), { progs: [], maps: [], links: [] });
