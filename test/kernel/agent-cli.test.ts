@@ -62,7 +62,7 @@ test('kite run: an echo with a unique argument arrives in the file within one se
   assert.equal(rec['process.executable.path'], '/usr/bin/echo');
   assert.match(rec['kite.event_id'] as string, /\S+/);
   agent.child.kill('SIGTERM');
-  const [code] = await once(agent.child, 'exit');
+  const [code] = await once(agent.child, 'close'); // 'close': its output read to the end
   assert.equal(code, 0, agent.stderr());
   assert.equal(agent.stdout(), '', 'standard output carries only records (none with a file exporter)');
   const exit = records(readFileSync(out, 'utf8')).find((r) => r['event.name'] === 'process.exit' && r['process.pid'] === echo.pid);
@@ -79,7 +79,7 @@ test('kite run (default config): records on standard output, one JSON object per
   await once(echo, 'exit');
   await waitFor(() => (agent.stdout().includes(tag) ? true : undefined), 1000, 'the record on stdout');
   agent.child.kill('SIGINT');
-  const [code] = await once(agent.child, 'exit');
+  const [code] = await once(agent.child, 'close'); // 'close': its output read to the end
   assert.equal(code, 0);
   const lines = agent.stdout().split('\n').filter(Boolean);
   for (const l of lines) {
@@ -110,7 +110,7 @@ test('kite run with a bad config: every problem on standard error, exit 2, nothi
   let out = '';
   child.stderr!.on('data', (d) => { err += d; });
   child.stdout!.on('data', (d) => { out += d; });
-  const [code] = await once(child, 'exit');
+  const [code] = await once(child, 'close');
   assert.equal(code, 2);
   assert.equal(out, '');
   assert.match(err, /bad\.yaml: 3 problems/);

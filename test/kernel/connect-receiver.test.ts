@@ -47,7 +47,7 @@ after(async () => {
 function output(c: ChildProcess): Promise<string> {
   let out = '';
   c.stdout!.on('data', (d) => { out += d; });
-  return once(c, 'exit').then(() => out);
+  return once(c, 'close').then(() => out); // 'close': after stdout is read to its end ('exit' may come first)
 }
 
 async function listen(ns: string, addr: string, p: number): Promise<{ proc: ChildProcess; done: Promise<string> }> {
@@ -57,7 +57,7 @@ async function listen(ns: string, addr: string, p: number): Promise<{ proc: Chil
     proc.stdout!.on('data', (d) => { buf += d; if (buf.includes('listening')) resolve(); });
     proc.once('exit', () => reject(new Error(`listener exited: ${buf}`)));
   });
-  const done = once(proc, 'exit').then(() => buf);
+  const done = once(proc, 'close').then(() => buf);
   return { proc, done };
 }
 

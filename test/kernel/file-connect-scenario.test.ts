@@ -63,7 +63,7 @@ test('kite run with file and connect: reads of /etc/shadow and /etc/passwd by no
     }
 
     agent.kill('SIGTERM');
-    const [code] = await once(agent, 'exit');
+    const [code] = await once(agent, 'close');
     assert.equal(code, 0, err.slice(-2000));
     assert.deepEqual(await waitUnloaded(ids), { progs: [], maps: [], links: [] });
   } finally {
