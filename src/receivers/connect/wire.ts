@@ -2,6 +2,7 @@
  * Decoder of `struct connect_event` (bpf/connect.h). C is the source of truth: the offsets below are
  * checked against the object's BTF by test/layout/connect-layout.test.ts. Never throws.
  */
+import { KITE_EVENT_HEADER_FIELDS } from '../wire-header';
 
 /** enum kite_op (bpf/lib/common.h), the connect receiver's part. */
 export const NetOp = { CONNECT: 20, ACCEPT: 21, UDP: 22 } as const;
@@ -24,10 +25,7 @@ export const AF_INET6 = 10;
 export const CONNECT_EVENT = {
   size: 112,
   fields: {
-    'hdr.op': { offset: 0, size: 2 },
-    'hdr.size': { offset: 2, size: 2 },
-    'hdr.cpu': { offset: 4, size: 4 },
-    'hdr.ktime': { offset: 8, size: 8 },
+    ...KITE_EVENT_HEADER_FIELDS,
     pid: { offset: 16, size: 4 },
     tgid: { offset: 20, size: 4 },
     uid: { offset: 24, size: 4 },

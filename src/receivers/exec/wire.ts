@@ -3,6 +3,7 @@
  * against the object's BTF by test/layout/exec-layout.test.ts. Never throws: a short or malformed
  * record returns a reason string, which the receiver counts.
  */
+import { KITE_EVENT_HEADER_FIELDS } from '../wire-header';
 
 /** enum kite_op (bpf/lib/common.h) */
 export const KiteOp = { PROCESS_EXEC: 1, PROCESS_FORK: 2, PROCESS_EXIT: 3 } as const;
@@ -14,10 +15,7 @@ export const ExecFlags = { ARGS_TRUNCATED: 1, PATH_TRUNCATED: 2, NO_MM: 4 } as c
 export const EXEC_EVENT = {
   size: 88,
   fields: {
-    'hdr.op': { offset: 0, size: 2 },
-    'hdr.size': { offset: 2, size: 2 },
-    'hdr.cpu': { offset: 4, size: 4 },
-    'hdr.ktime': { offset: 8, size: 8 },
+    ...KITE_EVENT_HEADER_FIELDS,
     pid: { offset: 16, size: 4 },
     tgid: { offset: 20, size: 4 },
     ppid: { offset: 24, size: 4 },

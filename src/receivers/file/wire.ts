@@ -3,6 +3,7 @@
  * against the object's BTF by test/layout/file-layout.test.ts. Never throws: a short or malformed
  * record returns a reason string, which the receiver counts.
  */
+import { KITE_EVENT_HEADER_FIELDS } from '../wire-header';
 
 /** enum kite_op (bpf/lib/common.h), the file receiver's part. */
 export const FileOp = { OPEN: 10, UNLINK: 11, RENAME: 12, CHMOD: 13, CHOWN: 14, TRUNCATE: 15 } as const;
@@ -30,10 +31,7 @@ export const FILE_LIMITS = { commLen: 16, pathMax: 4096, prefixMax: 256 } as con
 export const FILE_EVENT = {
   size: 112,
   fields: {
-    'hdr.op': { offset: 0, size: 2 },
-    'hdr.size': { offset: 2, size: 2 },
-    'hdr.cpu': { offset: 4, size: 4 },
-    'hdr.ktime': { offset: 8, size: 8 },
+    ...KITE_EVENT_HEADER_FIELDS,
     pid: { offset: 16, size: 4 },
     tgid: { offset: 20, size: 4 },
     uid: { offset: 24, size: 4 },

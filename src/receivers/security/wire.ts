@@ -3,6 +3,7 @@
  * checked against the object's BTF by test/layout/security-layout.test.ts. Never throws: a short or
  * malformed record returns a reason string, which the receiver counts.
  */
+import { KITE_EVENT_HEADER_FIELDS } from '../wire-header';
 
 /** The security receiver's values of enum kite_op (bpf/lib/common.h). */
 export const SecurityOp = {
@@ -79,10 +80,7 @@ export const SECURITY_EVENT = {
   size: 1136,
   credsSize: 64,
   fields: {
-    'hdr.op': { offset: 0, size: 2 },
-    'hdr.size': { offset: 2, size: 2 },
-    'hdr.cpu': { offset: 4, size: 4 },
-    'hdr.ktime': { offset: 8, size: 8 },
+    ...KITE_EVENT_HEADER_FIELDS,
     pid: { offset: 16, size: 4 },
     tgid: { offset: 20, size: 4 },
     ppid: { offset: 24, size: 4 },

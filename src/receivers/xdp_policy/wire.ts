@@ -6,6 +6,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { formatIpv4, formatIpv6 } from '../dns/parser';
+import { KITE_EVENT_HEADER_FIELDS } from '../wire-header';
 
 /** enum kite_op (bpf/lib/common.h) */
 export const KITE_OP_XDP_POLICY_DENY = 31;
@@ -32,10 +33,7 @@ export const XDP_COUNTERS = { size: 16, fields: { packets: { offset: 0, size: 8 
 export const XDP_DENY_EVENT = {
   size: 80,
   fields: {
-    'hdr.op': { offset: 0, size: 2 },
-    'hdr.size': { offset: 2, size: 2 },
-    'hdr.cpu': { offset: 4, size: 4 },
-    'hdr.ktime': { offset: 8, size: 8 },
+    ...KITE_EVENT_HEADER_FIELDS,
     'flow.family': { offset: 16, size: 1 },
     'flow.proto': { offset: 17, size: 1 },
     'flow.sport': { offset: 18, size: 2 },
