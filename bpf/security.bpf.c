@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /* security receiver: privilege changes, ptrace and process_vm_writev, kernel module and BPF program
- * loads, namespace changes and mounts, and socket listeners, from two BTF tracepoints on every syscall
- * (tp_btf/sys_enter and tp_btf/sys_exit: no kprobes, no tracefs).
+ * loads, namespace changes and mounts (the new mount API too), and socket listeners, from the
+ * per-syscall tracepoints (tracefs `syscalls/sys_enter_<name>` and `sys_exit_<name>`): one pair of
+ * programs per watched syscall, attached only for the families the config asks for, so a program runs
+ * only for its own syscall. One BTF tracepoint, tp_btf/module_load, names the module a load succeeded
+ * with.
  *
- * sys_enter looks the syscall number up in a table user space writes into .rodata before load
- * (syscall_kind[nr], per architecture, only the families the config asks for): any other syscall
- * costs one array read. A watched call that passes the pre-filters (ptrace request, bpf command, clone
- * flags, socket family) and the in-kernel filters is saved per thread with the credentials and
- * namespaces before it; sys_exit completes it with the result and what came after, and emits it.
- * execve is reported only when the credentials changed across it (set-user-ID, file capabilities). */
+ * Entry applies the syscall-specific pre-filters (ptrace request, bpf command, clone flags, socket
+ * family, fsconfig command, open_tree flags) and the in-kernel process filter, then saves the call per
+ * thread with the credentials and namespaces before it; exit completes it with the result and what
+ * came after, and emits it. execve is reported only when the credentials changed across it
+ * (set-user-ID, file capabilities). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -16,6 +18,7 @@
 #include "security.h"
 #include "lib/helpers.h"
 #include "lib/filter.h"
+#include "lib/path.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -28,9 +31,6 @@ KITE_BTF_EMIT(enum security_flags, security_flags);
 KITE_BTF_EMIT(struct kite_filter_cfg, kite_filter_cfg);
 KITE_BTF_EMIT(enum kite_filter_flags, kite_filter_flags);
 KITE_BTF_EMIT(enum kite_filter_value, kite_filter_value);
-
-/* Read-only knobs, set by user space before load: enum security_kind of each syscall number. */
-const volatile __u8 syscall_kind[SECURITY_SYSCALLS_MAX] = {};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -60,32 +60,13 @@ struct {
 #define PTRACE_SEIZE_REQ 0x4206
 #define AF_INET_ 2
 #define AF_INET6_ 10
+#define FSCONFIG_CMD_CREATE_ 6
+#define FSCONFIG_CMD_CREATE_EXCL_ 8
+#define OPEN_TREE_CLONE_ 1
+#define MOVE_MOUNT_F_EMPTY_PATH_ 0x4
+#define NSFS_MAGIC_ 0x6e736673
+#define SHT_PROGBITS_ 1
 
-#if defined(__TARGET_ARCH_x86)
-#define SYSCALL_NR(regs) ((regs)->orig_ax)
-static __always_inline void syscall_args(struct pt_regs *regs, __u64 *a)
-{
-	a[0] = BPF_CORE_READ(regs, di);
-	a[1] = BPF_CORE_READ(regs, si);
-	a[2] = BPF_CORE_READ(regs, dx);
-	a[3] = BPF_CORE_READ(regs, r10);
-	a[4] = BPF_CORE_READ(regs, r8);
-	a[5] = BPF_CORE_READ(regs, r9);
-}
-#elif defined(__TARGET_ARCH_arm64)
-#define SYSCALL_NR(regs) ((regs)->syscallno)
-static __always_inline void syscall_args(struct pt_regs *regs, __u64 *a)
-{
-	a[0] = BPF_CORE_READ(regs, orig_x0);
-	a[1] = BPF_CORE_READ(regs, regs[1]);
-	a[2] = BPF_CORE_READ(regs, regs[2]);
-	a[3] = BPF_CORE_READ(regs, regs[3]);
-	a[4] = BPF_CORE_READ(regs, regs[4]);
-	a[5] = BPF_CORE_READ(regs, regs[5]);
-}
-#else
-#error "security.bpf.c: syscall arguments are read for x86 and arm64 only"
-#endif
 
 static __always_inline void read_creds(struct security_creds *c, struct task_struct *t)
 {
@@ -128,18 +109,6 @@ static __always_inline void read_ns(__u32 *ns, struct task_struct *t)
 	ns[SECURITY_NS_TIME] = BPF_CORE_READ(p, time_ns_for_children, ns.inum);
 }
 
-/* The open file behind descriptor `fd` of task `t`, or NULL. */
-static __always_inline struct file *fd_file(struct task_struct *t, __u64 fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(t, files, fdt);
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
-	struct file *f = NULL;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
-}
-
 static __always_inline void file_name(char *dst, struct file *f)
 {
 	if (f)
@@ -148,7 +117,7 @@ static __always_inline void file_name(char *dst, struct file *f)
 
 static __always_inline void bpf_prog_of_fd(struct security_event *e, struct task_struct *t, __u64 fd)
 {
-	struct file *f = fd_file(t, fd);
+	struct file *f = kite_fd_file(t, (int)fd);
 	if (!f)
 		return;
 	struct bpf_prog *p = BPF_CORE_READ(f, private_data);
@@ -162,7 +131,7 @@ static __always_inline void bpf_prog_of_fd(struct security_event *e, struct task
 /* Family, port and local address of the socket behind `fd`, once bound. */
 static __always_inline void socket_of_fd(struct security_event *e, struct task_struct *t, __u64 fd)
 {
-	struct file *f = fd_file(t, fd);
+	struct file *f = kite_fd_file(t, (int)fd);
 	if (!f)
 		return;
 	struct socket *sock = BPF_CORE_READ(f, private_data);
@@ -219,10 +188,171 @@ static __always_inline struct task_struct *newest_child(struct task_struct *t)
 	return container_of(n, struct task_struct, sibling);
 }
 
+static __always_inline void read_kernel_str(char *dst, const char *ptr)
+{
+	if (ptr)
+		bpf_probe_read_kernel_str(dst, SECURITY_STR_MAX, ptr);
+}
+
 static __always_inline void read_user_str(char *dst, __u64 ptr)
 {
 	if (ptr)
 		bpf_probe_read_user_str(dst, SECURITY_STR_MAX, (const void *)ptr);
+}
+
+/* The absolute path of `name` (user memory) relative to `dirfd`, or of the open file `dirfd` when
+ * `name` is 0, for the current task, built in path slot 0 (bpf/lib/path.h) and cut to
+ * SECURITY_STR_MAX in `dst`. */
+static __always_inline void abs_path(char *dst, __s64 dirfd, __u64 name)
+{
+	/* the global function takes the task as a plain integer (bpf_get_current_task, not _btf) */
+	if (!kite_path_build(0, bpf_get_current_task(), (int)dirfd, name))
+		return;
+	struct kite_path_slot *s = kite_path_slot(0);
+	if (s)
+		bpf_probe_read_kernel_str(dst, SECURITY_STR_MAX, s->buf);
+}
+
+/* File system type and source of the file system context behind `fd` (fsopen/fspick). Kept only
+ * when the kernel accepted the fd as one (fsconfig, fsmount returned success). */
+static __always_inline void fs_context_of_fd(struct security_event *e, struct task_struct *t, __u64 fd)
+{
+	struct file *f = kite_fd_file(t, (int)fd);
+	if (!f)
+		return;
+	struct fs_context *fc = BPF_CORE_READ(f, private_data);
+	if (!fc)
+		return;
+	read_kernel_str(e->str[1], BPF_CORE_READ(fc, source));
+	read_kernel_str(e->str[2], BPF_CORE_READ(fc, fs_type, name));
+}
+
+/* File system type of the mount the open file `fd` is on (move_mount's source, an fsmount fd). */
+static __always_inline void mount_fs_type_of_fd(char *dst, struct task_struct *t, __u64 fd)
+{
+	struct file *f = kite_fd_file(t, (int)fd);
+	if (f)
+		read_kernel_str(dst, BPF_CORE_READ(f, f_path.mnt, mnt_sb, s_type, name));
+}
+
+/* ns_common.ns_type (Linux 6.18+) or proc_ns_operations.type (before). */
+struct ns_common___old {
+	const struct proc_ns_operations___old *ops;
+} __attribute__((preserve_access_index));
+struct proc_ns_operations___old {
+	int type;
+} __attribute__((preserve_access_index));
+
+/* setns: the CLONE_NEW* kind of the namespace file `fd` (0 for a pidfd or anything else). */
+static __always_inline __u32 ns_kind_of_fd(struct task_struct *t, __u64 fd)
+{
+	struct file *f = kite_fd_file(t, (int)fd);
+	if (!f)
+		return 0;
+	struct inode *ino = BPF_CORE_READ(f, f_inode);
+	if (!ino || BPF_CORE_READ(ino, i_sb, s_magic) != NSFS_MAGIC_)
+		return 0;
+	void *ns = BPF_CORE_READ(ino, i_private);
+	if (!ns)
+		return 0;
+	if (bpf_core_field_exists(struct ns_common, ns_type))
+		return BPF_CORE_READ((struct ns_common *)ns, ns_type);
+	return BPF_CORE_READ((struct ns_common___old *)ns, ops, type);
+}
+
+/* init_module: the module's name, as the kernel will read it, from the ELF image in user memory:
+ * the `name` of the struct module in section .gnu.linkonce.this_module. The image is not trusted:
+ * every read is bounded and a malformed image leaves the name empty. */
+#define SECURITY_ELF_SECTIONS 256
+
+/* The ELF64 headers (the ELF ABI, not kernel types: the host's BTF may not have them). */
+struct elf64_ehdr_ {
+	unsigned char e_ident[16];
+	__u16 e_type;
+	__u16 e_machine;
+	__u32 e_version;
+	__u64 e_entry;
+	__u64 e_phoff;
+	__u64 e_shoff;
+	__u32 e_flags;
+	__u16 e_ehsize;
+	__u16 e_phentsize;
+	__u16 e_phnum;
+	__u16 e_shentsize;
+	__u16 e_shnum;
+	__u16 e_shstrndx;
+};
+
+struct elf64_shdr_ {
+	__u32 sh_name;
+	__u32 sh_type;
+	__u64 sh_flags;
+	__u64 sh_addr;
+	__u64 sh_offset;
+	__u64 sh_size;
+	__u32 sh_link;
+	__u32 sh_info;
+	__u64 sh_addralign;
+	__u64 sh_entsize;
+};
+/* ".gnu.linkonce.this_module" with its NUL, as little-endian words (no string constant: .rodata) */
+#define THIS_MODULE_W0 0x6e696c2e756e672eULL
+#define THIS_MODULE_W1 0x68742e65636e6f6bULL
+#define THIS_MODULE_W2 0x6c75646f6d5f7369ULL
+#define THIS_MODULE_W3 0x65ULL /* "e\0" */
+
+struct modname_walk {
+	__u64 image;
+	__u64 shoff;
+	__u64 shstr;     /* file offset of the section-name string table */
+	__u32 shnum;
+	__u32 shentsize;
+	__u64 mod_size;  /* sizeof(struct module) of this kernel: the section's size must match */
+	__u64 name_off;  /* offsetof(struct module, name) */
+};
+
+static long modname_step(__u64 i, void *ctx)
+{
+	struct modname_walk *w = ctx;
+	if (i >= w->shnum)
+		return 1;
+	struct elf64_shdr_ sh = {};
+	if (bpf_probe_read_user(&sh, sizeof(sh), (void *)(w->image + w->shoff + i * w->shentsize)))
+		return 1;
+	if (sh.sh_type != SHT_PROGBITS_ || sh.sh_size != w->mod_size)
+		return 0;
+	__u64 name[4] = {};
+	bpf_probe_read_user(name, 26, (void *)(w->image + w->shstr + sh.sh_name));
+	if (name[0] != THIS_MODULE_W0 || name[1] != THIS_MODULE_W1 || name[2] != THIS_MODULE_W2 || name[3] != THIS_MODULE_W3)
+		return 0;
+	__u32 zero = 0;
+	struct security_event *e = bpf_map_lookup_elem(&security_heap, &zero);
+	if (e)
+		bpf_probe_read_user_str(e->str[2], sizeof(((struct module *)0)->name), (void *)(w->image + sh.sh_offset + w->name_off));
+	return 1;
+}
+
+static __always_inline void module_name_of_image(__u64 image, __u64 len)
+{
+	struct elf64_ehdr_ eh = {};
+	if (len < sizeof(eh) || bpf_probe_read_user(&eh, sizeof(eh), (void *)image))
+		return;
+	if (eh.e_ident[0] != 0x7f || eh.e_ident[1] != 'E' || eh.e_ident[2] != 'L' || eh.e_ident[3] != 'F' ||
+	    eh.e_shentsize < sizeof(struct elf64_shdr_) || eh.e_shstrndx >= eh.e_shnum)
+		return;
+	struct elf64_shdr_ strtab = {};
+	if (bpf_probe_read_user(&strtab, sizeof(strtab), (void *)(image + eh.e_shoff + (__u64)eh.e_shstrndx * eh.e_shentsize)))
+		return;
+	struct modname_walk w = {
+		.image = image,
+		.shoff = eh.e_shoff,
+		.shstr = strtab.sh_offset,
+		.shnum = eh.e_shnum,
+		.shentsize = eh.e_shentsize,
+		.mod_size = bpf_core_type_size(struct module),
+		.name_off = bpf_core_field_offset(struct module, name),
+	};
+	bpf_loop(SECURITY_ELF_SECTIONS, modname_step, &w, 0);
 }
 
 /* Syscall-specific pre-filters at entry: 0 drops the call (nothing is saved). */
@@ -246,15 +376,19 @@ static __always_inline int worth_watching(__u32 kind, __u64 *a)
 		bpf_probe_read_user(&family, sizeof(family), (void *)a[1]);
 		return family == AF_INET_ || family == AF_INET6_;
 	}
+	case SECURITY_KIND_FSCONFIG:
+		return a[1] == FSCONFIG_CMD_CREATE_ || a[1] == FSCONFIG_CMD_CREATE_EXCL_;
+	case SECURITY_KIND_OPEN_TREE:
+		return (a[2] & OPEN_TREE_CLONE_) != 0;
 	}
 	return 1;
 }
 
 /* What is known at entry: strings in user memory, BPF attributes, the address given to bind. */
-static __always_inline void fill_enter(struct security_event *e, struct task_struct *t)
+static __always_inline void fill_enter(struct security_event *e, struct task_struct *t, __u32 kind)
 {
 	__u64 *a = e->args;
-	switch (e->kind) {
+	switch (kind) {
 	case SECURITY_KIND_EXECVE:
 		read_user_str(e->str[0], a[0]);
 		break;
@@ -263,9 +397,10 @@ static __always_inline void fill_enter(struct security_event *e, struct task_str
 		break;
 	case SECURITY_KIND_INIT_MODULE:
 		read_user_str(e->str[1], a[2]);
+		module_name_of_image(a[0], a[1]);
 		break;
 	case SECURITY_KIND_FINIT_MODULE:
-		file_name(e->str[0], fd_file(t, a[0]));
+		abs_path(e->str[0], a[0], 0);
 		read_user_str(e->str[1], a[1]);
 		break;
 	case SECURITY_KIND_MOUNT:
@@ -280,6 +415,34 @@ static __always_inline void fill_enter(struct security_event *e, struct task_str
 	case SECURITY_KIND_PIVOT_ROOT:
 		read_user_str(e->str[0], a[0]);
 		read_user_str(e->str[1], a[1]);
+		break;
+	case SECURITY_KIND_FSOPEN:
+		read_user_str(e->str[2], a[0]);
+		break;
+	case SECURITY_KIND_FSMOUNT:
+		fs_context_of_fd(e, t, a[0]);
+		break;
+	case SECURITY_KIND_MOVE_MOUNT:
+		abs_path(e->str[0], a[2], a[3]);
+		abs_path(e->str[1], a[0], a[1]);
+		mount_fs_type_of_fd(e->str[2], t, a[0]);
+		break;
+	case SECURITY_KIND_OPEN_TREE:
+	case SECURITY_KIND_MOUNT_SETATTR:
+		abs_path(e->str[0], a[0], a[1]);
+		if (kind == SECURITY_KIND_MOUNT_SETATTR && a[3] && a[4] >= sizeof(struct mount_attr)) {
+			struct mount_attr ma = {};
+			bpf_probe_read_user(&ma, sizeof(ma), (void *)a[3]);
+			e->aux[0] = ma.attr_set;
+			e->aux[1] = ma.attr_clr;
+			e->aux[2] = ma.propagation;
+			e->aux[3] = ma.userns_fd;
+		}
+		break;
+	case SECURITY_KIND_SETNS:
+		e->aux[0] = ns_kind_of_fd(t, a[0]);
+		if (e->aux[0])
+			e->flags |= SECURITY_FLAG_FD_NS;
 		break;
 	case SECURITY_KIND_BPF: {
 		void *attr = (void *)a[1];
@@ -327,16 +490,23 @@ static __always_inline void fill_enter(struct security_event *e, struct task_str
 	}
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
+/* Entry of watched syscall `kind` with `nargs` arguments (constants in each program, so only its own
+ * case is compiled). */
+static __always_inline int security_enter(struct trace_event_raw_sys_enter *ctx, __u32 kind, int nargs)
 {
-	if (id < 0 || id >= SECURITY_SYSCALLS_MAX)
-		return 0;
-	__u32 kind = syscall_kind[id];
-	if (!kind)
-		return 0;
-	__u64 args[6];
-	syscall_args(regs, args);
+	/* only the call's own arguments: the kernel refuses to attach a program that reads past them */
+	__u64 args[6] = {};
+	args[0] = ctx->args[0];
+	if (nargs > 1)
+		args[1] = ctx->args[1];
+	if (nargs > 2)
+		args[2] = ctx->args[2];
+	if (nargs > 3)
+		args[3] = ctx->args[3];
+	if (nargs > 4)
+		args[4] = ctx->args[4];
+	if (nargs > 5)
+		args[5] = ctx->args[5];
 	if (!worth_watching(kind, args))
 		return 0;
 	/* an exec is judged by the program it runs, at exit (comm, credentials) */
@@ -359,8 +529,11 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
 	e->cgroup_id = bpf_get_current_cgroup_id();
 	read_creds(&e->before, t);
 	read_ns(e->ns_before, t);
-	fill_enter(e, t);
-	bpf_map_update_elem(&security_pending, &pid_tgid, e, BPF_ANY);
+	fill_enter(e, t, kind);
+	/* fill_enter may have called into bpf_loop callbacks that write the heap slot: look it up again */
+	e = bpf_map_lookup_elem(&security_heap, &zero);
+	if (e)
+		bpf_map_update_elem(&security_pending, &pid_tgid, e, BPF_ANY);
 	return 0;
 }
 
@@ -381,6 +554,12 @@ static __always_inline __u16 op_of(__u32 kind)
 	case SECURITY_KIND_MOUNT:
 	case SECURITY_KIND_UMOUNT:
 	case SECURITY_KIND_PIVOT_ROOT:
+	case SECURITY_KIND_FSOPEN:
+	case SECURITY_KIND_FSCONFIG:
+	case SECURITY_KIND_FSMOUNT:
+	case SECURITY_KIND_MOVE_MOUNT:
+	case SECURITY_KIND_OPEN_TREE:
+	case SECURITY_KIND_MOUNT_SETATTR:
 		return KITE_OP_NAMESPACE_MOUNT;
 	case SECURITY_KIND_BIND:
 	case SECURITY_KIND_LISTEN:
@@ -389,24 +568,21 @@ static __always_inline __u16 op_of(__u32 kind)
 	return KITE_OP_NAMESPACE_CHANGE;
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+/* Exit of watched syscall `kind`: completes the call its entry saved for this thread and emits it. */
+static __always_inline int security_exit(struct trace_event_raw_sys_exit *ctx, __u32 kind)
 {
-	long id = SYSCALL_NR(regs);
-	if (id < 0 || id >= SECURITY_SYSCALLS_MAX)
-		return 0;
-	if (!syscall_kind[id])
-		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct security_event *e = bpf_map_lookup_elem(&security_pending, &pid_tgid);
 	if (!e)
 		return 0;
+	if (e->kind != kind)
+		goto out; /* left by a call that never returned (the thread exec'd or was killed) */
 	struct task_struct *t = bpf_get_current_task_btf();
+	long ret = ctx->ret;
 	e->result = ret;
 	read_creds(&e->after, t);
 	if (creds_differ(&e->before, &e->after))
 		e->flags |= SECURITY_FLAG_CREDS_CHANGED;
-	__u32 kind = e->kind;
 	if (kind == SECURITY_KIND_EXECVE || kind == SECURITY_KIND_EXECVEAT) {
 		if (ret != 0 || !(e->flags & SECURITY_FLAG_CREDS_CHANGED))
 			goto out;
@@ -436,11 +612,83 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 		if (kind == SECURITY_KIND_LISTEN)
 			e->aux[2] = e->args[1];
 		break;
+	case SECURITY_KIND_FSCONFIG:
+		if (ret >= 0)
+			fs_context_of_fd(e, t, e->args[0]);
+		break;
+	case SECURITY_KIND_FSMOUNT:
+		/* read at entry (fsmount clears the context's source); kept only if the fd was a context */
+		if (ret < 0) {
+			e->str[1][0] = 0;
+			e->str[2][0] = 0;
+		}
+		break;
 	}
 	BPF_CORE_READ_STR_INTO(&e->comm, t, comm);
 	kite_fill_header(&e->hdr, op_of(kind), sizeof(*e));
 	kite_output(&security_events, &security_stats, e, sizeof(*e));
 out:
 	bpf_map_delete_elem(&security_pending, &pid_tgid);
+	return 0;
+}
+
+/* One entry and one exit program per watched syscall; `tp` is the tracepoint's name (umount2 is
+ * defined as `umount` in the kernel), NARGS its number of arguments. */
+#define SECURITY_SYSCALL(tp, KIND, NARGS)                                               \
+	SEC("tracepoint/syscalls/sys_enter_" #tp)                                       \
+	int handle_enter_##tp(struct trace_event_raw_sys_enter *ctx)                    \
+	{                                                                               \
+		return security_enter(ctx, KIND, NARGS);                                \
+	}                                                                               \
+	SEC("tracepoint/syscalls/sys_exit_" #tp)                                        \
+	int handle_exit_##tp(struct trace_event_raw_sys_exit *ctx)                      \
+	{                                                                               \
+		return security_exit(ctx, KIND);                                        \
+	}
+
+SECURITY_SYSCALL(setuid, SECURITY_KIND_SETUID, 1)
+SECURITY_SYSCALL(setgid, SECURITY_KIND_SETGID, 1)
+SECURITY_SYSCALL(setreuid, SECURITY_KIND_SETREUID, 2)
+SECURITY_SYSCALL(setregid, SECURITY_KIND_SETREGID, 2)
+SECURITY_SYSCALL(setresuid, SECURITY_KIND_SETRESUID, 3)
+SECURITY_SYSCALL(setresgid, SECURITY_KIND_SETRESGID, 3)
+SECURITY_SYSCALL(setfsuid, SECURITY_KIND_SETFSUID, 1)
+SECURITY_SYSCALL(setfsgid, SECURITY_KIND_SETFSGID, 1)
+SECURITY_SYSCALL(setgroups, SECURITY_KIND_SETGROUPS, 2)
+SECURITY_SYSCALL(capset, SECURITY_KIND_CAPSET, 2)
+SECURITY_SYSCALL(execve, SECURITY_KIND_EXECVE, 3)
+SECURITY_SYSCALL(execveat, SECURITY_KIND_EXECVEAT, 5)
+SECURITY_SYSCALL(ptrace, SECURITY_KIND_PTRACE, 4)
+SECURITY_SYSCALL(process_vm_writev, SECURITY_KIND_VM_WRITEV, 6)
+SECURITY_SYSCALL(init_module, SECURITY_KIND_INIT_MODULE, 3)
+SECURITY_SYSCALL(finit_module, SECURITY_KIND_FINIT_MODULE, 3)
+SECURITY_SYSCALL(bpf, SECURITY_KIND_BPF, 3)
+SECURITY_SYSCALL(setns, SECURITY_KIND_SETNS, 2)
+SECURITY_SYSCALL(unshare, SECURITY_KIND_UNSHARE, 1)
+SECURITY_SYSCALL(clone, SECURITY_KIND_CLONE, 5)
+SECURITY_SYSCALL(clone3, SECURITY_KIND_CLONE3, 2)
+SECURITY_SYSCALL(mount, SECURITY_KIND_MOUNT, 5)
+SECURITY_SYSCALL(umount, SECURITY_KIND_UMOUNT, 2)
+SECURITY_SYSCALL(pivot_root, SECURITY_KIND_PIVOT_ROOT, 2)
+SECURITY_SYSCALL(bind, SECURITY_KIND_BIND, 3)
+SECURITY_SYSCALL(listen, SECURITY_KIND_LISTEN, 2)
+SECURITY_SYSCALL(fsopen, SECURITY_KIND_FSOPEN, 2)
+SECURITY_SYSCALL(fsconfig, SECURITY_KIND_FSCONFIG, 5)
+SECURITY_SYSCALL(fsmount, SECURITY_KIND_FSMOUNT, 3)
+SECURITY_SYSCALL(move_mount, SECURITY_KIND_MOVE_MOUNT, 5)
+SECURITY_SYSCALL(open_tree, SECURITY_KIND_OPEN_TREE, 3)
+SECURITY_SYSCALL(mount_setattr, SECURITY_KIND_MOUNT_SETATTR, 5)
+
+/* A module the kernel loaded, inside init_module/finit_module of this thread: its name, as the
+ * kernel knows it. Attached only where the tracepoint exists (CONFIG_MODULES). */
+SEC("tp_btf/module_load")
+int BPF_PROG(handle_module_load, struct module *mod)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct security_event *e = bpf_map_lookup_elem(&security_pending, &pid_tgid);
+	if (!e || (e->kind != SECURITY_KIND_INIT_MODULE && e->kind != SECURITY_KIND_FINIT_MODULE))
+		return 0;
+	bpf_probe_read_kernel_str(e->str[2], sizeof(mod->name), mod->name);
+	e->flags |= SECURITY_FLAG_MODULE_LOADED;
 	return 0;
 }

@@ -9,11 +9,9 @@
 /* Bytes of each string slot (paths, names), NUL included. */
 #define SECURITY_STR_MAX 256
 #define SECURITY_STRS 3
-/* Syscall numbers below this are looked up in the kind table; higher ones are never reported. */
-#define SECURITY_SYSCALLS_MAX 512
-
-/* What a syscall is, as user space declares it in the kind table (.rodata syscall_kind[nr]); 0 means
- * not watched. The table is per architecture (src/receivers/security/syscalls.ts). */
+/* Which watched syscall a record is about: each has its own pair of tracepoint programs
+ * (tracepoint/syscalls/sys_enter_<name>, sys_exit_<name>), attached only for the families the config
+ * asks for (src/receivers/security/syscalls.ts). */
 enum security_kind {
 	SECURITY_KIND_SETUID = 1,
 	SECURITY_KIND_SETGID = 2,
@@ -41,7 +39,13 @@ enum security_kind {
 	SECURITY_KIND_PIVOT_ROOT = 24,
 	SECURITY_KIND_BIND = 25,        /* AF_INET and AF_INET6 only */
 	SECURITY_KIND_LISTEN = 26,
-	SECURITY_KIND_MAX = 27,
+	SECURITY_KIND_FSOPEN = 27,      /* the new mount API (Linux 5.2+) */
+	SECURITY_KIND_FSCONFIG = 28,    /* FSCONFIG_CMD_CREATE and FSCONFIG_CMD_CREATE_EXCL only */
+	SECURITY_KIND_FSMOUNT = 29,
+	SECURITY_KIND_MOVE_MOUNT = 30,
+	SECURITY_KIND_OPEN_TREE = 31,   /* OPEN_TREE_CLONE only (a detached copy: a bind mount to be) */
+	SECURITY_KIND_MOUNT_SETATTR = 32, /* Linux 5.12+ */
+	SECURITY_KIND_MAX = 33,
 };
 
 /* Slots of ns_before / ns_after: namespace inode numbers (as in /proc/<pid>/ns/<kind>). */
@@ -61,6 +65,8 @@ enum security_flags {
 	SECURITY_FLAG_TARGET = 1,        /* target_* fields are filled (a successful ptrace attach, a clone child) */
 	SECURITY_FLAG_CREDS_CHANGED = 2, /* before != after */
 	SECURITY_FLAG_SOCKET = 4,        /* family, port, addr and aux[0..1] come from the bound socket */
+	SECURITY_FLAG_MODULE_LOADED = 8, /* the kernel loaded the module: str[2] is its name (module:module_load) */
+	SECURITY_FLAG_FD_NS = 16,        /* setns: aux[0] is the CLONE_NEW* kind of the namespace file given */
 };
 
 struct security_creds {
@@ -82,11 +88,16 @@ struct security_creds {
 /* One record per reported syscall, fixed size. Which fields mean what depends on `kind`:
  *   args:    the syscall's raw arguments (ptrace request, unshare/clone flags, mount flags, ...)
  *   aux:     bpf: [0] command, [1] program type, [2] program id, [3] attach type;
- *            bind/listen: [0] protocol, [1] socket type, [2] backlog (listen)
- *   str[0]:  exec: filename; module: file name (finit) ; bpf: program name; mount/umount: target;
- *            pivot_root: new_root; ptrace: the tracee's executable name
- *   str[1]:  mount: source; pivot_root: put_old; init/finit_module: parameters
- *   str[2]:  mount: file system type; bpf: raw tracepoint name */
+ *            bind/listen: [0] protocol, [1] socket type, [2] backlog (listen);
+ *            setns: [0] the kind of the namespace file (SECURITY_FLAG_FD_NS);
+ *            mount_setattr: [0] attr_set, [1] attr_clr, [2] propagation, [3] userns_fd
+ *   str[0]:  exec: filename; finit_module: the file's absolute path; bpf: program name;
+ *            mount/umount: target as given; move_mount, open_tree, mount_setattr: the absolute path
+ *            (target); pivot_root: new_root; ptrace: the tracee's executable name
+ *   str[1]:  mount: source; fsconfig, fsmount: the context's source; move_mount: the absolute path
+ *            of the source; pivot_root: put_old; init/finit_module: parameters
+ *   str[2]:  mount, fsopen, fsconfig, fsmount, move_mount: file system type; bpf: raw tracepoint
+ *            name; init/finit_module: module name (from the image, or from the loaded module) */
 struct security_event {
 	struct kite_event_header hdr;
 	__u32 pid;          /* thread id */

@@ -29,6 +29,11 @@ export class Btf {
     return t;
   }
 
+  /** Names of every function (BPF programs and subprograms) in the object. */
+  funcNames(): string[] {
+    return this.types.filter((t) => t.kind === 'FUNC').map((t) => t.name ?? '');
+  }
+
   /** Size in bytes of a type, through typedefs and qualifiers. */
   sizeOf(id: number): number {
     const t = this.byId.get(id);

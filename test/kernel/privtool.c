@@ -11,8 +11,18 @@
  *   privtool ns <dir>           unshare mount+net namespaces, mount a tmpfs on <dir>, unmount it
  *   privtool pivot <dir>        in a new mount namespace: a tmpfs on <dir> becomes the root (pivot_root)
  *   privtool setns              setns into its own network namespace (a no-op the kernel allows)
+ *   privtool setns0             setns into its own UTS namespace with nstype 0 (the kind is the file's)
  *   privtool clone              clone(CLONE_NEWUTS) a child that exits at once
- *   privtool module <file>      finit_module(<file>) and init_module(garbage): both refused */
+ *   privtool clone3             clone3(CLONE_NEWUTS | CLONE_NEWNET) a child that exits at once
+ *   privtool newmount <dir>     in a new mount namespace, the new mount API: fsopen("tmpfs"), fsconfig
+ *                               (source, then create), fsmount, move_mount onto <dir>, mount_setattr
+ *                               read-only, open_tree without and with OPEN_TREE_CLONE, umount2; and a
+ *                               refused fsopen of a file system type that does not exist (ENODEV)
+ *   privtool module <file> <size> <name_off>
+ *                               finit_module(<file>), and init_module of an ELF image whose
+ *                               .gnu.linkonce.this_module section (<size> bytes: sizeof(struct module)
+ *                               of the running kernel) names the module "kite_fakemod" at <name_off>;
+ *                               both refused (the image has no symbol table) */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,6 +41,60 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <elf.h>
+#include <linux/sched.h>
+
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 0x1
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_CMD_CREATE 6
+#define FSMOUNT_CLOEXEC 0x1
+#define MOVE_MOUNT_F_EMPTY_PATH 0x4
+#define OPEN_TREE_CLONE 1
+#define MOUNT_ATTR_RDONLY 0x1
+#define MOUNT_ATTR_NOSUID 0x2
+#define MOUNT_ATTR_NODEV 0x4
+#endif
+#ifndef OPEN_TREE_CLOEXEC
+#define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
+/* struct mount_attr (include/uapi/linux/mount.h) */
+struct kite_mount_attr {
+	unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+
+/* An ELF image with three sections: none, .shstrtab and .gnu.linkonce.this_module (`size` bytes, the
+ * module's name at `name_off`). No symbol table: the kernel refuses it. */
+static char *fake_module(size_t size, size_t name_off, size_t *len)
+{
+	static const char names[] = "\0.shstrtab\0.gnu.linkonce.this_module";
+	size_t strtab = sizeof(Elf64_Ehdr), mod = strtab + sizeof(names), shoff = (mod + size + 7) & ~7UL;
+	*len = shoff + 3 * sizeof(Elf64_Shdr);
+	char *img = calloc(1, *len);
+	Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+	memcpy(eh->e_ident, ELFMAG, SELFMAG);
+	eh->e_ident[EI_CLASS] = ELFCLASS64;
+	eh->e_ident[EI_DATA] = ELFDATA2LSB;
+	eh->e_ident[EI_VERSION] = EV_CURRENT;
+	eh->e_type = ET_REL;
+	eh->e_machine = EM_X86_64;
+	eh->e_version = EV_CURRENT;
+	eh->e_ehsize = sizeof(Elf64_Ehdr);
+	eh->e_shoff = shoff;
+	eh->e_shentsize = sizeof(Elf64_Shdr);
+	eh->e_shnum = 3;
+	eh->e_shstrndx = 1;
+	memcpy(img + strtab, names, sizeof(names));
+	strcpy(img + mod + name_off, "kite_fakemod");
+	Elf64_Shdr *sh = (Elf64_Shdr *)(img + shoff);
+	sh[1] = (Elf64_Shdr){ .sh_name = 1, .sh_type = SHT_STRTAB, .sh_offset = strtab, .sh_size = sizeof(names) };
+	sh[2] = (Elf64_Shdr){ .sh_name = 11, .sh_type = SHT_PROGBITS, .sh_flags = SHF_ALLOC | SHF_WRITE, .sh_offset = mod, .sh_size = size, .sh_addralign = 8 };
+	return img;
+}
 
 static char target_buf[64] = "before";
 
@@ -165,16 +229,76 @@ int main(int argc, char **argv)
 		printf("%d %ld\n", getpid(), child);
 		return 0;
 	}
-	if (!strcmp(cmd, "module") && argc > 2) {
+	if (!strcmp(cmd, "module") && argc > 4) {
 		int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return 10;
 		long r1 = syscall(SYS_finit_module, fd, "kite_param=1", 0);
 		int e1 = errno;
-		char junk[64] = "not a module";
-		long r2 = syscall(SYS_init_module, junk, sizeof(junk), "");
+		size_t len;
+		char *img = fake_module(atol(argv[3]), atol(argv[4]), &len);
+		long r2 = syscall(SYS_init_module, img, len, "kite_param=2");
 		int e2 = errno;
-		printf("%d %ld %d %ld %d\n", getpid(), r1, e1, r2, e2);
+		printf("%d %ld %d %ld %d %zu\n", getpid(), r1, e1, r2, e2, len);
+		return 0;
+	}
+	if (!strcmp(cmd, "setns0")) {
+		int fd = open("/proc/self/ns/uts", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return 10;
+		if (setns(fd, 0))
+			return 11;
+		printf("%d\n", getpid());
+		return 0;
+	}
+	if (!strcmp(cmd, "clone3")) {
+		struct clone_args ca = { .flags = CLONE_NEWUTS | CLONE_NEWNET, .exit_signal = SIGCHLD };
+		long child = syscall(SYS_clone3, &ca, sizeof(ca));
+		if (child < 0)
+			return 10;
+		if (child == 0)
+			_exit(0);
+		int status;
+		waitpid(child, &status, 0);
+		printf("%d %ld\n", getpid(), child);
+		return 0;
+	}
+	if (!strcmp(cmd, "newmount") && argc > 2) {
+		const char *dir = argv[2];
+		if (unshare(CLONE_NEWNS))
+			return 10;
+		if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+			return 11;
+		int fs = syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+		if (fs < 0)
+			return 12;
+		if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", "kite-newapi", 0))
+			return 13;
+		if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0))
+			return 14;
+		int mfd = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+		if (mfd < 0)
+			return 15;
+		if (syscall(SYS_move_mount, mfd, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH))
+			return 16;
+		struct kite_mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+		if (syscall(SYS_mount_setattr, AT_FDCWD, dir, AT_RECURSIVE, &attr, sizeof(attr)))
+			return 17;
+		int plain = syscall(SYS_open_tree, AT_FDCWD, dir, OPEN_TREE_CLOEXEC);
+		if (plain < 0)
+			return 18;
+		int tree = syscall(SYS_open_tree, AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (tree < 0)
+			return 19;
+		close(plain);
+		close(tree);
+		close(mfd);
+		close(fs);
+		if (umount2(dir, 0))
+			return 20;
+		long bad = syscall(SYS_fsopen, "kite_nosuchfs", FSOPEN_CLOEXEC);
+		int e = errno;
+		printf("%d %ld %d\n", getpid(), bad, e);
 		return 0;
 	}
 	return 2;

@@ -1,12 +1,15 @@
 /**
  * security receiver: privilege changes, ptrace and process_vm_writev, kernel module and BPF loads,
- * namespace changes and mounts, and socket listeners (bpf/security.bpf.c: tp_btf on sys_enter and
- * sys_exit; Linux 5.11+).
+ * namespace changes and mounts (the new mount API too), and socket listeners (bpf/security.bpf.c: one
+ * pair of per-syscall tracepoints per watched syscall, attached only for the families the config asks
+ * for; Linux 5.17+).
  *
  * One record per watched syscall, with the acting process, its credentials after the call (and before
  * it, for privilege changes or whenever they changed), its namespaces, and the result: `kite.result` is
  * 0 on success or the errno of the refusal (a refused attempt is an event too). execve and execveat are
  * reported only when they changed the credentials (set-user-ID, set-group-ID, file capabilities).
+ * A syscall this kernel has no tracepoint for (not built in, or newer than the kernel) is skipped and
+ * logged at start; it is never an error.
  */
 import { readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -16,8 +19,8 @@ import { BpfObject, errnoName } from '../../bpf/object';
 import { BpfReceiver } from '../bpf-receiver';
 import { UserNames } from '../exec/users';
 import { SecurityConfig } from './config';
-import { kindTable, SYSCALL_NAMES } from './syscalls';
-import { Creds, decodeSecurity, NS_KINDS, NsKind, SECURITY_LIMITS, SECURITY_RODATA, SecurityFlags, SecurityKind, SecurityKindName, SecurityOp, SecurityWire } from './wire';
+import { ALL_TRACEPOINTS, hooksOf, MODULE_LOAD_PROGRAM, programsOf, SecurityHooks, SYSCALL_NAMES, tracefsEvents } from './syscalls';
+import { Creds, decodeSecurity, NS_KINDS, NsKind, SecurityFlags, SecurityKind, SecurityKindName, SecurityOp, SecurityWire } from './wire';
 
 const EVENT_NAMES: Record<number, string> = {
   [SecurityOp.PROCESS_PRIVILEGE_CHANGE]: 'process.privilege_change',
@@ -60,6 +63,25 @@ export const NS_FLAGS: [number, NsKind][] = [
   [0x08000000, 'ipc'], [0x02000000, 'cgroup'], [0x00000080, 'time'],
 ];
 
+/** kite.mount.operation of each mount-family syscall. */
+const MOUNT_OPERATIONS: Partial<Record<SecurityKindName, string>> = { MOUNT: 'mount', UMOUNT: 'umount', PIVOT_ROOT: 'pivot_root' };
+
+/** MOUNT_ATTR_* (include/uapi/linux/mount.h). */
+const MOUNT_ATTR_IDMAP = 0x100000;
+const AT_RECURSIVE = 0x8000;
+const ATIME: Record<number, string> = { 0x0: 'relatime', 0x10: 'noatime', 0x20: 'strictatime' };
+
+/** Names of MOUNT_ATTR_* bits (the atime mode, bits 4-6, as relatime/noatime/strictatime when set). */
+export function mountAttrs(v: number): string[] {
+  const out: string[] = [];
+  for (const [bit, name] of [[0x1, 'rdonly'], [0x2, 'nosuid'], [0x4, 'nodev'], [0x8, 'noexec'], [0x80, 'nodiratime'], [0x100000, 'idmap'], [0x200000, 'nosymfollow']] as [number, string][]) {
+    if (v & bit) out.push(name);
+  }
+  const atime = v & 0x70;
+  if (atime) out.push(ATIME[atime] ?? `atime_${atime.toString(16)}`);
+  return out;
+}
+
 const TRANSPORTS: Record<number, string> = { 6: 'tcp', 17: 'udp', 132: 'sctp', 262: 'mptcp' };
 const PTRACE_REQUESTS: Record<number, string> = { 16: 'attach', 0x4206: 'seize' };
 
@@ -90,22 +112,43 @@ export class SecurityReceiver extends BpfReceiver {
   private readonly clock = new BootClock();
   private readonly users = new UserNames();
 
+  private readonly hooks: SecurityHooks;
+
   constructor(id: ComponentId, host: Host, private readonly cfg: SecurityConfig) {
+    const hooks = hooksOf(cfg.events);
     super(id, host, {
       object: 'security',
-      programs: ['handle_sys_enter', 'handle_sys_exit'],
+      programs: programsOf(hooks),
       ringMap: 'security_events',
       statsMap: 'security_stats',
       ringBufferSize: cfg.ringBufferSize,
       filter: cfg.filter,
     });
+    this.hooks = hooks;
   }
 
+  /** Tracepoint names of the syscalls watched on this kernel. */
+  get watchedSyscalls(): readonly string[] {
+    return this.hooks.syscalls;
+  }
+
+  /** Only the programs of the chosen families that this kernel has hooks for are loaded. */
   protected override configure(obj: BpfObject): void {
-    const rodata = obj.rodata();
-    const v = rodata.initialValue();
-    kindTable(this.cfg.events, process.arch, SECURITY_LIMITS.syscallsMax).copy(v, SECURITY_RODATA.syscall_kind.offset);
-    rodata.setInitialValue(v);
+    if (!tracefsEvents()) {
+      throw new Error('security receiver: tracefs is not mounted at /sys/kernel/tracing (or not readable: the per-syscall tracepoints need CAP_DAC_READ_SEARCH)');
+    }
+    const keep = new Set(programsOf(this.hooks));
+    for (const tp of ALL_TRACEPOINTS) {
+      for (const p of [`handle_enter_${tp}`, `handle_exit_${tp}`]) if (!keep.has(p)) obj.program(p).setAutoload(false);
+    }
+    if (!keep.has(MODULE_LOAD_PROGRAM)) obj.program(MODULE_LOAD_PROGRAM).setAutoload(false);
+    const component = `receiver/${this.id.key}`;
+    if (this.hooks.missing.length) {
+      this.host.logger.info('syscalls without a tracepoint on this kernel: not watched', { component, syscalls: this.hooks.missing });
+    }
+    if (this.cfg.events.includes('module') && !this.hooks.moduleLoad) {
+      this.host.logger.info('no module:module_load tracepoint (kernel without module support): loaded modules are not named by the kernel', { component });
+    }
   }
 
   protected override tick(): void {
@@ -190,11 +233,16 @@ export class SecurityReceiver extends BpfReceiver {
         break;
       case SecurityOp.KERNEL_MODULE_LOAD:
         if (kind === 'FINIT_MODULE') {
-          if (w.str[0]) rec['file.name'] = w.str[0];
+          if (w.str[0]) {
+            rec['file.path'] = w.str[0];
+            rec['file.name'] = basename(w.str[0]);
+          }
           rec['kite.module.fd'] = asInt(a[0]!);
+          rec['kite.module.flags'] = Number(a[2]) >>> 0;
         } else {
           rec['kite.module.size'] = Number(a[1]);
         }
+        if (w.str[2]) rec['kite.module.name'] = w.str[2];
         rec['kite.module.params'] = w.str[1];
         break;
       case SecurityOp.KERNEL_BPF_LOAD:
@@ -209,6 +257,8 @@ export class SecurityReceiver extends BpfReceiver {
         const flags = Number(kind === 'SETNS' ? a[1] : kind === 'CLONE3' ? a[5] : a[0]) >>> 0;
         rec['kite.namespace.flags'] = flags;
         const kinds = new Set<NsKind>(this.nsKindsFromFlags(flags));
+        // setns: the kind of the namespace file given (nstype may be 0: any)
+        if (w.flags & SecurityFlags.FD_NS) for (const k of this.nsKindsFromFlags(w.aux[0]!)) kinds.add(k);
         NS_KINDS.forEach((k, i) => {
           if (w.nsAfter[i] && w.nsBefore[i] !== w.nsAfter[i]) kinds.add(k);
         });
@@ -223,18 +273,8 @@ export class SecurityReceiver extends BpfReceiver {
         break;
       }
       case SecurityOp.NAMESPACE_MOUNT:
-        rec['kite.mount.operation'] = kind === 'MOUNT' ? 'mount' : kind === 'UMOUNT' ? 'umount' : 'pivot_root';
-        if (kind === 'PIVOT_ROOT') {
-          rec['kite.mount.new_root'] = w.str[0];
-          rec['kite.mount.put_old'] = w.str[1];
-        } else {
-          rec['kite.mount.target'] = w.str[0];
-          rec['kite.mount.flags'] = Number(kind === 'MOUNT' ? a[3] : a[1]);
-          if (kind === 'MOUNT') {
-            rec['kite.mount.source'] = w.str[1];
-            if (w.str[2]) rec['kite.mount.fs_type'] = w.str[2];
-          }
-        }
+        rec['kite.mount.operation'] = MOUNT_OPERATIONS[kind] ?? SYSCALL_NAMES[kind];
+        this.mount(rec, w, kind);
         rec['kite.namespace.mnt.id'] = w.nsAfter[0]!;
         break;
       case SecurityOp.NETWORK_LISTEN:
@@ -253,6 +293,69 @@ export class SecurityReceiver extends BpfReceiver {
         break;
     }
     return rec;
+  }
+
+  /** Attributes of a mount-family call (mount, umount2, pivot_root and the new mount API). */
+  private mount(rec: KiteRecord, w: SecurityWire, kind: SecurityKindName): void {
+    const a = w.args;
+    const set = (key: string, v: string): void => {
+      if (v) rec[key] = v;
+    };
+    switch (kind) {
+      case 'PIVOT_ROOT':
+        rec['kite.mount.new_root'] = w.str[0];
+        rec['kite.mount.put_old'] = w.str[1];
+        break;
+      case 'MOUNT':
+        rec['kite.mount.target'] = w.str[0];
+        rec['kite.mount.flags'] = Number(a[3]);
+        rec['kite.mount.source'] = w.str[1];
+        set('kite.mount.fs_type', w.str[2]);
+        break;
+      case 'UMOUNT':
+        rec['kite.mount.target'] = w.str[0];
+        rec['kite.mount.flags'] = Number(a[1]);
+        break;
+      case 'FSOPEN':
+        set('kite.mount.fs_type', w.str[2]);
+        rec['kite.mount.flags'] = Number(a[1]) >>> 0;
+        break;
+      case 'FSCONFIG':
+        rec['kite.mount.fsconfig.command'] = Number(a[1]) === 8 ? 'create_excl' : 'create';
+        rec['kite.mount.context_fd'] = asInt(a[0]!);
+        set('kite.mount.source', w.str[1]);
+        set('kite.mount.fs_type', w.str[2]);
+        break;
+      case 'FSMOUNT':
+        rec['kite.mount.context_fd'] = asInt(a[0]!);
+        rec['kite.mount.attributes'] = mountAttrs(Number(a[2]) >>> 0);
+        rec['kite.mount.flags'] = Number(a[2]) >>> 0;
+        set('kite.mount.source', w.str[1]);
+        set('kite.mount.fs_type', w.str[2]);
+        if (w.result >= 0) rec['kite.mount.fd'] = w.result;
+        break;
+      case 'MOVE_MOUNT':
+        set('kite.mount.target', w.str[0]);
+        set('kite.mount.source', w.str[1]);
+        set('kite.mount.fs_type', w.str[2]);
+        rec['kite.mount.flags'] = Number(a[4]) >>> 0;
+        break;
+      case 'OPEN_TREE':
+        set('kite.mount.source', w.str[0]);
+        rec['kite.mount.flags'] = Number(a[2]) >>> 0;
+        rec['kite.mount.recursive'] = (Number(a[2]) & AT_RECURSIVE) !== 0;
+        if (w.result >= 0) rec['kite.mount.fd'] = w.result;
+        break;
+      case 'MOUNT_SETATTR':
+        set('kite.mount.target', w.str[0]);
+        rec['kite.mount.flags'] = Number(a[2]) >>> 0;
+        rec['kite.mount.recursive'] = (Number(a[2]) & AT_RECURSIVE) !== 0;
+        rec['kite.mount.attributes.set'] = mountAttrs(w.aux[0]!);
+        rec['kite.mount.attributes.cleared'] = mountAttrs(w.aux[1]!);
+        if (w.aux[2]) rec['kite.mount.propagation'] = w.aux[2];
+        if (w.aux[0]! & MOUNT_ATTR_IDMAP) rec['kite.mount.userns_fd'] = w.aux[3]!;
+        break;
+    }
   }
 
   /** The target process: from the kernel (ptrace tracee, clone child), else read from /proc now. */

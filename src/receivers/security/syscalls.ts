@@ -1,9 +1,11 @@
 /**
- * Which syscalls the security receiver watches, per event family, and their numbers per architecture.
- * The receiver writes the table of the families its config asks for into the program's .rodata
- * (syscall_kind[nr], bpf/security.bpf.c) before load; every other syscall costs one array read.
+ * Which syscalls the security receiver watches, per event family, and the hooks behind them: one
+ * pair of per-syscall tracepoints (tracefs `syscalls/sys_enter_<name>`, `sys_exit_<name>`) each, with
+ * programs `handle_enter_<name>` / `handle_exit_<name>` in bpf/security.bpf.c. Only the families the
+ * config asks for are attached; a syscall this kernel has no tracepoint for is skipped.
  */
-import { SecurityKind, SecurityKindName } from './wire';
+import { statSync } from 'node:fs';
+import { SecurityKindName } from './wire';
 
 /** Event families, as written in the config's `events` list. */
 export const FAMILIES = ['privilege', 'ptrace', 'module', 'bpf', 'namespace', 'mount', 'listen'] as const;
@@ -15,42 +17,72 @@ export const FAMILY_KINDS: Record<Family, SecurityKindName[]> = {
   module: ['INIT_MODULE', 'FINIT_MODULE'],
   bpf: ['BPF'],
   namespace: ['SETNS', 'UNSHARE', 'CLONE', 'CLONE3'],
-  mount: ['MOUNT', 'UMOUNT', 'PIVOT_ROOT'],
+  mount: ['MOUNT', 'UMOUNT', 'PIVOT_ROOT', 'FSOPEN', 'FSCONFIG', 'FSMOUNT', 'MOVE_MOUNT', 'OPEN_TREE', 'MOUNT_SETATTR'],
   listen: ['BIND', 'LISTEN'],
 };
 
-/** The syscall behind each kind, by name (umount is umount2). */
+/** The syscall behind each kind, by its user-space name (`kite.syscall`). */
 export const SYSCALL_NAMES: Record<SecurityKindName, string> = {
   SETUID: 'setuid', SETGID: 'setgid', SETREUID: 'setreuid', SETREGID: 'setregid', SETRESUID: 'setresuid',
   SETRESGID: 'setresgid', SETFSUID: 'setfsuid', SETFSGID: 'setfsgid', SETGROUPS: 'setgroups', CAPSET: 'capset',
   EXECVE: 'execve', EXECVEAT: 'execveat', PTRACE: 'ptrace', VM_WRITEV: 'process_vm_writev',
   INIT_MODULE: 'init_module', FINIT_MODULE: 'finit_module', BPF: 'bpf', SETNS: 'setns', UNSHARE: 'unshare',
   CLONE: 'clone', CLONE3: 'clone3', MOUNT: 'mount', UMOUNT: 'umount2', PIVOT_ROOT: 'pivot_root', BIND: 'bind', LISTEN: 'listen',
+  FSOPEN: 'fsopen', FSCONFIG: 'fsconfig', FSMOUNT: 'fsmount', MOVE_MOUNT: 'move_mount', OPEN_TREE: 'open_tree',
+  MOUNT_SETATTR: 'mount_setattr',
 };
 
-/** Syscall numbers (x86_64: arch/x86/entry/syscalls/syscall_64.tbl; arm64: the generic table). */
-const NUMBERS: Record<string, Record<SecurityKindName, number>> = {
-  x64: {
-    SETUID: 105, SETGID: 106, SETREUID: 113, SETREGID: 114, SETRESUID: 117, SETRESGID: 119, SETFSUID: 122,
-    SETFSGID: 123, SETGROUPS: 116, CAPSET: 126, EXECVE: 59, EXECVEAT: 322, PTRACE: 101, VM_WRITEV: 311,
-    INIT_MODULE: 175, FINIT_MODULE: 313, BPF: 321, SETNS: 308, UNSHARE: 272, CLONE: 56, CLONE3: 435,
-    MOUNT: 165, UMOUNT: 166, PIVOT_ROOT: 155, BIND: 49, LISTEN: 50,
-  },
-  arm64: {
-    SETUID: 146, SETGID: 144, SETREUID: 145, SETREGID: 143, SETRESUID: 147, SETRESGID: 149, SETFSUID: 151,
-    SETFSGID: 152, SETGROUPS: 159, CAPSET: 91, EXECVE: 221, EXECVEAT: 281, PTRACE: 117, VM_WRITEV: 271,
-    INIT_MODULE: 105, FINIT_MODULE: 273, BPF: 280, SETNS: 268, UNSHARE: 97, CLONE: 220, CLONE3: 435,
-    MOUNT: 40, UMOUNT: 39, PIVOT_ROOT: 41, BIND: 200, LISTEN: 201,
-  },
-};
+/** The tracepoint name of each kind's syscall: its name in the kernel's SYSCALL_DEFINE (umount2 is `umount`). */
+export function tracepointOf(kind: SecurityKindName): string {
+  return kind === 'UMOUNT' ? 'umount' : SYSCALL_NAMES[kind];
+}
 
-export const SUPPORTED_ARCHS = Object.keys(NUMBERS);
+/** Every tracepoint name bpf/security.bpf.c has a program pair for, in declaration order. */
+export const ALL_TRACEPOINTS: string[] = Object.values(FAMILY_KINDS).flat().map(tracepointOf);
 
-/** syscall_kind[nr] for the chosen families: a byte per syscall number below `size`. */
-export function kindTable(families: readonly Family[], arch: string = process.arch, size = 512): Buffer {
-  const numbers = NUMBERS[arch];
-  if (!numbers) throw new Error(`security receiver: no syscall table for architecture ${arch} (have ${SUPPORTED_ARCHS.join(', ')})`);
-  const t = Buffer.alloc(size);
-  for (const f of families) for (const k of FAMILY_KINDS[f]) t[numbers[k]] = SecurityKind[k];
-  return t;
+/** The BTF tracepoint that names a module the kernel loaded (module family). */
+export const MODULE_LOAD_PROGRAM = 'handle_module_load';
+
+const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+
+/** stat(), not access() (existsSync): access() checks with the real uid and drops the capabilities of
+ * an agent running as a non-root user with CAP_DAC_READ_SEARCH, so tracefs would look absent. */
+function exists(p: string): boolean {
+  try {
+    return statSync(p, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
+  }
+}
+
+/** tracefs' events folder, or undefined when tracefs is not mounted or not readable. */
+export function tracefsEvents(): string | undefined {
+  const d = TRACEFS.find((p) => exists(`${p}/events/syscalls`));
+  return d ? `${d}/events` : undefined;
+}
+
+export interface SecurityHooks {
+  /** Tracepoint names of the chosen families' syscalls this kernel has (programs to attach). */
+  syscalls: string[];
+  /** Those it has no tracepoint for (the syscall is not built in, or newer than the kernel). */
+  missing: string[];
+  /** Whether module:module_load exists (Linux built with module support) and the module family is on. */
+  moduleLoad: boolean;
+}
+
+/** The hooks for `families` on this kernel (every one, unchecked, when tracefs cannot be read). */
+export function hooksOf(families: readonly Family[], events: string | undefined = tracefsEvents()): SecurityHooks {
+  const wanted = families.flatMap((f) => FAMILY_KINDS[f]).map(tracepointOf);
+  if (!events) return { syscalls: wanted, missing: [], moduleLoad: false };
+  const has = (tp: string): boolean => exists(`${events}/syscalls/sys_enter_${tp}`) && exists(`${events}/syscalls/sys_exit_${tp}`);
+  return {
+    syscalls: wanted.filter(has),
+    missing: wanted.filter((tp) => !has(tp)),
+    moduleLoad: families.includes('module') && exists(`${events}/module/module_load`),
+  };
+}
+
+/** Program names of a set of hooks, entry before exit. */
+export function programsOf(h: SecurityHooks): string[] {
+  return [...h.syscalls.flatMap((s) => [`handle_enter_${s}`, `handle_exit_${s}`]), ...(h.moduleLoad ? [MODULE_LOAD_PROGRAM] : [])];
 }

@@ -45,7 +45,13 @@ export const SecurityKind = {
   PIVOT_ROOT: 24,
   BIND: 25,
   LISTEN: 26,
-  MAX: 27,
+  FSOPEN: 27,
+  FSCONFIG: 28,
+  FSMOUNT: 29,
+  MOVE_MOUNT: 30,
+  OPEN_TREE: 31,
+  MOUNT_SETATTR: 32,
+  MAX: 33,
 } as const;
 export type SecurityKindName = Exclude<keyof typeof SecurityKind, 'MAX'>;
 
@@ -54,10 +60,10 @@ export const NS_KINDS = ['mnt', 'net', 'pid', 'user', 'uts', 'ipc', 'cgroup', 't
 export type NsKind = (typeof NS_KINDS)[number];
 
 /** enum security_flags (bpf/security.h) */
-export const SecurityFlags = { TARGET: 1, CREDS_CHANGED: 2, SOCKET: 4 } as const;
+export const SecurityFlags = { TARGET: 1, CREDS_CHANGED: 2, SOCKET: 4, MODULE_LOADED: 8, FD_NS: 16 } as const;
 
 /** Compile-time limits of bpf/security.h (checked by the layout test). */
-export const SECURITY_LIMITS = { commLen: 16, strMax: 256, strs: 3, syscallsMax: 512, nsCount: 8 } as const;
+export const SECURITY_LIMITS = { commLen: 16, strMax: 256, strs: 3, nsCount: 8 } as const;
 
 const creds = (base: number, prefix: string) => ({
   [`${prefix}.uid`]: { offset: base, size: 4 },
@@ -104,9 +110,6 @@ export const SECURITY_EVENT = {
     str: { offset: 368, size: 768 },
   },
 } as const;
-
-/** Offsets of the read-only knobs in the object's .rodata (checked by the layout test). */
-export const SECURITY_RODATA = { syscall_kind: { offset: 0, size: 512 } } as const;
 
 export interface Creds {
   uid: number;
