@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The baseline of test/bench/security-overhead.ts: the security receiver's two hooks
- * (tp_btf/sys_enter, tp_btf/sys_exit) doing nothing but counting, per CPU. */
+/* The baselines of test/bench/security-overhead.ts: per-CPU counters that do nothing else,
+ *  - on the security receiver's hooks: one tracefs tracepoint pair per watched syscall
+ *    (syscalls/sys_enter_<name>, sys_exit_<name>; the list of bpf/security.bpf.c), and
+ *  - on every syscall: tp_btf/sys_enter and tp_btf/sys_exit (the receiver's hooks before). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -34,3 +36,50 @@ int BPF_PROG(count_sys_exit, struct pt_regs *regs, long ret)
 	count(1);
 	return 0;
 }
+
+#define COUNT_SYSCALL(tp)                                          \
+	SEC("tracepoint/syscalls/sys_enter_" #tp)                  \
+	int count_enter_##tp(void *ctx)                            \
+	{                                                          \
+		count(0);                                          \
+		return 0;                                          \
+	}                                                          \
+	SEC("tracepoint/syscalls/sys_exit_" #tp)                   \
+	int count_exit_##tp(void *ctx)                             \
+	{                                                          \
+		count(1);                                          \
+		return 0;                                          \
+	}
+
+COUNT_SYSCALL(setuid)
+COUNT_SYSCALL(setgid)
+COUNT_SYSCALL(setreuid)
+COUNT_SYSCALL(setregid)
+COUNT_SYSCALL(setresuid)
+COUNT_SYSCALL(setresgid)
+COUNT_SYSCALL(setfsuid)
+COUNT_SYSCALL(setfsgid)
+COUNT_SYSCALL(setgroups)
+COUNT_SYSCALL(capset)
+COUNT_SYSCALL(execve)
+COUNT_SYSCALL(execveat)
+COUNT_SYSCALL(ptrace)
+COUNT_SYSCALL(process_vm_writev)
+COUNT_SYSCALL(init_module)
+COUNT_SYSCALL(finit_module)
+COUNT_SYSCALL(bpf)
+COUNT_SYSCALL(setns)
+COUNT_SYSCALL(unshare)
+COUNT_SYSCALL(clone)
+COUNT_SYSCALL(clone3)
+COUNT_SYSCALL(mount)
+COUNT_SYSCALL(umount)
+COUNT_SYSCALL(pivot_root)
+COUNT_SYSCALL(bind)
+COUNT_SYSCALL(listen)
+COUNT_SYSCALL(fsopen)
+COUNT_SYSCALL(fsconfig)
+COUNT_SYSCALL(fsmount)
+COUNT_SYSCALL(move_mount)
+COUNT_SYSCALL(open_tree)
+COUNT_SYSCALL(mount_setattr)
