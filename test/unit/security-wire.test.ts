@@ -151,3 +151,43 @@ test('malformed records are reported, never thrown', () => {
   for (let len = 0; len < good.length; len += 37) assert.doesNotThrow(() => decodeSecurity(good.subarray(0, len), 0, len));
   for (const f of ['exec-setuid.hex', 'capset.hex', 'unshare.hex', 'bpf-prog-load.hex']) assert.doesNotThrow(() => JSON.stringify(record(f)));
 });
+
+test('the new mount API: fsconfig create, fsmount, move_mount, mount_setattr and open_tree clone name the file system, paths and attributes', () => {
+  const dir = '/tmp/kite-newapi-Ijz36R';
+  const create = record('fsconfig-create.hex');
+  assert.equal(create['event.name'], 'namespace.mount');
+  assert.equal(create['kite.mount.operation'], 'fsconfig');
+  assert.equal(create['kite.mount.fsconfig.command'], 'create');
+  assert.equal(create['kite.mount.fs_type'], 'tmpfs');
+  assert.equal(create['kite.mount.source'], 'kite-newapi');
+  const fsmount = record('fsmount.hex');
+  assert.deepEqual(fsmount['kite.mount.attributes'], ['nosuid', 'nodev']);
+  assert.equal(fsmount['kite.mount.source'], 'kite-newapi');
+  assert.equal(typeof fsmount['kite.mount.fd'], 'number');
+  const move = record('move-mount.hex');
+  assert.equal(move['kite.mount.operation'], 'move_mount');
+  assert.equal(move['kite.mount.target'], dir);
+  assert.equal(move['kite.mount.source'], '/', 'a detached mount');
+  assert.equal(move['kite.mount.fs_type'], 'tmpfs');
+  const setattr = record('mount-setattr.hex');
+  assert.equal(setattr['kite.mount.target'], dir);
+  assert.deepEqual(setattr['kite.mount.attributes.set'], ['rdonly']);
+  assert.equal(setattr['kite.mount.recursive'], true);
+  assert.equal(setattr['kite.mount.userns_fd'], undefined, 'no idmap');
+  const tree = record('open-tree-clone.hex');
+  assert.equal(tree['kite.mount.operation'], 'open_tree');
+  assert.equal(tree['kite.mount.source'], dir);
+  assert.equal(tree['kite.mount.recursive'], false);
+  const refused = record('fsopen-refused.hex');
+  assert.equal(refused['kite.mount.fs_type'], 'kite_nosuchfs');
+  assert.equal(refused['kite.result.error'], 'ENODEV');
+  assert.equal(refused['kite.namespace.mnt.id'], move['kite.namespace.mnt.id'], 'the same new mount namespace');
+});
+
+test('setns with nstype 0: the kind comes from the namespace file', () => {
+  const w = decode('setns-any.hex');
+  assert.equal(w.flags & SecurityFlags.FD_NS, SecurityFlags.FD_NS);
+  const r = rx.toRecord(w);
+  assert.equal(r['kite.namespace.flags'], 0);
+  assert.deepEqual(r['kite.namespace.kinds'], ['uts']);
+});
