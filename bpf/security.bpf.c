@@ -425,7 +425,8 @@ static __always_inline void fill_enter(struct security_event *e, struct task_str
 	case SECURITY_KIND_MOVE_MOUNT:
 		abs_path(e->str[0], a[2], a[3]);
 		abs_path(e->str[1], a[0], a[1]);
-		mount_fs_type_of_fd(e->str[2], t, a[0]);
+		if (a[4] & MOVE_MOUNT_F_EMPTY_PATH_) /* the mount is the fd itself (fsmount, open_tree) */
+			mount_fs_type_of_fd(e->str[2], t, a[0]);
 		break;
 	case SECURITY_KIND_OPEN_TREE:
 	case SECURITY_KIND_MOUNT_SETATTR:
