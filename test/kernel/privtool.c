@@ -22,7 +22,10 @@
  *                               finit_module(<file>), and init_module of an ELF image whose
  *                               .gnu.linkonce.this_module section (<size> bytes: sizeof(struct module)
  *                               of the running kernel) names the module "kite_fakemod" at <name_off>;
- *                               both refused (the image has no symbol table) */
+ *                               both refused (the image has no symbol table)
+ *   privtool modload <file.ko> <name> <params>
+ *                               finit_module(<file.ko>, <params>), then delete_module(<name>) when it
+ *                               loaded: a real load and unload (kernels with module support) */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -240,6 +243,16 @@ int main(int argc, char **argv)
 		long r2 = syscall(SYS_init_module, img, len, "kite_param=2");
 		int e2 = errno;
 		printf("%d %ld %d %ld %d %zu\n", getpid(), r1, e1, r2, e2, len);
+		return 0;
+	}
+	if (!strcmp(cmd, "modload") && argc > 4) {
+		int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return 10;
+		long r = syscall(SYS_finit_module, fd, argv[4], 0);
+		int e = r ? errno : 0;
+		long d = r ? -1 : syscall(SYS_delete_module, argv[3], O_NONBLOCK);
+		printf("%d %ld %d %ld\n", getpid(), r, e, d);
 		return 0;
 	}
 	if (!strcmp(cmd, "setns0")) {

@@ -2,7 +2,8 @@
  * The security receiver on the real kernel (root): each family is driven for real by the trigger
  * program test/kernel/privtool.c (or by bpftool) and the exact event is asserted: a set-user-ID copy run
  * by nobody that drops its effective uid and takes it back, capset, ptrace attach and
- * process_vm_writev into a child, module loads the kernel refuses, a BPF program loaded by bpftool,
+ * process_vm_writev into a child, module loads the kernel refuses (and, with module support, a real
+ * load and unload of a harmless module such as dummy), a BPF program loaded by bpftool,
  * unshare of a mount and a network namespace with a tmpfs mounted and unmounted inside, the new mount
  * API (fsopen, fsconfig, fsmount, move_mount, mount_setattr, open_tree), setns, clone and clone3 with
  * new namespaces, and a listener on a loopback port. A second receiver whose filter excludes the
@@ -19,6 +20,7 @@ import { once } from 'node:events';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { release } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { KiteRecord, parseComponentId } from '../../src/component/component';
 import { setLibbpfLogger } from '../../src/bpf/object';
@@ -67,12 +69,12 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs a command to its end; returns its pid, exit code and stdout. */
+/** Runs a command to its end (its output closed: the exit can come before the last output); returns its pid, exit code and stdout. */
 async function run(cmd: string, args: string[]): Promise<{ pid: number; code: number | null; out: string }> {
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (d) => { out += d; });
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const [code] = (await once(child, 'close')) as [number | null];
   return { pid: child.pid!, code, out: out.trim() };
 }
 
@@ -259,6 +261,51 @@ test('kernel: module loads are reported with the file path, the module name and 
   assert.equal(init['kite.module.params'], 'kite_param=2');
   assert.equal(init['kite.result'], r2 === 0 ? 0 : e2);
   assert.ok((init['kite.result'] as number) > 0, 'an image without symbols is refused');
+  nothingFor(pid);
+});
+
+/** Modules safe to load and unload in a test (no device, no side effect), with the parameters that say so. */
+const HARMLESS_MODULES: [string, string][] = [['dummy', 'numdummies=0'], ['ifb', 'numifbs=0'], ['nlmon', '']];
+
+/** An uncompressed copy (or the file) of a harmless module of the running kernel that is not loaded:
+ * from /lib/modules, or from the test guest's kernel package (test/vm/prepare.sh keeps it). */
+function harmlessModule(): { path: string; name: string; params: string } | undefined {
+  const rel = release();
+  const roots = [`/lib/modules/${rel}`, `${process.env.KITE_VM_CACHE ?? '/var/cache/kite/vm'}/${rel}/root/lib/modules/${rel}`];
+  for (const [name, params] of HARMLESS_MODULES) {
+    if (existsSync(`/sys/module/${name}`)) continue;
+    for (const root of roots) {
+      const base = `${root}/kernel/drivers/net/${name}.ko`;
+      if (existsSync(base)) return { path: base, name, params };
+      for (const [ext, cmd] of [['.xz', 'xz'], ['.zst', 'zstd']] as const) {
+        if (!existsSync(base + ext)) continue;
+        const path = join(dir, `${name}.ko`);
+        writeFileSync(path, execFileSync(cmd, ['-dc', base + ext]));
+        return { path, name, params };
+      }
+    }
+  }
+  return undefined;
+}
+
+test('kernel: a module the kernel loads is named by the kernel (module:module_load); it is unloaded again', async () => {
+  if (!MODULES) {
+    assert.equal(existsSync(`${EVENTS}/module/module_load`), false, 'no module support: no module_load tracepoint either');
+    return;
+  }
+  const mod = harmlessModule();
+  assert.ok(mod, `a module of the running kernel (${HARMLESS_MODULES.map(([n]) => n).join(', ')}) under /lib/modules or the test guest's kernel package`);
+  const { pid, code, out } = await run(tool, ['modload', mod.path, mod.name, mod.params]);
+  assert.equal(code, 0);
+  const [, r, e, d] = out.split(' ').map(Number);
+  assert.equal(r, 0, `the kernel loaded ${mod.path} (errno ${e})`);
+  assert.equal(d, 0, 'and unloaded it');
+  const ev = await waitFor(find(pid, 'kernel.module_load', 'finit_module'), 3000, 'the load');
+  assert.equal(ev['kite.result'], 0);
+  assert.equal(ev['kite.module.name'], mod.name, 'the name the kernel loaded it under');
+  assert.equal(ev['file.path'], mod.path);
+  assert.equal(ev['kite.module.params'], mod.params);
+  assert.equal(existsSync(`/sys/module/${mod.name}`), false, 'nothing left loaded');
   nothingFor(pid);
 });
 
