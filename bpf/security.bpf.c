@@ -62,6 +62,7 @@ struct {
 #define AF_INET6_ 10
 #define FSCONFIG_CMD_CREATE_ 6
 #define FSCONFIG_CMD_CREATE_EXCL_ 8
+#define FSCONFIG_CMD_RECONFIGURE_ 7
 #define OPEN_TREE_CLONE_ 1
 #define MOVE_MOUNT_F_EMPTY_PATH_ 0x4
 #define NSFS_MAGIC_ 0x6e736673
@@ -377,7 +378,7 @@ static __always_inline int worth_watching(__u32 kind, __u64 *a)
 		return family == AF_INET_ || family == AF_INET6_;
 	}
 	case SECURITY_KIND_FSCONFIG:
-		return a[1] == FSCONFIG_CMD_CREATE_ || a[1] == FSCONFIG_CMD_CREATE_EXCL_;
+		return a[1] == FSCONFIG_CMD_CREATE_ || a[1] == FSCONFIG_CMD_CREATE_EXCL_ || a[1] == FSCONFIG_CMD_RECONFIGURE_;
 	case SECURITY_KIND_OPEN_TREE:
 		return (a[2] & OPEN_TREE_CLONE_) != 0;
 	}
@@ -429,6 +430,7 @@ static __always_inline void fill_enter(struct security_event *e, struct task_str
 			mount_fs_type_of_fd(e->str[2], t, a[0]);
 		break;
 	case SECURITY_KIND_OPEN_TREE:
+	case SECURITY_KIND_FSPICK:
 	case SECURITY_KIND_MOUNT_SETATTR:
 		abs_path(e->str[0], a[0], a[1]);
 		if (kind == SECURITY_KIND_MOUNT_SETATTR && a[3] && a[4] >= sizeof(struct mount_attr)) {
@@ -561,6 +563,7 @@ static __always_inline __u16 op_of(__u32 kind)
 	case SECURITY_KIND_MOVE_MOUNT:
 	case SECURITY_KIND_OPEN_TREE:
 	case SECURITY_KIND_MOUNT_SETATTR:
+	case SECURITY_KIND_FSPICK:
 		return KITE_OP_NAMESPACE_MOUNT;
 	case SECURITY_KIND_BIND:
 	case SECURITY_KIND_LISTEN:
@@ -679,6 +682,7 @@ SECURITY_SYSCALL(fsmount, SECURITY_KIND_FSMOUNT, 3)
 SECURITY_SYSCALL(move_mount, SECURITY_KIND_MOVE_MOUNT, 5)
 SECURITY_SYSCALL(open_tree, SECURITY_KIND_OPEN_TREE, 3)
 SECURITY_SYSCALL(mount_setattr, SECURITY_KIND_MOUNT_SETATTR, 5)
+SECURITY_SYSCALL(fspick, SECURITY_KIND_FSPICK, 3)
 
 /* A module the kernel loaded, inside init_module/finit_module of this thread: its name, as the
  * kernel knows it. Attached only where the tracepoint exists (CONFIG_MODULES). */

@@ -40,12 +40,13 @@ enum security_kind {
 	SECURITY_KIND_BIND = 25,        /* AF_INET and AF_INET6 only */
 	SECURITY_KIND_LISTEN = 26,
 	SECURITY_KIND_FSOPEN = 27,      /* the new mount API (Linux 5.2+) */
-	SECURITY_KIND_FSCONFIG = 28,    /* FSCONFIG_CMD_CREATE and FSCONFIG_CMD_CREATE_EXCL only */
+	SECURITY_KIND_FSCONFIG = 28,    /* FSCONFIG_CMD_CREATE, _CREATE_EXCL and _RECONFIGURE only */
 	SECURITY_KIND_FSMOUNT = 29,
 	SECURITY_KIND_MOVE_MOUNT = 30,
 	SECURITY_KIND_OPEN_TREE = 31,   /* OPEN_TREE_CLONE only (a detached copy: a bind mount to be) */
 	SECURITY_KIND_MOUNT_SETATTR = 32, /* Linux 5.12+ */
-	SECURITY_KIND_MAX = 33,
+	SECURITY_KIND_FSPICK = 33,
+	SECURITY_KIND_MAX = 34,
 };
 
 /* Slots of ns_before / ns_after: namespace inode numbers (as in /proc/<pid>/ns/<kind>). */
@@ -92,8 +93,8 @@ struct security_creds {
  *            setns: [0] the kind of the namespace file (SECURITY_FLAG_FD_NS);
  *            mount_setattr: [0] attr_set, [1] attr_clr, [2] propagation, [3] userns_fd
  *   str[0]:  exec: filename; finit_module: the file's absolute path; bpf: program name;
- *            mount/umount: target as given; move_mount, open_tree, mount_setattr: the absolute path
- *            (target); pivot_root: new_root; ptrace: the tracee's executable name
+ *            mount/umount: target as given; move_mount, open_tree, mount_setattr, fspick: the
+ *            absolute path (target); pivot_root: new_root; ptrace: the tracee's executable name
  *   str[1]:  mount: source; fsconfig, fsmount: the context's source; move_mount: the absolute path
  *            of the source; pivot_root: put_old; init/finit_module: parameters
  *   str[2]:  mount, fsopen, fsconfig, fsmount, move_mount: file system type; bpf: raw tracepoint

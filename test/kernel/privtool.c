@@ -16,7 +16,8 @@
  *   privtool clone3             clone3(CLONE_NEWUTS | CLONE_NEWNET) a child that exits at once
  *   privtool newmount <dir>     in a new mount namespace, the new mount API: fsopen("tmpfs"), fsconfig
  *                               (source, then create), fsmount, move_mount onto <dir>, mount_setattr
- *                               read-only, open_tree without and with OPEN_TREE_CLONE, umount2; and a
+ *                               read-only, open_tree without and with OPEN_TREE_CLONE, fspick and an
+ *                               fsconfig reconfigure (size=2m), umount2; and a
  *                               refused fsopen of a file system type that does not exist (ENODEV)
  *   privtool module <file> <size> <name_off>
  *                               finit_module(<file>), and init_module of an ELF image whose
@@ -57,6 +58,12 @@
 #define MOUNT_ATTR_RDONLY 0x1
 #define MOUNT_ATTR_NOSUID 0x2
 #define MOUNT_ATTR_NODEV 0x4
+#endif
+#ifndef FSPICK_CLOEXEC
+#define FSPICK_CLOEXEC 0x1
+#endif
+#ifndef FSCONFIG_CMD_RECONFIGURE
+#define FSCONFIG_CMD_RECONFIGURE 7
 #endif
 #ifndef OPEN_TREE_CLOEXEC
 #define OPEN_TREE_CLOEXEC O_CLOEXEC
@@ -303,6 +310,14 @@ int main(int argc, char **argv)
 		int tree = syscall(SYS_open_tree, AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		if (tree < 0)
 			return 19;
+		int pick = syscall(SYS_fspick, AT_FDCWD, dir, FSPICK_CLOEXEC);
+		if (pick < 0)
+			return 21;
+		if (syscall(SYS_fsconfig, pick, FSCONFIG_SET_STRING, "size", "2m", 0))
+			return 22;
+		if (syscall(SYS_fsconfig, pick, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0))
+			return 23;
+		close(pick);
 		close(plain);
 		close(tree);
 		close(mfd);

@@ -449,9 +449,9 @@ test('namespace: clone3 with new UTS and network namespaces reports the child an
   nothingFor(pid);
 });
 
-const NEW_MOUNT_API = ['fsopen', 'fsconfig', 'fsmount', 'move_mount', 'open_tree', 'mount_setattr'];
+const NEW_MOUNT_API = ['fsopen', 'fsconfig', 'fsmount', 'move_mount', 'open_tree', 'mount_setattr', 'fspick'];
 
-test('mount: the new mount API (fsopen, fsconfig create, fsmount, move_mount, mount_setattr, open_tree clone) in a new mount namespace', async () => {
+test('mount: the new mount API (fsopen, fsconfig create, fsmount, move_mount, mount_setattr, open_tree clone, fspick and reconfigure) in a new mount namespace', async () => {
   const missing = NEW_MOUNT_API.filter((s) => !hasSyscall(s));
   assert.deepEqual(skippedLog(host).filter((s) => NEW_MOUNT_API.includes(s)), missing, 'a syscall this kernel lacks is skipped and named');
   if (missing.length) return; // Linux < 5.12: the trigger itself could not run
@@ -467,12 +467,18 @@ test('mount: the new mount API (fsopen, fsconfig create, fsmount, move_mount, mo
   assert.equal(bad, -1);
   assert.equal(refused['kite.result'], badErrno);
   assert.equal(refused['kite.result.error'], 'ENODEV');
-  const create = await waitFor(find(pid, 'namespace.mount', 'fsconfig'), 1000, 'fsconfig create');
+  const create = await waitFor(find(pid, 'namespace.mount', 'fsconfig', (r) => r['kite.mount.fsconfig.command'] === 'create'), 1000, 'fsconfig create');
   assert.equal(create['kite.mount.fsconfig.command'], 'create');
   assert.equal(create['kite.mount.fs_type'], 'tmpfs', 'from the file system context');
   assert.equal(create['kite.mount.source'], 'kite-newapi', 'set by an earlier fsconfig, read from the context');
   assert.equal(create['kite.result'], 0);
-  assert.equal(ofPid('fsconfig').length, 1, 'only the create command: setting the source is not reported');
+  const pick = await waitFor(find(pid, 'namespace.mount', 'fspick'), 1000, 'fspick');
+  assert.equal(pick['kite.mount.target'], target);
+  assert.equal(pick['kite.result'], 0);
+  const reconf = await waitFor(find(pid, 'namespace.mount', 'fsconfig', (r) => r['kite.mount.fsconfig.command'] === 'reconfigure'), 1000, 'fsconfig reconfigure');
+  assert.equal(reconf['kite.mount.fs_type'], 'tmpfs');
+  assert.equal(reconf['kite.result'], 0);
+  assert.equal(ofPid('fsconfig').length, 2, 'only create and reconfigure: setting a parameter is not reported');
   const fsmount = await waitFor(find(pid, 'namespace.mount', 'fsmount'), 1000, 'fsmount');
   assert.deepEqual(fsmount['kite.mount.attributes'], ['nosuid', 'nodev']);
   assert.equal(fsmount['kite.mount.fs_type'], 'tmpfs');
@@ -494,11 +500,11 @@ test('mount: the new mount API (fsopen, fsconfig create, fsmount, move_mount, mo
   assert.equal((tree['kite.mount.flags'] as number) & 1, 1, 'OPEN_TREE_CLONE');
   assert.equal(ofPid('open_tree').length, 1, 'open_tree without OPEN_TREE_CLONE (no new mount) is not reported');
   const nsEv = await waitFor(find(pid, 'namespace.change', 'unshare'), 1000, 'its unshare');
-  for (const ev of [fsopen, create, fsmount, move, setattr, tree]) {
+  for (const ev of [fsopen, create, fsmount, move, setattr, tree, pick, reconf]) {
     assert.equal(ev['kite.namespace.mnt.id'], nsEv['kite.namespace.mnt.after'], `${ev['kite.syscall']} in the new mount namespace`);
     assert.equal(ev['process.user.id'], 0);
   }
-  const order = [fsopen, create, fsmount, move, setattr, tree].map((r) => records.indexOf(r));
+  const order = [fsopen, create, fsmount, move, setattr, tree, pick, reconf].map((r) => records.indexOf(r));
   assert.deepEqual(order, [...order].sort((a, b) => a - b), 'in the order they were made');
   assert.equal(readFileSync('/proc/self/mounts', 'utf8').includes(target), false, 'the host never saw the mount');
   nothingFor(pid);

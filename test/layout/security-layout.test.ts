@@ -77,7 +77,7 @@ test('hooks: only the chosen families; a syscall without a tracepoint is left ou
     assert.deepEqual(programsOf(listen), ['handle_enter_bind', 'handle_exit_bind', 'handle_enter_listen', 'handle_exit_listen']);
     const mod = hooksOf(['module', 'mount'], events);
     assert.deepEqual(mod.syscalls, ['mount']);
-    assert.deepEqual(mod.missing, ['init_module', 'finit_module', 'umount', 'pivot_root', 'fsopen', 'fsconfig', 'fsmount', 'move_mount', 'open_tree', 'mount_setattr']);
+    assert.deepEqual(mod.missing, ['init_module', 'finit_module', 'umount', 'pivot_root', 'fsopen', 'fsconfig', 'fsmount', 'move_mount', 'open_tree', 'mount_setattr', 'fspick']);
     assert.equal(mod.moduleLoad, false, 'no module/module_load event');
     mkdirSync(`${events}/module/module_load`, { recursive: true });
     assert.equal(hooksOf(['module'], events).moduleLoad, true);

@@ -29,7 +29,7 @@ function familyList(v: unknown): void {
 
 export const securitySchema = {
   events: {
-    doc: `Event families to report: privilege (set*id, setgroups, capset, exec that changed credentials), ptrace (attach, seize, process_vm_writev), module (init_module, finit_module), bpf (program loads, attachments, links), namespace (setns, unshare, clone with new namespaces), mount (mount, umount2, pivot_root, and the new mount API: fsopen, fsconfig create, fsmount, move_mount, open_tree clone, mount_setattr), listen (bind and listen of IPv4/IPv6 sockets). Each syscall has its own pair of tracepoints, attached only for the families listed; syscalls this kernel lacks are skipped with a log line.`,
+    doc: `Event families to report: privilege (set*id, setgroups, capset, exec that changed credentials), ptrace (attach, seize, process_vm_writev), module (init_module, finit_module), bpf (program loads, attachments, links), namespace (setns, unshare, clone with new namespaces), mount (mount, umount2, pivot_root, and the new mount API: fsopen, fsconfig create and reconfigure, fsmount, move_mount, open_tree clone, mount_setattr, fspick), listen (bind and listen of IPv4/IPv6 sockets). Each syscall has its own pair of tracepoints, attached only for the families listed; syscalls this kernel lacks are skipped with a log line.`,
     format: familyList,
     default: DEFAULT_EVENTS,
   },

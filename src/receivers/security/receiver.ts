@@ -68,6 +68,8 @@ const MOUNT_OPERATIONS: Partial<Record<SecurityKindName, string>> = { MOUNT: 'mo
 
 /** MOUNT_ATTR_* (include/uapi/linux/mount.h). */
 const MOUNT_ATTR_IDMAP = 0x100000;
+/** fsconfig commands the program reports (enum fsconfig_command). */
+const FSCONFIG_COMMANDS: Record<number, string> = { 6: 'create', 7: 'reconfigure', 8: 'create_excl' };
 const AT_RECURSIVE = 0x8000;
 const ATIME: Record<number, string> = { 0x0: 'relatime', 0x10: 'noatime', 0x20: 'strictatime' };
 
@@ -321,7 +323,7 @@ export class SecurityReceiver extends BpfReceiver {
         rec['kite.mount.flags'] = Number(a[1]) >>> 0;
         break;
       case 'FSCONFIG':
-        rec['kite.mount.fsconfig.command'] = Number(a[1]) === 8 ? 'create_excl' : 'create';
+        rec['kite.mount.fsconfig.command'] = FSCONFIG_COMMANDS[Number(a[1])] ?? String(a[1]);
         rec['kite.mount.context_fd'] = asInt(a[0]!);
         set('kite.mount.source', w.str[1]);
         set('kite.mount.fs_type', w.str[2]);
@@ -345,6 +347,11 @@ export class SecurityReceiver extends BpfReceiver {
         rec['kite.mount.flags'] = Number(a[2]) >>> 0;
         rec['kite.mount.recursive'] = (Number(a[2]) & AT_RECURSIVE) !== 0;
         if (w.result >= 0) rec['kite.mount.fd'] = w.result;
+        break;
+      case 'FSPICK':
+        set('kite.mount.target', w.str[0]);
+        rec['kite.mount.flags'] = Number(a[2]) >>> 0;
+        if (w.result >= 0) rec['kite.mount.context_fd'] = w.result;
         break;
       case 'MOUNT_SETATTR':
         set('kite.mount.target', w.str[0]);

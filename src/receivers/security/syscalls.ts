@@ -17,7 +17,7 @@ export const FAMILY_KINDS: Record<Family, SecurityKindName[]> = {
   module: ['INIT_MODULE', 'FINIT_MODULE'],
   bpf: ['BPF'],
   namespace: ['SETNS', 'UNSHARE', 'CLONE', 'CLONE3'],
-  mount: ['MOUNT', 'UMOUNT', 'PIVOT_ROOT', 'FSOPEN', 'FSCONFIG', 'FSMOUNT', 'MOVE_MOUNT', 'OPEN_TREE', 'MOUNT_SETATTR'],
+  mount: ['MOUNT', 'UMOUNT', 'PIVOT_ROOT', 'FSOPEN', 'FSCONFIG', 'FSMOUNT', 'MOVE_MOUNT', 'OPEN_TREE', 'MOUNT_SETATTR', 'FSPICK'],
   listen: ['BIND', 'LISTEN'],
 };
 
@@ -29,7 +29,7 @@ export const SYSCALL_NAMES: Record<SecurityKindName, string> = {
   INIT_MODULE: 'init_module', FINIT_MODULE: 'finit_module', BPF: 'bpf', SETNS: 'setns', UNSHARE: 'unshare',
   CLONE: 'clone', CLONE3: 'clone3', MOUNT: 'mount', UMOUNT: 'umount2', PIVOT_ROOT: 'pivot_root', BIND: 'bind', LISTEN: 'listen',
   FSOPEN: 'fsopen', FSCONFIG: 'fsconfig', FSMOUNT: 'fsmount', MOVE_MOUNT: 'move_mount', OPEN_TREE: 'open_tree',
-  MOUNT_SETATTR: 'mount_setattr',
+  MOUNT_SETATTR: 'mount_setattr', FSPICK: 'fspick',
 };
 
 /** The tracepoint name of each kind's syscall: its name in the kernel's SYSCALL_DEFINE (umount2 is `umount`). */

@@ -51,7 +51,8 @@ export const SecurityKind = {
   MOVE_MOUNT: 30,
   OPEN_TREE: 31,
   MOUNT_SETATTR: 32,
-  MAX: 33,
+  FSPICK: 33,
+  MAX: 34,
 } as const;
 export type SecurityKindName = Exclude<keyof typeof SecurityKind, 'MAX'>;
 
