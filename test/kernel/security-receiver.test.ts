@@ -246,6 +246,16 @@ test('kernel: module loads are reported with the file path, the module name and 
     assert.ok(host.logs.some((l) => String(l.msg).startsWith('no module:module_load tracepoint')), 'the missing module_load tracepoint is logged');
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual(records.filter((r) => r['process.pid'] === pid), [], 'nothing reported, nothing failed');
+    // a receiver of that family alone starts, attaches nothing, and says so
+    const onlyHost = testHost();
+    const only = securityFactory.create(parseComponentId('security/modules')!, settings(securityFactory, { events: ['module'], ring_buffer_size: '64KiB' }), onlyHost) as SecurityReceiver;
+    await only.start();
+    try {
+      assert.deepEqual(only.watchedSyscalls, []);
+      assert.ok(onlyHost.logs.some((l) => l.level === 'warn' && String(l.msg).startsWith('none of the chosen families has a hook')));
+    } finally {
+      await only.shutdown();
+    }
     return;
   }
   const finit = await waitFor(find(pid, 'kernel.module_load', 'finit_module'), 1000, 'finit_module');

@@ -148,6 +148,9 @@ export class SecurityReceiver extends BpfReceiver {
     if (this.hooks.missing.length) {
       this.host.logger.info('syscalls without a tracepoint on this kernel: not watched', { component, syscalls: this.hooks.missing });
     }
+    if (!this.hooks.syscalls.length) {
+      this.host.logger.warn('none of the chosen families has a hook on this kernel: nothing is watched', { component, events: this.cfg.events });
+    }
     if (this.cfg.events.includes('module') && !this.hooks.moduleLoad) {
       this.host.logger.info('no module:module_load tracepoint (kernel without module support): loaded modules are not named by the kernel', { component });
     }
