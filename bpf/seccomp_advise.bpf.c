@@ -9,6 +9,8 @@
  *     the agent starts, its next child process is added as GATED at fork: only its execve/execveat
  *     counts until sched_process_exec makes it TRACKED, so what libuv does between fork and exec is
  *     left out while execve and everything from the dynamic loader's first call on is counted.
+ * With after_seccomp, a call counts only when its task already runs under a seccomp filter: what a
+ * container runtime does before it applies the profile is left out, what it does after is counted.
  * Needs Linux 5.17+ with BTF (CO-RE); no kprobes, no tracefs. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -31,6 +33,7 @@ const volatile __u64 cgroup_id = 0;      /* cgroup mode: its id (the inode numbe
 const volatile __u32 gate_tgid = 0;      /* pids mode with a command: the agent's own process */
 const volatile __s32 execve_nr = -1;     /* native numbers of execve and execveat (for GATED processes) */
 const volatile __s32 execveat_nr = -1;
+const volatile __u32 after_seccomp = 0;  /* 1: count a task's calls only once it runs under a seccomp filter */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -58,6 +61,7 @@ struct {
 #define X32_SYSCALL_BIT 0x40000000
 #define TS_COMPAT_ 0x0002   /* arch/x86/include/asm/processor.h: thread_info.status of a 32-bit call */
 #define TIF_32BIT_ 22       /* arch/arm64/include/asm/thread_info.h */
+#define SECCOMP_MODE_FILTER_ 2 /* include/uapi/linux/seccomp.h */
 
 /* The ABI of the call being made by the current task. */
 static __always_inline __u32 call_abi(long id)
@@ -109,6 +113,13 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
 		if (!state)
 			return 0;
 		if (*state == SECCOMP_ADVISE_GATED && id != execve_nr && id != execveat_nr)
+			return 0;
+	}
+	if (after_seccomp) {
+		/* A container runtime applies the profile late in its own start-up: its calls before that
+		 * are not subject to the profile, those after are. */
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		if (BPF_CORE_READ(t, seccomp.mode) != SECCOMP_MODE_FILTER_)
 			return 0;
 	}
 	count(id);

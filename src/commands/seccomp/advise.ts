@@ -33,13 +33,18 @@ Options:
                         the command exits, when the pid and all its descendants have exited, or when
                         the cgroup is empty again; SIGINT (Ctrl-C) or SIGTERM end it at any time
       --errno ERRNO     what a call outside the profile returns: a name or a number (default EPERM)
+      --after-seccomp   count a process's calls only once it runs under a seccomp filter: records
+                        a container (run with its runtime's default profile) from before its
+                        start, leaving out what the runtime (conmon, runc) does before it applies
+                        the profile and keeping what it does after
   -h, --help            this text
 
 The profile (defaultAction SCMP_ACT_ERRNO) allows by name every system call recorded; apply it with
 \`podman run --security-opt seccomp=FILE ...\` or \`docker run --security-opt seccomp=FILE ...\`.
-Record a container through its cgroup: the calls its runtime makes after it applies the profile
-are then included. Needs root, or CAP_BPF and CAP_PERFMON (CAP_SYS_PTRACE to see the calls a
-process is blocked in when the recording begins).
+A container is best recorded from before it starts, so that the calls its runtime makes after it
+applies the profile are included: --after-seccomp with --cgroup on the container's parent cgroup
+(podman --cgroup-parent, docker --cgroup-parent), or with -- podman run .... Needs root, or CAP_BPF
+and CAP_PERFMON (CAP_SYS_PTRACE to see the calls a process is blocked in when the recording begins).
 `;
 
 export type AdviseTarget = { kind: 'command'; argv: string[] } | { kind: 'pid'; arg: string } | { kind: 'cgroup'; arg: string };
@@ -50,6 +55,7 @@ export interface AdviseArgs {
   durationMs?: number;
   errno: number;
   errnoName: string;
+  afterSeccomp: boolean;
   target?: AdviseTarget;
 }
 
@@ -57,7 +63,7 @@ const ERRNOS = osConstants.errno as Record<string, number>;
 
 /** Parses the arguments after `kite advise seccomp`; returns the problem as a string. */
 export function parseAdviseArgs(argv: string[], cwd = process.cwd()): AdviseArgs | string {
-  const args: AdviseArgs = { help: false, errno: ERRNOS.EPERM!, errnoName: 'EPERM' };
+  const args: AdviseArgs = { help: false, errno: ERRNOS.EPERM!, errnoName: 'EPERM', afterSeccomp: false };
   const targets: AdviseTarget[] = [];
   for (let i = 0; i < argv.length; i++) {
     let a = argv[i]!;
@@ -104,6 +110,10 @@ export function parseAdviseArgs(argv: string[], cwd = process.cwd()): AdviseArgs
         } else return `--errno: expected an errno name (EPERM, ENOSYS, ...) or a number from 1 to 4095, got ${JSON.stringify(v)}`;
         break;
       }
+      case '--after-seccomp':
+        if (value !== undefined) return `${a} takes no value`;
+        args.afterSeccomp = true;
+        break;
       case '-p':
       case '--pid': {
         const v = next();
@@ -204,7 +214,9 @@ export async function adviseSeccomp(argv: string[], io: Io = defaultIo): Promise
   try {
     try {
       recorder = new SeccompRecorder(
-        cgroup ? { kind: 'cgroup', id: cgroup.id, level: cgroup.level } : { kind: 'pids', gateCommand: target.kind === 'command' },
+        cgroup
+          ? { kind: 'cgroup', id: cgroup.id, level: cgroup.level, afterSeccomp: parsed.afterSeccomp }
+          : { kind: 'pids', gateCommand: target.kind === 'command', afterSeccomp: parsed.afterSeccomp },
         table,
       );
     } catch (e) {
@@ -228,11 +240,11 @@ export async function adviseSeccomp(argv: string[], io: Io = defaultIo): Promise
         queue.push(...childrenOf(p));
       }
       rec.start();
-      for (const p of seen) for (const nr of callsInProgress(p)) inProgress.add(nr);
+      for (const p of seen) for (const nr of callsInProgress(p, parsed.afterSeccomp)) inProgress.add(nr);
       what = `pid ${pid} and its descendants (${seen.size} process${seen.size === 1 ? '' : 'es'} now)`;
     } else if (cgroup) {
       rec.start();
-      for (const p of cgroupProcs(cgroup.dir)) for (const nr of callsInProgress(p)) inProgress.add(nr);
+      for (const p of cgroupProcs(cgroup.dir)) for (const nr of callsInProgress(p, parsed.afterSeccomp)) inProgress.add(nr);
       what = `cgroup ${cgroup.path}${cgroup.containerId ? ` (container ${cgroup.containerId.slice(0, 12)})` : ''}`;
     } else if (target.kind === 'command') {
       rec.start();

@@ -10,9 +10,13 @@ import { bpfObjectPath } from '../../bpf/paths';
 import { Abi, ABIS, SyscallTable } from './syscall-table';
 import { ADVISE_CTL, ADVISE_LIMITS, ADVISE_RODATA, AdviseMode, AdviseState, callSlot } from './wire';
 
-export type RecorderTarget =
+export type RecorderTarget = (
   | { kind: 'pids'; gateCommand: boolean }
-  | { kind: 'cgroup'; id: bigint; level: number };
+  | { kind: 'cgroup'; id: bigint; level: number }
+) & {
+  /** Count a process's calls only once it runs under a seccomp filter. */
+  afterSeccomp?: boolean;
+};
 
 export interface Recording {
   /** Calls per number, per ABI. */
@@ -43,6 +47,7 @@ export class SeccompRecorder {
       }
       v.writeInt32LE(nrOf('execve'), ADVISE_RODATA.execve_nr.offset);
       v.writeInt32LE(nrOf('execveat'), ADVISE_RODATA.execveat_nr.offset);
+      v.writeUInt32LE(target.afterSeccomp ? 1 : 0, ADVISE_RODATA.after_seccomp.offset);
       ro.setInitialValue(v);
       this.obj.load();
       if (target.kind === 'pids') {

@@ -136,11 +136,19 @@ export function childrenOf(pid: number): number[] {
 
 /**
  * The system call each thread of `pid` is blocked in right now (/proc/<pid>/task/<tid>/syscall), for
- * calls entered before the recording began. Skips 32-bit processes, whose numbers are another table's;
+ * calls entered before the recording began. Skips 32-bit processes, whose numbers are another table's,
+ * and with `filteredOnly` processes not under a seccomp filter (mode 2);
  * needs the right to ptrace the process (root or CAP_SYS_PTRACE).
  */
-export function callsInProgress(pid: number): number[] {
+export function callsInProgress(pid: number, filteredOnly = false): number[] {
   const out: number[] = [];
+  if (filteredOnly) {
+    try {
+      if (!/^Seccomp:\s*2$/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))) return out;
+    } catch {
+      return out;
+    }
+  }
   try {
     const fd = openSync(`/proc/${pid}/exe`, 'r');
     const head = Buffer.alloc(5);

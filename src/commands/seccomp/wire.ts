@@ -27,6 +27,7 @@ export const ADVISE_RODATA = {
   gate_tgid: { offset: 16, size: 4 },
   execve_nr: { offset: 20, size: 4 },
   execveat_nr: { offset: 24, size: 4 },
+  after_seccomp: { offset: 28, size: 4 },
 } as const;
 
 /** The slot of `nr` called through ABI `abi` in advise_calls; numbers out of range share the ABI's overflow slot. */
