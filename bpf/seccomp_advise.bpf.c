@@ -2,8 +2,8 @@
 /* `kite advise seccomp`: which system calls a workload makes, counted per number and ABI in a per-CPU
  * array (no ring buffer, no per-call event). raw_tp/sys_enter sees every call; the filter runs in the
  * kernel, first thing:
- *   - cgroup mode: the caller's cgroup v2 ancestor at `cgroup_level` is `cgroup_id` (the cgroup or one
- *     below it);
+ *   - cgroup mode: the caller is in the cgroup v2 user space put in advise_cgroup, or in one below it
+ *     (bpf_current_task_under_cgroup: also cgroups made after the recording began);
  *   - pids mode: the caller's process is in advise_pids. Forks of a tracked process are tracked
  *     (sched_process_fork), exits remove them (sched_process_exit, last thread). For a command that
  *     the agent starts, its next child process is added as GATED at fork: only its execve/execveat
@@ -28,8 +28,6 @@ enum seccomp_advise_limits *kite_btf_seccomp_advise_limits __attribute__((unused
 
 /* Read-only knobs, set by user space before load. */
 const volatile __u32 mode = 0;           /* enum seccomp_advise_mode */
-const volatile __u32 cgroup_level = 0;   /* cgroup mode: depth of the cgroup in the v2 hierarchy (root = 0) */
-const volatile __u64 cgroup_id = 0;      /* cgroup mode: its id (the inode number of its folder) */
 const volatile __u32 gate_tgid = 0;      /* pids mode with a command: the agent's own process */
 const volatile __s32 execve_nr = -1;     /* native numbers of execve and execveat (for GATED processes) */
 const volatile __s32 execveat_nr = -1;
@@ -41,6 +39,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct seccomp_advise_ctl);
 } advise_ctl SEC(".maps");
+
+/* cgroup mode: [0] is the recorded cgroup (user space stores an fd of its folder). */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} advise_cgroup SEC(".maps");
 
 /* Tracked processes (tgid) -> enum seccomp_advise_state. */
 struct {
@@ -105,7 +111,7 @@ SEC("raw_tp/sys_enter")
 int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
 {
 	if (mode == SECCOMP_ADVISE_CGROUP) {
-		if (bpf_get_current_ancestor_cgroup_id(cgroup_level) != cgroup_id)
+		if (bpf_current_task_under_cgroup(&advise_cgroup, 0) != 1)
 			return 0;
 	} else {
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;

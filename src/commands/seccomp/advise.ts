@@ -215,7 +215,7 @@ export async function adviseSeccomp(argv: string[], io: Io = defaultIo): Promise
     try {
       recorder = new SeccompRecorder(
         cgroup
-          ? { kind: 'cgroup', id: cgroup.id, level: cgroup.level, afterSeccomp: parsed.afterSeccomp }
+          ? { kind: 'cgroup', dir: cgroup.dir, afterSeccomp: parsed.afterSeccomp }
           : { kind: 'pids', gateCommand: target.kind === 'command', afterSeccomp: parsed.afterSeccomp },
         table,
       );
@@ -299,7 +299,7 @@ export async function adviseSeccomp(argv: string[], io: Io = defaultIo): Promise
         : reason === 'empty' ? 'the cgroup is empty'
         : reason === 'duration' ? 'the duration is over'
         : `${reason} received`;
-    say(`${ended}: ${report.calls} calls of ${profile.syscalls[0]?.names.length ?? 0} system calls recorded in ${seconds.toFixed(1)} s`);
+    say(`${ended}: ${report.calls} calls of ${profile.syscalls[0]?.names.length ?? 0} system calls recorded in ${seconds < 1 ? `${Math.round(seconds * 1000)} ms` : `${seconds.toFixed(1)} s`}`);
     if (inProgress.size) say(`${inProgress.size} call${inProgress.size === 1 ? '' : 's'} in progress when the recording began included (read from /proc/PID/task/TID/syscall)`);
     for (const abi of ['compat', 'x32'] as const) {
       const names = report.names[abi];

@@ -1,10 +1,11 @@
 /**
  * Loads bpf/seccomp_advise.bpf.o for one recording and reads what it counted. Order: open -> .rodata
- * knobs (mode, cgroup, gate, exec numbers) -> load -> arm the gate -> attach fork/exec/exit -> track
- * the pids -> attach sys_enter last. close() detaches and frees everything; nothing is pinned, so the
+ * knobs (mode, gate, exec numbers) -> load -> the cgroup, or arm the gate and attach fork/exec/exit
+ * -> track the pids -> attach sys_enter last. close() detaches and frees everything; nothing is pinned, so the
  * kernel frees it all when the process exits, however it exits.
  * Needs CAP_BPF and CAP_PERFMON (or root); Linux 5.17+ with BTF.
  */
+import { closeSync, openSync } from 'node:fs';
 import { BpfObject } from '../../bpf/object';
 import { bpfObjectPath } from '../../bpf/paths';
 import { Abi, ABIS, SyscallTable } from './syscall-table';
@@ -12,7 +13,7 @@ import { ADVISE_CTL, ADVISE_LIMITS, ADVISE_RODATA, AdviseMode, AdviseState, call
 
 export type RecorderTarget = (
   | { kind: 'pids'; gateCommand: boolean }
-  | { kind: 'cgroup'; id: bigint; level: number }
+  | { kind: 'cgroup'; dir: string }
 ) & {
   /** Count a process's calls only once it runs under a seccomp filter. */
   afterSeccomp?: boolean;
@@ -39,10 +40,7 @@ export class SeccompRecorder {
       const native = table.abis.native?.names ?? {};
       const nrOf = (name: string): number => Number(Object.entries(native).find(([, n]) => n === name)?.[0] ?? -1);
       v.writeUInt32LE(target.kind === 'cgroup' ? AdviseMode.CGROUP : AdviseMode.PIDS, ADVISE_RODATA.mode.offset);
-      if (target.kind === 'cgroup') {
-        v.writeUInt32LE(target.level, ADVISE_RODATA.cgroup_level.offset);
-        v.writeBigUInt64LE(target.id, ADVISE_RODATA.cgroup_id.offset);
-      } else if (target.gateCommand) {
+      if (target.kind === 'pids' && target.gateCommand) {
         v.writeUInt32LE(process.pid, ADVISE_RODATA.gate_tgid.offset);
       }
       v.writeInt32LE(nrOf('execve'), ADVISE_RODATA.execve_nr.offset);
@@ -50,7 +48,17 @@ export class SeccompRecorder {
       v.writeUInt32LE(target.afterSeccomp ? 1 : 0, ADVISE_RODATA.after_seccomp.offset);
       ro.setInitialValue(v);
       this.obj.load();
-      if (target.kind === 'pids') {
+      if (target.kind === 'cgroup') {
+        // The map keeps its own reference to the cgroup: the folder's fd can be closed at once.
+        const fd = openSync(target.dir, 'r');
+        try {
+          const value = Buffer.alloc(4);
+          value.writeUInt32LE(fd);
+          this.obj.map('advise_cgroup').update(Buffer.alloc(4), value);
+        } finally {
+          closeSync(fd);
+        }
+      } else {
         if (target.gateCommand) {
           // Armed before the hooks are attached: the program only ever clears it.
           const ctl = Buffer.alloc(ADVISE_CTL.size);

@@ -12,10 +12,6 @@ export interface CgroupTarget {
   dir: string;
   /** Its path as /proc/<pid>/cgroup shows it (`/libpod_parent/libpod-<id>`). */
   path: string;
-  /** The cgroup id: the inode number of its folder, as bpf_get_current_cgroup_id() reports it. */
-  id: bigint;
-  /** Its depth below the root (the root is 0). */
-  level: number;
   containerId?: string;
 }
 
@@ -29,7 +25,7 @@ export function cgroup2Root(mounts = readFileSync('/proc/self/mounts', 'utf8')):
 function targetOf(root: string, rel: string, containerId?: string): CgroupTarget {
   const dir = rel === '/' ? root : join(root, rel);
   const path = `/${rel.split('/').filter(Boolean).join('/')}`;
-  return { dir, path, id: statSync(dir, { bigint: true }).ino, level: path.split('/').filter(Boolean).length, ...(containerId ? { containerId } : {}) };
+  return { dir, path, ...(containerId ? { containerId } : {}) };
 }
 
 function isDir(p: string): boolean {

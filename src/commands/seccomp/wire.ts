@@ -22,12 +22,10 @@ export const ADVISE_CTL = {
 
 export const ADVISE_RODATA = {
   mode: { offset: 0, size: 4 },
-  cgroup_level: { offset: 4, size: 4 },
-  cgroup_id: { offset: 8, size: 8 },
-  gate_tgid: { offset: 16, size: 4 },
-  execve_nr: { offset: 20, size: 4 },
-  execveat_nr: { offset: 24, size: 4 },
-  after_seccomp: { offset: 28, size: 4 },
+  gate_tgid: { offset: 4, size: 4 },
+  execve_nr: { offset: 8, size: 4 },
+  execveat_nr: { offset: 12, size: 4 },
+  after_seccomp: { offset: 16, size: 4 },
 } as const;
 
 /** The slot of `nr` called through ABI `abi` in advise_calls; numbers out of range share the ABI's overflow slot. */
