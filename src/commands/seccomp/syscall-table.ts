@@ -72,8 +72,9 @@ export function parseUnistdDefines(text: string, strip = 0): Record<number, stri
     if (depth > 8) return undefined;
     let total = 0;
     for (const raw of expr.replace(/[()]/g, ' ').split('+')) {
-      const term = raw.trim().replace(/[uUlL]+$/, '');
-      if (/^(0x[0-9a-fA-F]+|[0-9]+)$/.test(term)) total += Number(term);
+      const term = raw.trim();
+      const num = /^(0x[0-9a-fA-F]+|[0-9]+)[uUlL]*$/.exec(term);
+      if (num) total += Number(num[1]);
       else if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(term) && macros.has(term)) {
         const v = evaluate(macros.get(term)!, depth + 1);
         if (v === undefined) return undefined;
