@@ -154,7 +154,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-test('errors: a bad pid, an unknown cgroup or container, bad options, missing capabilities', async () => {
+test('errors: a bad pid, an unknown cgroup or container, bad options, missing capabilities; CAP_BPF and CAP_PERFMON are enough', async () => {
   const cases: [string[], number, RegExp][] = [
     [['--pid', '999999999'], 2, /pid 999999999: no such process/],
     [['--pid', 'abc'], 2, /pid "abc": expected a positive integer/],
@@ -179,6 +179,12 @@ test('errors: a bad pid, an unknown cgroup or container, bad options, missing ca
   const [code] = await k.closed;
   assert.equal(code, 1, k.err());
   assert.match(k.err(), /missing capabilities CAP_BPF, CAP_PERFMON: recording system calls loads BPF tracing programs; run as root or grant CAP_BPF and CAP_PERFMON/);
+  // as nobody with exactly CAP_BPF and CAP_PERFMON: enough
+  const caps = '+bpf,+perfmon';
+  const least = kite(['--', '/bin/true'], 'ignore', ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', `--inh-caps=-all,${caps}`, `--ambient-caps=${caps}`, `--bounding-set=-all,${caps}`]);
+  const [leastCode] = await least.closed;
+  assert.equal(leastCode, 0, least.err());
+  assert.ok((JSON.parse(least.out()) as Profile).syscalls[0]!.names.includes('execve'));
   const help = spawnSync(process.execPath, [KITE, 'advise', 'seccomp', '--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
   assert.match(help.stdout, /kite advise seccomp \[OPTIONS\] -- COMMAND \[ARGS\.\.\.\]/);
