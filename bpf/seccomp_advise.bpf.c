@@ -32,6 +32,7 @@ const volatile __u32 gate_tgid = 0;      /* pids mode with a command: the agent'
 const volatile __s32 execve_nr = -1;     /* native numbers of execve and execveat (for GATED processes) */
 const volatile __s32 execveat_nr = -1;
 const volatile __u32 after_seccomp = 0;  /* 1: count a task's calls only once it runs under a seccomp filter */
+const volatile __u32 self_tgid = 0;      /* the recorder's own process: never counted (a cgroup may hold it) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -112,6 +113,8 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
 {
 	if (mode == SECCOMP_ADVISE_CGROUP) {
 		if (bpf_current_task_under_cgroup(&advise_cgroup, 0) != 1)
+			return 0;
+		if ((__u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid)
 			return 0;
 	} else {
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;

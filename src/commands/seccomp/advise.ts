@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { resolve } from 'node:path';
 import { missingCapabilities } from '../../bpf/caps';
@@ -273,8 +273,9 @@ export async function adviseSeccomp(argv: string[], io: Io = defaultIo): Promise
       }
       if (child.pid && rec.gatedPid() !== child.pid) say(`warning: the command's process ${child.pid} was not the one tracked from its exec (${rec.gatedPid()})`);
     } else if (target.kind === 'pid') {
+      // A process that exited before it was tracked never leaves the map: its /proc entry tells.
       timers.push(setInterval(() => {
-        if (rec.trackedCount() === 0) onStop('exit');
+        if (!rec.trackedPids().some((p) => existsSync(`/proc/${p}`))) onStop('exit');
       }, 100));
     } else {
       let wasPopulated = cgroupPopulated(cgroup!.dir) === true;
@@ -300,6 +301,7 @@ export async function adviseSeccomp(argv: string[], io: Io = defaultIo): Promise
         : reason === 'duration' ? 'the duration is over'
         : `${reason} received`;
     say(`${ended}: ${report.calls} calls of ${profile.syscalls[0]?.names.length ?? 0} system calls recorded in ${seconds < 1 ? `${Math.round(seconds * 1000)} ms` : `${seconds.toFixed(1)} s`}`);
+    if (!report.calls) say(`nothing was recorded${parsed.afterSeccomp ? ': with --after-seccomp, only processes under a seccomp filter count' : ''}; the profile allows no system call`);
     if (inProgress.size) say(`${inProgress.size} call${inProgress.size === 1 ? '' : 's'} in progress when the recording began included (read from /proc/PID/task/TID/syscall)`);
     for (const abi of ['compat', 'x32'] as const) {
       const names = report.names[abi];

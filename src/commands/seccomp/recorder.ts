@@ -46,6 +46,7 @@ export class SeccompRecorder {
       v.writeInt32LE(nrOf('execve'), ADVISE_RODATA.execve_nr.offset);
       v.writeInt32LE(nrOf('execveat'), ADVISE_RODATA.execveat_nr.offset);
       v.writeUInt32LE(target.afterSeccomp ? 1 : 0, ADVISE_RODATA.after_seccomp.offset);
+      v.writeUInt32LE(process.pid, ADVISE_RODATA.self_tgid.offset);
       ro.setInitialValue(v);
       this.obj.load();
       if (target.kind === 'cgroup') {
@@ -97,9 +98,9 @@ export class SeccompRecorder {
     this.obj.detach();
   }
 
-  /** How many processes are tracked now (pids mode). */
-  trackedCount(): number {
-    return this.obj.map('advise_pids').keys(4, ADVISE_LIMITS.pidsMax + 1).length;
+  /** The processes tracked now (pids mode). */
+  trackedPids(): number[] {
+    return this.obj.map('advise_pids').keys(4, ADVISE_LIMITS.pidsMax + 1).map((k) => k.readUInt32LE(0));
   }
 
   /** The command's process once forked (pids mode with a command), or 0. */

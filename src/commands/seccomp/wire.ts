@@ -26,6 +26,7 @@ export const ADVISE_RODATA = {
   execve_nr: { offset: 8, size: 4 },
   execveat_nr: { offset: 12, size: 4 },
   after_seccomp: { offset: 16, size: 4 },
+  self_tgid: { offset: 20, size: 4 },
 } as const;
 
 /** The slot of `nr` called through ABI `abi` in advise_calls; numbers out of range share the ABI's overflow slot. */
