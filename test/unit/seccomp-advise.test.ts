@@ -25,18 +25,25 @@ test('parseUnistdDefines: plain numbers, macro indirections (arm64), x32 numbers
 });
 
 test('the table of this machine comes from its UAPI headers, and the build\'s copy is current', () => {
-  const t = generateSyscallTable('x64');
-  assert.equal(t.abis.native!.scmpArch, 'SCMP_ARCH_X86_64');
-  assert.equal(t.abis.native!.names[0], 'read');
-  assert.equal(t.abis.native!.names[59], 'execve');
-  assert.equal(t.abis.native!.names[20], 'writev');
-  assert.equal(t.abis.compat!.scmpArch, 'SCMP_ARCH_X86');
-  assert.equal(t.abis.compat!.names[11], 'execve');
-  assert.equal(t.abis.compat!.names[20], 'getpid');
-  assert.equal(t.abis.x32!.scmpArch, 'SCMP_ARCH_X32');
-  assert.equal(t.abis.x32!.names[520], 'execve');
+  const t = generateSyscallTable();
+  assert.deepEqual(JSON.parse(readFileSync(syscallTablePath(), 'utf8')), JSON.parse(JSON.stringify(t)), 'make build wrote the same table');
   assert.ok(Object.keys(t.abis.native!.names).length > 300);
-  if (process.arch === 'x64') assert.deepEqual(JSON.parse(readFileSync(syscallTablePath(), 'utf8')), JSON.parse(JSON.stringify(t)), 'make build wrote the same table');
+  if (process.arch === 'x64') {
+    assert.equal(t.abis.native!.scmpArch, 'SCMP_ARCH_X86_64');
+    assert.equal(t.abis.native!.names[0], 'read');
+    assert.equal(t.abis.native!.names[59], 'execve');
+    assert.equal(t.abis.native!.names[20], 'writev');
+    assert.equal(t.abis.compat!.scmpArch, 'SCMP_ARCH_X86');
+    assert.equal(t.abis.compat!.names[11], 'execve');
+    assert.equal(t.abis.compat!.names[20], 'getpid');
+    assert.equal(t.abis.x32!.scmpArch, 'SCMP_ARCH_X32');
+    assert.equal(t.abis.x32!.names[520], 'execve');
+  } else {
+    assert.equal(process.arch, 'arm64');
+    assert.equal(t.abis.native!.scmpArch, 'SCMP_ARCH_AARCH64');
+    assert.equal(t.abis.native!.names[63], 'read');
+    assert.equal(t.abis.native!.names[221], 'execve');
+  }
 });
 
 const TABLE: SyscallTable = {
