@@ -210,7 +210,7 @@ export async function adviseSeccomp(argv: string[], io: Io = defaultIo): Promise
   let commandExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   let exitCode = 0;
   const timers: NodeJS.Timeout[] = [];
-  const started = process.hrtime.bigint();
+  let started = process.hrtime.bigint();
   try {
     try {
       recorder = new SeccompRecorder(
@@ -224,7 +224,10 @@ export async function adviseSeccomp(argv: string[], io: Io = defaultIo): Promise
       return 1;
     }
     const rec = recorder;
-    if (stopReason) return 1;
+    if (stopReason) {
+      say(`${stopReason} received before the recording began: no profile written`);
+      return 1;
+    }
 
     let what = '';
     if (target.kind === 'pid') {
@@ -250,6 +253,7 @@ export async function adviseSeccomp(argv: string[], io: Io = defaultIo): Promise
       rec.start();
       what = JSON.stringify(target.argv.join(' '));
     }
+    started = process.hrtime.bigint();
     say(`recording ${what}; ${parsed.durationMs ? `for ${parsed.durationMs / 1000} s, ` : ''}Ctrl-C to stop`);
     if (parsed.durationMs) timers.push(setTimeout(() => onStop('duration'), parsed.durationMs));
 
