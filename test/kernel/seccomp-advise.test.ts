@@ -94,6 +94,8 @@ test('-- COMMAND without --output: the profile alone on standard output, the com
   assert.equal(p.defaultErrnoRet, 38, 'ENOSYS');
   assert.deepEqual(p.architectures, ['SCMP_ARCH_X86_64'], 'no 32-bit call, no 32-bit architecture');
   assert.ok(names(p).includes('mkdir'));
+  assert.ok(names(p).includes('execve'));
+  assert.ok(!names(p).includes('dup2') && !names(p).includes('dup3'), 'the dup2(2, 1) Node\'s child makes between fork and exec (standard output to standard error) is not the command\'s');
   assert.match(k.err(), /advisework: mkdir \/nonexistent-kite\/x: No such file or directory/);
   assert.match(k.err(), /the command exited with code 3/);
 });
