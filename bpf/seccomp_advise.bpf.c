@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* `kite advise seccomp`: which system calls a workload makes, counted per number and ABI in a per-CPU
- * array (no ring buffer, no per-call event). raw_tp/sys_enter sees every call; the filter runs in the
- * kernel, first thing:
- *   - cgroup mode: the caller is in the cgroup v2 user space put in advise_cgroup, or in one below it
- *     (bpf_current_task_under_cgroup: also cgroups made after the recording began);
+ * array (no ring buffer, no per-call event). raw_tp/sys_enter sees every call that gets past seccomp
+ * (a call a filter denies never reaches it); the filter runs in the kernel, first thing:
+ *   - cgroup mode: the caller is in the cgroup v2 that user space put in advise_cgroup, or in one
+ *     below it (bpf_current_task_under_cgroup: also cgroups made after the recording began);
  *   - pids mode: the caller's process is in advise_pids. Forks of a tracked process are tracked
  *     (sched_process_fork), exits remove them (sched_process_exit, last thread). For a command that
  *     the agent starts, its next child process is added as GATED at fork: only its execve/execveat
@@ -17,14 +17,15 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "seccomp_advise.h"
+#include "lib/helpers.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-struct seccomp_advise_ctl *kite_btf_seccomp_advise_ctl __attribute__((unused));
-enum seccomp_advise_mode *kite_btf_seccomp_advise_mode __attribute__((unused));
-enum seccomp_advise_state *kite_btf_seccomp_advise_state __attribute__((unused));
-enum seccomp_advise_abi *kite_btf_seccomp_advise_abi __attribute__((unused));
-enum seccomp_advise_limits *kite_btf_seccomp_advise_limits __attribute__((unused));
+KITE_BTF_EMIT(struct seccomp_advise_ctl, seccomp_advise_ctl);
+KITE_BTF_EMIT(enum seccomp_advise_mode, seccomp_advise_mode);
+KITE_BTF_EMIT(enum seccomp_advise_state, seccomp_advise_state);
+KITE_BTF_EMIT(enum seccomp_advise_abi, seccomp_advise_abi);
+KITE_BTF_EMIT(enum seccomp_advise_limits, seccomp_advise_limits);
 
 /* Read-only knobs, set by user space before load. */
 const volatile __u32 mode = 0;           /* enum seccomp_advise_mode */
