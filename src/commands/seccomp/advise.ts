@@ -237,7 +237,7 @@ export async function adviseSeccomp(argv: string[], io: Io = defaultIo): Promise
       const seen = new Set<number>();
       while (queue.length) {
         const p = queue.shift()!;
-        if (seen.has(p)) continue;
+        if (seen.has(p) || p === process.pid) continue; // never the recorder itself (`--pid $$` from its shell)
         seen.add(p);
         if (!rec.track(p)) say(`process ${p}: not tracked (too many processes)`);
         queue.push(...childrenOf(p));
