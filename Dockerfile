@@ -30,7 +30,7 @@ WORKDIR /opt/kite
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist/src ./dist/src
-COPY --from=build /src/build/bpf/*.bpf.o ./build/bpf/
+COPY --from=build /src/build/bpf/*.bpf.o /src/build/bpf/syscalls.json ./build/bpf/
 COPY --from=build /src/build/bpf/probe ./build/bpf/probe
 COPY --from=build /src/config ./config
 USER 65534:65534

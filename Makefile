@@ -19,7 +19,7 @@ APT_PKGS := clang llvm libbpf-dev bpftool libbpf-tools make gcc libc6-dev iprout
 APT_PKGS += podman runc busybox-static tcpdump unzip bpftrace
 DEPS_STAMP := $(BUILD)/.deps
 
-.PHONY: deps build bpf ts run test test-guest-all bench clean mounts docs install
+.PHONY: deps build bpf ts syscalls run test test-guest-all bench clean mounts docs install
 
 ## deps: install whatever is missing (Debian packages, Node >= 20, npm dependencies)
 deps: $(DEPS_STAMP)
@@ -43,8 +43,15 @@ dist/.stamp: $(TS_SRCS) tsconfig.json $(DEPS_STAMP)
 	@touch $@
 ts: dist/.stamp
 
-## build: BPF objects and TypeScript
-build: deps bpf ts
+# syscall names per ABI for `kite advise seccomp`, from the kernel's UAPI headers (linux-libc-dev)
+SYSCALLS := $(BPF_OUT)/syscalls.json
+$(SYSCALLS): dist/.stamp
+	@mkdir -p $(dir $@)
+	node dist/src/commands/seccomp/syscall-table.js > $@.tmp && mv $@.tmp $@
+syscalls: $(SYSCALLS)
+
+## build: BPF objects, TypeScript and the syscall table
+build: deps bpf ts syscalls
 
 mounts:
 	@bash test/scripts/mounts.sh

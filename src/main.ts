@@ -23,6 +23,9 @@ Usage:
   kite validate [--config FILE]   check a config; prints one line per problem, exits 2 if any
   kite probe [--config FILE]      what this kernel lets Kite run, and why not; exits 1 when a
                                   receiver of the config cannot run
+  kite advise seccomp [OPTIONS] (-- COMMAND... | --pid PID | --cgroup CGROUP)
+                                  record a workload's system calls and write an OCI seccomp
+                                  profile that allows them (--help for the options)
   kite --help                     this text
   kite --version                  the agent's version
 
@@ -215,6 +218,13 @@ async function run(path: string, logger: Logger, watch: boolean): Promise<number
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'advise') {
+    // Sub-commands with their own options (and a command line of their own after --).
+    if (argv[1] === 'seccomp') return (await import('./commands/seccomp/advise')).adviseSeccomp(argv.slice(2));
+    const help = argv[1] === undefined || argv[1] === '--help' || argv[1] === '-h';
+    process.stderr.write(`${help ? '' : `kite advise: unknown subject ${JSON.stringify(argv[1])}\n`}Usage: kite advise seccomp [OPTIONS] (-- COMMAND... | --pid PID | --cgroup CGROUP); kite advise seccomp --help\n`);
+    return help ? EXIT_OK : EXIT_CONFIG;
+  }
   const args = parseArgs(argv);
   if (typeof args === 'string') {
     process.stderr.write(`kite: ${args}\n\n${HELP}`);

@@ -50,6 +50,7 @@ export const native = {
   mapSetInitialValue: libbpf.func('int bpf_map__set_initial_value(bpf_map *map, const void *data, size_t size)') as (map: Ptr, data: Buffer, size: number) => number,
   mapLookupElem: libbpf.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)') as (fd: number, key: Buffer, value: Buffer) => number,
   mapUpdateElem: libbpf.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)') as (fd: number, key: Buffer, value: Buffer, flags: number) => number,
+  mapGetNextKey: libbpf.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)') as (fd: number, key: Buffer | null, next: Buffer) => number,
 
   probeProgType: libbpf.func('int libbpf_probe_bpf_prog_type(int prog_type, const void *opts)') as (type: number, opts: null) => number,
   progTypeStr: libbpf.func('const char *libbpf_bpf_prog_type_str(int t)') as (t: number) => string | null,

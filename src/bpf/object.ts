@@ -210,6 +210,22 @@ export class BpfMap {
       throw new BpfError(`update of map ${this.name}`, errno, errnoName(errno), strerror(errno), []);
     }
   }
+  /** Every key of a hash map, each `keySize` bytes (a snapshot: entries may come and go meanwhile). */
+  keys(keySize: number, max = 1 << 20): Buffer[] {
+    const out: Buffer[] = [];
+    let prev: Buffer | null = null;
+    while (out.length < max) {
+      const next = Buffer.alloc(keySize);
+      if (native.mapGetNextKey(this.fd, prev, next) !== 0) {
+        const errno = lastErrno();
+        if (errno === 2) break; // ENOENT: the last key
+        throw new BpfError(`next key of map ${this.name}`, errno, errnoName(errno), strerror(errno), []);
+      }
+      out.push(next);
+      prev = next;
+    }
+    return out;
+  }
   /** Sums a per-CPU array's u64 slot `index` over every possible CPU. */
   sumPerCpuU64(index: number): bigint {
     const ncpu = possibleCpus();
