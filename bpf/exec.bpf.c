@@ -16,6 +16,7 @@ KITE_BTF_EMIT(struct exec_event, exec_event);
 KITE_BTF_EMIT(enum kite_op, kite_op);
 KITE_BTF_EMIT(enum kite_stat, kite_stat);
 KITE_BTF_EMIT(enum exec_flags, exec_flags);
+KITE_BTF_EMIT(enum exec_fd_kind, exec_fd_kind);
 KITE_BTF_EMIT(struct kite_filter_cfg, kite_filter_cfg);
 KITE_BTF_EMIT(enum kite_filter_flags, kite_filter_flags);
 KITE_BTF_EMIT(enum kite_filter_value, kite_filter_value);
@@ -63,7 +64,54 @@ static __always_inline void fill_task(struct exec_event *e, struct task_struct *
 	e->flags = 0;
 	e->path_size = 0;
 	e->args_size = 0;
+	e->stdio[0] = e->stdio[1] = e->stdio[2] = EXEC_FD_NONE;
+	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
 	BPF_CORE_READ_STR_INTO(&e->comm, t, comm);
+}
+
+#define KITE_S_IFMT 00170000
+#define KITE_S_IFSOCK 0140000
+#define KITE_S_IFREG 0100000
+#define KITE_S_IFDIR 0040000
+#define KITE_S_IFCHR 0020000
+#define KITE_S_IFIFO 0010000
+#define KITE_AF_UNIX 1
+#define KITE_AF_INET 2
+#define KITE_AF_INET6 10
+
+/* What fd `fd` of the task's file table is (the table after close-on-exec, at sched_process_exec). */
+static __always_inline __u8 fd_kind(struct file **fds, __u32 max_fds, __u32 fd)
+{
+	struct file *f = NULL;
+	if (fd >= max_fds || bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return EXEC_FD_NONE;
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	__u32 mode = BPF_CORE_READ(inode, i_mode) & KITE_S_IFMT;
+	switch (mode) {
+	case KITE_S_IFREG:
+		return EXEC_FD_FILE;
+	case KITE_S_IFDIR:
+		return EXEC_FD_DIRECTORY;
+	case KITE_S_IFIFO:
+		return EXEC_FD_PIPE;
+	case KITE_S_IFSOCK: {
+		struct socket *sock = BPF_CORE_READ(f, private_data);
+		__u16 family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+		if (family == KITE_AF_INET || family == KITE_AF_INET6)
+			return EXEC_FD_SOCKET_INET;
+		return family == KITE_AF_UNIX ? EXEC_FD_SOCKET_UNIX : EXEC_FD_SOCKET_OTHER;
+	}
+	case KITE_S_IFCHR: {
+		/* the kernel's dev_t: major in the bits above MINORBITS (20) */
+		__u32 major = BPF_CORE_READ(inode, i_rdev) >> 20;
+		/* 4: virtual terminals and serial lines, 5: /dev/tty, console, ptmx, 136-143: pseudo-terminals */
+		if (major == 4 || major == 5 || (major >= 136 && major <= 143))
+			return EXEC_FD_TTY;
+		return EXEC_FD_CHAR;
+	}
+	default:
+		return EXEC_FD_OTHER;
+	}
 }
 
 /* State of the walk from a file's dentry up to the task's root (one bpf_loop step per component, so
@@ -170,6 +218,13 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	} else {
 		flags |= EXEC_FLAG_NO_MM;
 	}
+
+	struct fdtable *fdt = BPF_CORE_READ(p, files, fdt);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	__u32 max_fds = BPF_CORE_READ(fdt, max_fds);
+	e->stdio[0] = fd_kind(fds, max_fds, 0);
+	e->stdio[1] = fd_kind(fds, max_fds, 1);
+	e->stdio[2] = fd_kind(fds, max_fds, 2);
 
 	e->flags = flags;
 	e->path_size = path_size;

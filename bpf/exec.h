@@ -19,6 +19,20 @@ enum exec_flags {
 	EXEC_FLAG_NO_MM = 4,
 };
 
+/* What a new program's standard input, output and error (fds 0-2) are at exec. */
+enum exec_fd_kind {
+	EXEC_FD_NONE = 0,         /* closed */
+	EXEC_FD_FILE = 1,         /* a regular file */
+	EXEC_FD_DIRECTORY = 2,
+	EXEC_FD_PIPE = 3,         /* a pipe or FIFO */
+	EXEC_FD_SOCKET_INET = 4,  /* an IPv4 or IPv6 socket */
+	EXEC_FD_SOCKET_UNIX = 5,
+	EXEC_FD_SOCKET_OTHER = 6, /* netlink, packet, vsock, ... */
+	EXEC_FD_TTY = 7,          /* a terminal: pts, console, virtual terminal, serial line */
+	EXEC_FD_CHAR = 8,         /* another character device (/dev/null, ...) */
+	EXEC_FD_OTHER = 9,        /* anything else (anonymous inodes such as eventfd, block devices) */
+};
+
 struct exec_event {
 	struct kite_event_header hdr;
 	__u32 pid;          /* thread id */
@@ -35,6 +49,8 @@ struct exec_event {
 	__u16 path_size;    /* bytes of path components at data[0] */
 	__u16 args_size;    /* bytes of argv at data[path_size] */
 	char comm[EXEC_COMM_LEN];
+	__u8 stdio[3];      /* enum exec_fd_kind of fds 0, 1, 2 (process.exec only) */
+	__u8 _pad[5];
 	char data[];        /* path components, then argv (NUL-separated) */
 };
 

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn, ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { closeSync, openSync } from 'node:fs';
+import { AddressInfo, connect, createServer } from 'node:net';
 import { KiteRecord, parseComponentId } from '../../src/component/component';
 import { setLibbpfLogger } from '../../src/bpf/object';
 import { execFactory } from '../../src/receivers/exec/factory';
@@ -127,6 +129,48 @@ test('argv longer than max_arg_bytes is cut and flagged', async () => {
   const args = exec['process.command_args'] as string[];
   assert.equal(args[0], trigger);
   assert.equal(args.join('\0').length, 4096, 'exactly max_arg_bytes of argv: the cut argument has no terminator');
+});
+
+test('stdin, stdout and stderr at exec: a regular file, /dev/null, a TCP socket; a pipe and a terminal; and the previous exec id', async () => {
+  const tag = `kite-stdio-${randomUUID()}`;
+  const server = createServer((s) => s.on('error', () => {}));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const sock = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  await once(sock, 'connect');
+  const file = openSync('/proc/self/status', 'r');
+  try {
+    // the shell execs the trigger in place: one process, two programs
+    const child = spawn('/bin/sh', ['-c', `exec ${trigger} 0 ${tag}`], { stdio: [file, 'ignore', sock] });
+    await once(child, 'exit');
+    const exec = await waitFor(() => records.find((r) => r['process.pid'] === child.pid && r['event.name'] === 'process.exec' && r['process.executable.path'] === trigger), 1000, 'the exec record');
+    assert.equal(exec['kite.process.stdin.type'], 'file');
+    assert.equal(exec['kite.process.stdout.type'], 'char_device', '/dev/null');
+    assert.equal(exec['kite.process.stderr.type'], 'inet_socket');
+    const shell = records.find((r) => r['process.pid'] === child.pid && r['event.name'] === 'process.exec' && r['process.executable.path'] !== trigger);
+    assert.ok(shell, 'the shell\'s own exec record');
+    assert.equal(exec['kite.process.previous_exec_id'], shell['kite.process.exec_id'], 'the program the process ran before this exec');
+    assert.notEqual(exec['kite.process.exec_id'], shell['kite.process.exec_id']);
+  } finally {
+    closeSync(file);
+    sock.destroy();
+    server.close();
+  }
+  // a pipe, and a pseudo-terminal from script(1)
+  const piped = spawn(trigger, ['0', `${tag}-pipe`], { stdio: ['ignore', 'pipe', 'ignore'] });
+  piped.stdout!.resume();
+  await once(piped, 'exit');
+  const p = await waitFor(() => records.find((r) => r['process.pid'] === piped.pid && r['event.name'] === 'process.exec'), 1000, 'the piped exec');
+  assert.ok(['pipe', 'unix_socket'].includes(String(p['kite.process.stdout.type'])), `node's stdio pipes: ${String(p['kite.process.stdout.type'])}`);
+  const shellPipe = spawn('/bin/sh', ['-c', `${trigger} 0 ${tag}-fifo | cat`], { stdio: 'ignore' });
+  await once(shellPipe, 'exit');
+  const f = await waitFor(() => records.find((r) => r['event.name'] === 'process.exec' && String(r['process.command_line']).endsWith(`${tag}-fifo`)), 1000, 'the exec in a shell pipeline');
+  assert.equal(f['kite.process.stdout.type'], 'pipe');
+  const tty = spawn('script', ['-qec', `${trigger} 0 ${tag}-tty`, '/dev/null'], { stdio: 'ignore' });
+  await once(tty, 'exit');
+  const t = await waitFor(() => records.find((r) => r['event.name'] === 'process.exec' && r['process.executable.path'] === trigger && String(r['process.command_line']).endsWith(`${tag}-tty`)), 1000, 'the exec on a terminal');
+  assert.equal(t['kite.process.stdin.type'], 'tty');
+  assert.equal(t['kite.process.stdout.type'], 'tty');
 });
 
 test('no kernel drops and no decode errors in this run; shutdown completes the stream and unloads everything', async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Btf } from '../helpers/btf';
 import { BPF_DIR } from '../helpers/paths';
-import { EXEC_EVENT, EXEC_LIMITS, EXEC_RODATA, ExecFlags, KiteOp } from '../../src/receivers/exec/wire';
+import { EXEC_EVENT, EXEC_LIMITS, EXEC_RODATA, ExecFdKind, ExecFlags, FD_KIND_NAMES, KiteOp } from '../../src/receivers/exec/wire';
 import { KiteStat } from '../../src/receivers/bpf-receiver';
 import { FilterFlags, FilterValue } from '../../src/receivers/filters';
 
@@ -42,6 +42,13 @@ test('enum kite_op, exec_flags and kite_stat values match the decoder', () => {
   assert.equal(stats.KITE_STAT_EMITTED, KiteStat.EMITTED);
   assert.equal(stats.KITE_STAT_RING_FULL, KiteStat.RING_FULL);
   assert.equal(stats.KITE_STAT_FILTERED, KiteStat.FILTERED);
+});
+
+test('enum exec_fd_kind matches the decoder and has a record value for each kind', () => {
+  const kinds = btf.enumValues('exec_fd_kind');
+  assert.deepEqual(kinds, Object.fromEntries(Object.entries(ExecFdKind).map(([k, v]) => [`EXEC_FD_${k}`, v])));
+  assert.equal(FD_KIND_NAMES.length, Object.keys(kinds).length);
+  assert.equal(btf.struct('exec_event').fields.stdio!.size, 3, 'fds 0, 1 and 2');
 });
 
 test('.rodata knobs are where the receiver writes them', () => {

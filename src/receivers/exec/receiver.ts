@@ -15,7 +15,9 @@ import { BpfReceiver } from '../bpf-receiver';
 import { ExecConfig } from './config';
 import { ProcessInfo, ProcessTable, readBootId } from './process-table';
 import { UserNames } from './users';
-import { decodeExec, ExecFlags, ExecWire, EXEC_RODATA, KiteOp } from './wire';
+import { decodeExec, ExecFlags, ExecWire, EXEC_RODATA, FD_KIND_NAMES, KiteOp } from './wire';
+
+const STDIO_ATTRS = ['kite.process.stdin.type', 'kite.process.stdout.type', 'kite.process.stderr.type'] as const;
 
 const EVENT_NAMES: Record<number, string> = {
   [KiteOp.PROCESS_EXEC]: 'process.exec',
@@ -83,6 +85,10 @@ export class ExecReceiver extends BpfReceiver {
         truncated = true;
       }
       const ktimeNs = BigInt(w.ktimeHi) * 4294967296n + BigInt(w.ktimeLo);
+      // the same process ran another program until now: rules follow a process across exec by this
+      const previous = this.table.get(w.tgid);
+      if (previous) rec['kite.process.previous_exec_id'] = previous.execId;
+      for (let i = 0; i < 3; i++) rec[STDIO_ATTRS[i]!] = FD_KIND_NAMES[w.stdio[i]!] ?? 'other';
       info = { ppid: w.ppid, path: w.path, args, startNs: w.startBoottimeNs, execId: this.table.execId(w.tgid, ktimeNs) };
       this.table.set(w.tgid, info);
       if (w.flags & ExecFlags.PATH_TRUNCATED) rec['kite.process.executable.truncated'] = true;

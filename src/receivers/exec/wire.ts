@@ -11,9 +11,17 @@ export const KiteOp = { PROCESS_EXEC: 1, PROCESS_FORK: 2, PROCESS_EXIT: 3 } as c
 /** enum exec_flags (bpf/exec.h) */
 export const ExecFlags = { ARGS_TRUNCATED: 1, PATH_TRUNCATED: 2, NO_MM: 4 } as const;
 
+/** enum exec_fd_kind (bpf/exec.h): what fds 0-2 of a new program are. */
+export const ExecFdKind = {
+  NONE: 0, FILE: 1, DIRECTORY: 2, PIPE: 3, SOCKET_INET: 4, SOCKET_UNIX: 5, SOCKET_OTHER: 6, TTY: 7, CHAR: 8, OTHER: 9,
+} as const;
+
+/** The record values of enum exec_fd_kind (`kite.process.stdin.type`, ...), by enum value. */
+export const FD_KIND_NAMES = ['none', 'file', 'directory', 'pipe', 'inet_socket', 'unix_socket', 'other_socket', 'tty', 'char_device', 'other'] as const;
+
 /** Byte offsets of struct kite_event_header and struct exec_event (bpf/exec.h). */
 export const EXEC_EVENT = {
-  size: 88,
+  size: 96,
   fields: {
     ...KITE_EVENT_HEADER_FIELDS,
     pid: { offset: 16, size: 4 },
@@ -30,7 +38,9 @@ export const EXEC_EVENT = {
     path_size: { offset: 68, size: 2 },
     args_size: { offset: 70, size: 2 },
     comm: { offset: 72, size: 16 },
-    data: { offset: 88, size: 0 },
+    stdio: { offset: 88, size: 3 },
+    _pad: { offset: 91, size: 5 },
+    data: { offset: 96, size: 0 },
   },
 } as const;
 
@@ -58,6 +68,8 @@ export interface ExecWire {
   startBoottimeNs: bigint;
   flags: number;
   comm: string;
+  /** enum exec_fd_kind of fds 0, 1 and 2 (process.exec; NONE in fork and exit records). */
+  stdio: [number, number, number];
   /** Absolute path of the executable (process.exec only); '' when unknown. */
   path: string;
   /** argv as the kernel holds it (possibly cut at max_arg_bytes). */
@@ -118,6 +130,7 @@ export function decodeExec(buf: Buffer, off: number, len: number): ExecWire | st
     startBoottimeNs: buf.readBigUInt64LE(off + 56),
     flags: buf.readUInt32LE(off + 64),
     comm: cstr(buf, off + 72, EXEC_LIMITS.commLen),
+    stdio: [buf[off + 88]!, buf[off + 89]!, buf[off + 90]!],
     path: pathSize ? joinPath(splitNul(buf, data, pathSize)) : '',
     args: argsSize ? splitNul(buf, data + pathSize, argsSize) : [],
   };
