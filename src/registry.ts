@@ -14,6 +14,7 @@ import { filterFactory } from './processors/filter/factory';
 import { dedupeFactory } from './processors/dedupe/factory';
 import { batchFactory } from './processors/batch/factory';
 import { rateLimitFactory } from './processors/rate_limit/factory';
+import { rulesFactory } from './processors/rules/factory';
 import { elasticsearchFactory } from './exporters/elasticsearch/factory';
 import { kafkaFactory } from './exporters/kafka/factory';
 import { otlpFactory } from './exporters/otlp/factory';
@@ -32,6 +33,7 @@ export const FACTORIES: AnyFactory[] = [
   dedupeFactory,
   batchFactory,
   rateLimitFactory,
+  rulesFactory,
   consoleFactory,
   fileFactory,
   otlpFactory,

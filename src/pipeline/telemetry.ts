@@ -7,7 +7,9 @@
  *   /readyz   200 once every receiver is attached and every exporter has started; 503 before and
  *             while stopping.
  * Counter names map to outcomes: received, emitted, sent, filtered, dropped (with a reason:
- * `dropped.<reason>`, `decode_errors.<reason>` as decode_<reason>, `ring_full`).
+ * `dropped.<reason>`, `decode_errors.<reason>` as decode_<reason>, `ring_full`); the rules processor's
+ * `rule_matched.<rule>` and `rule_excepted.<rule>` become outcomes rule_matched and rule_excepted with
+ * the rule's name as the reason.
  */
 import { createServer, Server } from 'node:http';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
@@ -18,13 +20,15 @@ import { CounterStats } from './stats';
 export const DEFAULT_TELEMETRY_ADDRESS = '127.0.0.1:9464';
 
 /** Levels (not counters): reported as gauges. */
-const LEVELS = new Set(['queue_depth', 'queue_bytes', 'process_table_size', 'pending']);
+const LEVELS = new Set(['queue_depth', 'queue_bytes', 'process_table_size', 'pending', 'sequences_active']);
+const PER_RULE = ['rule_matched.', 'rule_excepted.'];
 
 export function classify(name: string): { outcome: string; reason: string } | null {
   if (LEVELS.has(name)) return null;
   if (name === 'ring_full') return { outcome: 'dropped', reason: 'ring_full' };
   if (name.startsWith('dropped.')) return { outcome: 'dropped', reason: name.slice('dropped.'.length) };
   if (name.startsWith('decode_errors.')) return { outcome: 'dropped', reason: `decode_${name.slice('decode_errors.'.length)}` };
+  for (const p of PER_RULE) if (name.startsWith(p)) return { outcome: p.slice(0, -1), reason: name.slice(p.length) };
   return { outcome: name, reason: '' };
 }
 

@@ -12,6 +12,8 @@ import { DedupeProcessor } from '../../src/processors/dedupe/processor';
 import { EnrichProcessor } from '../../src/processors/enrich/processor';
 import { FilterProcessor } from '../../src/processors/filter/processor';
 import { RateLimitProcessor } from '../../src/processors/rate_limit/processor';
+import { RulesProcessor } from '../../src/processors/rules/processor';
+import { parseRuleset } from '../../src/processors/rules/ruleset';
 import { testHost } from '../helpers/host';
 import { rec, testScheduler } from '../helpers/processors';
 
@@ -31,6 +33,10 @@ const makers: Record<string, (s: TestScheduler) => Processor> = {
   rate_limit: (s) => new RateLimitProcessor(id('rate_limit'), testHost(), { keys: ['k'], rate: 100, burst: 2, maxKeys: 100, summaryIntervalMs: 50 }, s),
   filter: () => new FilterProcessor(id('filter'), testHost(), 'k == "a"', ''),
   enrich: (s) => enrich(testHost(), s),
+  rules: (s) => new RulesProcessor(id('rules'), testHost(), {
+    rules: parseRuleset([{ label: 'inline', path: 'rules', items: [{ rule: 'r', description: 'd', condition: 'k == "b"', output: 'o', priority: 'info' }] }]).rules,
+    minPriority: 'debug', maxSequences: 10,
+  }, s),
 };
 
 for (const [type, make] of Object.entries(makers)) {

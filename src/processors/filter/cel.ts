@@ -55,8 +55,33 @@ function cachedGlob(p: string): RegExp {
   return re;
 }
 
+/**
+ * Shannon entropy of a string in bits per character (0 for '' or one repeated character; log2 of the
+ * alphabet for a uniformly random string: 4 for hex, about 5.2 for random lowercase letters and digits).
+ * Used by detection rules on DNS labels, file names and arguments.
+ */
+export function entropy(s: string): number {
+  const n = s.length;
+  if (n < 2) return 0;
+  const counts = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    counts.set(c, (counts.get(c) ?? 0) + 1);
+  }
+  let h = 0;
+  for (const k of counts.values()) {
+    const p = k / n;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
 export const celEnvironment = new Environment({ unlistedVariablesAreDyn: true, homogeneousAggregateLiterals: false })
-  .registerFunction('string.glob(string): bool', (s: string, p: string) => cachedGlob(p).test(s));
+  .registerFunction('string.glob(string): bool', (s: string, p: string) => cachedGlob(p).test(s))
+  .registerFunction('entropy(string): double', (s: string) => entropy(s));
+
+/** Functions of one string argument that compiled expressions evaluate without the interpreter. */
+const VALUE_FUNCTIONS: Record<string, (s: string) => unknown> = { entropy };
 
 type Val = (r: KiteRecord) => unknown;
 type Bool = (r: KiteRecord) => Verdict;
@@ -103,6 +128,16 @@ function compileValue(n: ASTNode): Val {
     const v = lit.value;
     return () => v;
   }
+  if (n.op === 'call' && n.args[1].length === 1) {
+    const f = VALUE_FUNCTIONS[n.args[0]];
+    if (f) {
+      const arg = compileValue(n.args[1][0]!);
+      return (r) => {
+        const v = arg(r);
+        return typeof v === 'string' ? f(v) : undefined;
+      };
+    }
+  }
   throw new Unsupported(n.op);
 }
 
@@ -133,11 +168,24 @@ function stringMethod(n: ASTNode & { op: 'rcall' }): Bool {
   }
 }
 
-function compileBool(n: ASTNode): Bool {
+/** Evaluates a sub-expression the closures do not cover (see compileExpression's `partial`). */
+type Fallback = (n: ASTNode) => Bool;
+
+function operand(n: ASTNode, fallback: Fallback | undefined): Bool {
+  if (!fallback) return compileBool(n);
+  try {
+    return compileBool(n, fallback);
+  } catch (e) {
+    if (!(e instanceof Unsupported)) throw e;
+    return fallback(n);
+  }
+}
+
+function compileBool(n: ASTNode, fallback?: Fallback): Bool {
   switch (n.op) {
     case '&&': {
-      const a = compileBool(n.args[0]);
-      const b = compileBool(n.args[1]);
+      const a = operand(n.args[0], fallback);
+      const b = operand(n.args[1], fallback);
       return (r) => {
         const x = a(r);
         if (x === false) return false;
@@ -147,8 +195,8 @@ function compileBool(n: ASTNode): Bool {
       };
     }
     case '||': {
-      const a = compileBool(n.args[0]);
-      const b = compileBool(n.args[1]);
+      const a = operand(n.args[0], fallback);
+      const b = operand(n.args[1], fallback);
       return (r) => {
         const x = a(r);
         if (x === true) return true;
@@ -158,7 +206,7 @@ function compileBool(n: ASTNode): Bool {
       };
     }
     case '!_': {
-      const a = compileBool(n.args);
+      const a = operand(n.args, fallback);
       return (r) => {
         const x = a(r);
         return x === undefined ? undefined : !x;
@@ -282,8 +330,11 @@ export interface CompiledExpression {
   ast: ASTNode;
   /** Attributes the expression names. */
   attributes: string[];
-  /** 'compiled' when Kite's closures evaluate it, 'interpreted' when cel-js does. */
-  mode: 'compiled' | 'interpreted';
+  /**
+   * 'compiled' when Kite's closures evaluate it, 'interpreted' when cel-js does, 'mixed' when closures
+   * evaluate `&&`, `||` and `!` and cel-js the operands they do not cover (option `partial`).
+   */
+  mode: 'compiled' | 'interpreted' | 'mixed';
   test(r: KiteRecord): Verdict;
   /** cel-js's own evaluation of the same expression (for the equivalence test). */
   interpret(r: KiteRecord): Verdict;
@@ -307,8 +358,13 @@ function checkRegexLiterals(n: ASTNode): void {
   visit(n.args);
 }
 
-/** Parses, checks and compiles a condition; throws ExpressionError with the position of the problem. */
-export function compileExpression(source: string): CompiledExpression {
+/**
+ * Parses, checks and compiles a condition; throws ExpressionError with the position of the problem.
+ * With `partial`, an expression the closures do not wholly cover is not handed to the interpreter as a
+ * whole: its `&&`, `||` and `!` stay compiled (so `event.name == "dns.query" && <macro>` costs one
+ * comparison on other records) and only the uncovered operands are interpreted.
+ */
+export function compileExpression(source: string, opts: { partial?: boolean } = {}): CompiledExpression {
   let parsed: ReturnType<typeof celEnvironment.parse>;
   try {
     parsed = celEnvironment.parse(source);
@@ -334,13 +390,17 @@ export function compileExpression(source: string): CompiledExpression {
     }
   };
   let test: (r: KiteRecord) => Verdict;
-  let mode: 'compiled' | 'interpreted' = 'compiled';
+  let mode: CompiledExpression['mode'] = 'compiled';
   try {
     test = compileBool(ast);
   } catch (e) {
     if (!(e instanceof Unsupported)) throw e;
     test = interpret;
     mode = 'interpreted';
+    if (opts.partial && (ast.op === '&&' || ast.op === '||' || ast.op === '!_')) {
+      test = compileBool(ast, (sub) => compileExpression(source.slice(sub.start, sub.end)).interpret);
+      mode = 'mixed';
+    }
   }
   return { source, ast, attributes, mode, test, interpret };
 }
