@@ -3,6 +3,7 @@
  * The `kite` command line; the only place that calls process.exit().
  *   kite run [--config FILE]       run the agent (default: the package's config/default.yaml)
  *   kite validate [--config FILE]  check a config without privileges; one line per problem
+ *   kite replay --config FILE EVENTS.ndjson   run recorded records through the config, no kernel
  */
 import { resolve, join } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -26,6 +27,11 @@ Usage:
   kite advise seccomp [OPTIONS] (-- COMMAND... | --pid PID | --cgroup CGROUP)
                                   record a workload's system calls and write an OCI seccomp
                                   profile that allows them (--help for the options)
+  kite replay [--config FILE] EVENTS.ndjson
+                                  run a recorded file (what the file exporter writes) through the
+                                  config's processors (rules included, enrich left out) and
+                                  exporters, with no kernel and no privileges; malformed lines are
+                                  counted and reported on standard error; exits 0 at the end
   kite --help                     this text
   kite --version                  the agent's version
 
@@ -43,12 +49,15 @@ interface Args {
   command: string;
   config: string;
   watch: boolean;
+  /** Positional arguments after the command (replay: the events file). */
+  operands: string[];
 }
 
 function parseArgs(argv: string[]): Args | string {
   let command = '';
   let config = DEFAULT_CONFIG;
   let watch = false;
+  const operands: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--config' || a === '-c') {
@@ -65,11 +74,13 @@ function parseArgs(argv: string[]): Args | string {
       command = 'version';
     } else if (!command && !a.startsWith('-')) {
       command = a;
+    } else if (command === 'replay' && (!a.startsWith('-') || a === '-')) {
+      operands.push(a);
     } else {
       return `unknown argument ${JSON.stringify(a)}`;
     }
   }
-  return { command: command || 'help', config, watch };
+  return { command: command || 'help', config, watch, operands };
 }
 
 function loadConfig(path: string): KiteConfig {
@@ -113,6 +124,23 @@ async function probe(path: string): Promise<number> {
   setLibbpfLogger(() => {});
   process.stdout.write(`config        ${path}\n`);
   return runProbe(cfg, (line) => process.stdout.write(`${line}\n`));
+}
+
+async function replay(path: string, operands: string[]): Promise<number> {
+  if (operands.length !== 1) {
+    process.stderr.write(`kite replay: needs exactly one events file (NDJSON, as the file exporter writes it)\n\n${HELP}`);
+    return EXIT_CONFIG;
+  }
+  let cfg: KiteConfig;
+  try {
+    cfg = loadConfig(path);
+  } catch (e) {
+    if (printConfigError(e, path)) return EXIT_CONFIG;
+    throw e;
+  }
+  const { runReplay } = await import('./commands/replay');
+  const file = operands[0] === '-' ? '/dev/stdin' : resolve(process.cwd(), operands[0]!);
+  return runReplay(cfg, file, createLogger(), (line) => process.stderr.write(`${line}\n`));
 }
 
 async function run(path: string, logger: Logger, watch: boolean): Promise<number> {
@@ -243,6 +271,8 @@ async function main(argv: string[]): Promise<number> {
       return run(args.config, createLogger(), args.watch);
     case 'probe':
       return probe(args.config);
+    case 'replay':
+      return replay(args.config, args.operands);
     default:
       process.stderr.write(`kite: unknown command ${JSON.stringify(args.command)}\n\n${HELP}`);
       return EXIT_CONFIG;

@@ -325,7 +325,8 @@ test('the default ruleset: each rule\'s positive and negative case', async () =>
   assert.deepEqual(await fired(priv({ 'process.executable.path': '/tmp/rootme' })), ['Privilege escalation to root']);
   assert.deepEqual(await fired(priv({ 'process.executable.path': '/usr/bin/sudo' })), []);
   assert.deepEqual(await fired(priv({ 'process.user.id': 1001 })), []);
-  assert.deepEqual(await fired(priv({ 'process.user.id': 1000, 'kite.process.capabilities.added': ['CAP_NET_RAW'], 'process.executable.path': '/opt/x' })), ['New capabilities']);
+  assert.deepEqual(await fired(priv({ 'process.user.id': 1000, 'kite.process.capabilities.added': ['CAP_NET_RAW'], 'process.executable.path': '/opt/x', 'kite.process.before.capabilities.permitted': '0x0000000000000000', 'kite.process.capabilities.permitted': '0x0000000000002000' })), ['New capabilities']);
+  assert.deepEqual(await fired(priv({ 'process.user.id': 1000, 'kite.process.capabilities.added': ['CAP_NET_RAW'], 'process.executable.path': '/opt/x', 'kite.process.before.capabilities.permitted': '0x0000000000002000', 'kite.process.capabilities.permitted': '0x0000000000002000' })), [], 'capset raising a permitted capability again');
   assert.deepEqual(await fired(rec('process.ptrace', 't', { 'kite.ptrace.request': 'attach', 'process.pid': 5, 'kite.target.process.pid': 6 })), ['Ptrace attach to another process']);
   assert.deepEqual(await fired(rec('process.ptrace', 't', { 'kite.ptrace.request': 'attach', 'process.pid': 5, 'kite.target.process.pid': 5 })), []);
   for (const path of ['/tmp/x', '/dev/shm/x', '/memfd:payload (deleted)', '/var/tmp/x']) {
