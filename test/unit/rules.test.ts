@@ -304,6 +304,9 @@ test('the default ruleset: each rule\'s positive and negative case', async () =>
   assert.deepEqual(await fired(shell({ 'container.id': 'c1' })), ['Shell in a container']);
   assert.deepEqual(await fired(shell({ 'container.id': 'c1', 'kite.process.stdin.type': 'tty' })), ['Terminal shell in a container']);
   assert.deepEqual(await fired(shell({})), []);
+  const busybox = (argv0: string) => shell({ 'container.id': 'c1', 'process.executable.name': 'busybox', 'process.executable.path': '/bin/busybox', 'process.command_args': [argv0, '-c', 'x'] });
+  assert.deepEqual(await fired(busybox('/bin/sh')), ['Shell in a container'], 'busybox as sh');
+  assert.deepEqual(await fired(busybox('/bin/true')), [], 'busybox as true is not a shell');
   assert.deepEqual(await fired(shell({ 'kite.process.stdin.type': 'inet_socket' })), ['Reverse shell']);
   assert.deepEqual(await fired(shell({ 'kite.process.stdin.type': 'unix_socket' })), [], 'ssh sessions without a terminal use unix sockets');
   const connect = rec('network.connect', at(1), { 'kite.network.result': 'established', 'network.peer.port': 443, 'kite.process.exec_id': 'P' });

@@ -5,8 +5,9 @@
  * its enrichment), the trigger's own `event.name`, `kite.event_id` and `time` under `kite.trigger.*`.
  *
  * Sequence rules match several events of one process in order, within a time: state per rule and
- * `kite.process.exec_id`, followed across exec (`kite.process.previous_exec_id`) and, with
- * `by: process_tree`, to children (`kite.process.parent.exec_id`). Order and window are decided on the
+ * `kite.process.exec_id`, followed across exec (`kite.process.previous_exec_id`), and per pid (a
+ * record may come before enrich knows its process); with `by: process_tree`, also to children
+ * (`kite.process.parent.exec_id`, `process.parent_pid`). Order and window are decided on the
  * records' own times (records of different receivers may arrive out of order); the state expires on
  * the scheduler's clock and is bounded by max_sequences (oldest forgotten first).
  *
@@ -67,6 +68,29 @@ const SKIPPED = new Set(['time', 'event.name', 'kite.event_id', 'kite.seq']);
 function eventTime(r: KiteRecord, fallback: number): number {
   const t = Date.parse(r.time);
   return Number.isFinite(t) ? t : fallback;
+}
+
+/**
+ * The names of the process chains a record belongs to: its exec id, the exec id of the program its
+ * process ran before this exec, and its pid (records of other receivers may reach the processor before
+ * enrich knows their process, without an exec id; within a sequence's window a pid names one process);
+ * with `tree`, its parent's too.
+ */
+function chainKeys(r: KiteRecord, tree: boolean): string[] {
+  const keys: string[] = [];
+  const own = r['kite.process.exec_id'];
+  if (typeof own === 'string') keys.push(own);
+  const prev = r['kite.process.previous_exec_id'];
+  if (typeof prev === 'string') keys.push(prev);
+  const pid = r['process.pid'];
+  if (typeof pid === 'number') keys.push(`pid ${pid}`);
+  if (tree) {
+    const parent = r['kite.process.parent.exec_id'];
+    if (typeof parent === 'string') keys.push(parent);
+    const ppid = r['process.parent_pid'];
+    if (typeof ppid === 'number') keys.push(`pid ${ppid}`);
+  }
+  return keys;
 }
 
 export class RulesProcessor implements Processor {
@@ -243,7 +267,8 @@ export class RulesProcessor implements Processor {
             }
           }
           if (complete && st.times[n - 1]! - st.times[0]! <= cr.withinMs) {
-            seqs.delete(k);
+            // the chain is done under every name it has: one alert per chain
+            for (const other of keys) seqs.delete(`${cr.index}\u0000${other}`);
             emitAlert(cr, st.steps[n - 1]!, st.steps as KiteRecord[]);
             return true;
           }
@@ -261,20 +286,13 @@ export class RulesProcessor implements Processor {
             continue;
           }
           const steps = cr.steps!;
-          const own = r['kite.process.exec_id'];
-          if (typeof own !== 'string') continue;
           for (let i = 0; i < steps.length; i++) {
             if (!this.isTrue(steps[i]!, r)) continue;
+            const keys = chainKeys(r, cr.rule.sequence!.by === 'process_tree');
+            if (!keys.length) break;
             if (now < 0) {
               now = this.scheduler.now();
               if (now >= nextSweep) sweep(now);
-            }
-            const keys = [own];
-            const prev = r['kite.process.previous_exec_id'];
-            if (typeof prev === 'string') keys.push(prev);
-            if (cr.rule.sequence!.by === 'process_tree') {
-              const parent = r['kite.process.parent.exec_id'];
-              if (typeof parent === 'string') keys.push(parent);
             }
             if (sequenceStep(cr, r, i, keys, now)) break;
           }
