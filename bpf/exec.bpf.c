@@ -137,7 +137,10 @@ static long path_step(__u64 i, void *ctx)
 		return 1;
 	struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
 	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	if (d == mnt_root || d == parent) {
+	/* a pseudo file's dentry is its own parent and not a mount's root (memfd, anonymous files): its
+	 * name ("memfd:<name>") is the whole path */
+	int last = d == parent && d != mnt_root;
+	if (!last && (d == mnt_root || d == parent)) {
 		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
 		if (mp == m || d != mnt_root)
 			return 1; /* the root of the mount tree, or of a detached file system */
@@ -161,7 +164,7 @@ static long path_step(__u64 i, void *ctx)
 		return 1;
 	w->off = off + n;
 	w->d = parent;
-	return 0;
+	return last ? 1 : 0;
 }
 
 /* Writes the path of `f` relative to the task's root into the scratch record's data as NUL-terminated
