@@ -21,7 +21,7 @@ import { createLogger } from '../../src/component/logger';
 import { parseConfigText, resolveConfig } from '../../src/pipeline/config';
 import { createHost, Service } from '../../src/pipeline/service';
 import { createRegistry } from '../../src/registry';
-import { buildTestProgram, ms, waitFor } from '../helpers/kernel';
+import { bpfIdsOf, buildTestProgram, ms, waitFor, waitUnloaded } from '../helpers/kernel';
 import { ROOT } from '../helpers/paths';
 
 const TAG = `kite-rules-${randomUUID().slice(0, 8)}`;
@@ -282,7 +282,10 @@ test('DNS query with a long or high-entropy label: a tunnelling-like name and a 
 const realpathOf = (p: string): string => realpathSync(p);
 
 test('the rules processor counted what it did: emitted = received + alerts; nothing of ours is left in the kernel after shutdown', async () => {
+  const ids = bpfIdsOf(process.pid);
+  assert.ok(ids.progs.length > 0, 'the receivers hold their programs');
   await service.shutdown();
+  assert.deepEqual(await waitUnloaded(ids), { progs: [], maps: [], links: [] }, 'nothing of the agent is left in the kernel');
   const s = host.stats.snapshot()['processor/rules']!;
   assert.ok(s.alerts! > 0);
   assert.equal(s.emitted, s.received! + s.alerts!);

@@ -38,3 +38,12 @@ test('the Grafana dashboard queries only metrics the agent serves', () => {
     }
   }
 });
+
+test('the image ships the default ruleset, and the rules processor finds it where the image puts it', () => {
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  assert.match(dockerfile, /^COPY --from=build \/src\/config \.\/config$/m, 'config/ (with config/rules/default.yaml) is copied next to dist/');
+  assert.match(dockerfile, /^WORKDIR \/opt\/kite$/m);
+  // the processor reads <package root>/config/rules/default.yaml; in the image the package root is /opt/kite
+  const cfg = resolveConfig(parseConfigText(readFileSync(join(ROOT, 'config', 'detect.yaml'), 'utf8')), createRegistry());
+  assert.equal(cfg.processors.get('rules')!.config.default_rules, true);
+});
