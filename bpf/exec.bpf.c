@@ -67,6 +67,11 @@ static __always_inline void fill_task(struct exec_event *e, struct task_struct *
 	e->stdio[0] = e->stdio[1] = e->stdio[2] = EXEC_FD_NONE;
 	__builtin_memset(e->_pad, 0, sizeof(e->_pad));
 	BPF_CORE_READ_STR_INTO(&e->comm, t, comm);
+	/* the cgroup's own name says which container it is (libpod-<id>, docker-<id>.scope, ...): the
+	 * agent knows the container of a process from its first record, before it has read /proc */
+	const char *cg_name = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, name);
+	if (!cg_name || bpf_probe_read_kernel_str(e->cgroup_name, sizeof(e->cgroup_name), cg_name) < 0)
+		e->cgroup_name[0] = 0;
 }
 
 #define KITE_S_IFMT 00170000

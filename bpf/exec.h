@@ -12,6 +12,8 @@
 #define EXEC_PATH_BUF 4096
 #define EXEC_NAME_MAX 256
 #define EXEC_PATH_DEPTH 48
+/* The name of the process's cgroup (v2) directory, the last path component: `libpod-<id>`, ... */
+#define EXEC_CGROUP_NAME_LEN 96
 
 enum exec_flags {
 	EXEC_FLAG_ARGS_TRUNCATED = 1,
@@ -51,6 +53,7 @@ struct exec_event {
 	char comm[EXEC_COMM_LEN];
 	__u8 stdio[3];      /* enum exec_fd_kind of fds 0, 1, 2 (process.exec only) */
 	__u8 _pad[5];
+	char cgroup_name[EXEC_CGROUP_NAME_LEN]; /* NUL-terminated, cut at EXEC_CGROUP_NAME_LEN - 1 */
 	char data[];        /* path components, then argv (NUL-separated) */
 };
 

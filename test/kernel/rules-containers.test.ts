@@ -21,7 +21,7 @@ import { createLogger } from '../../src/component/logger';
 import { parseConfigText, resolveConfig } from '../../src/pipeline/config';
 import { createHost, Service } from '../../src/pipeline/service';
 import { createRegistry } from '../../src/registry';
-import { buildBusyboxImage, PODMAN_RUN, unifiedCgroupRoot } from '../helpers/containers';
+import { buildBusyboxImage, PODMAN_RUN, runContainer, unifiedCgroupRoot } from '../helpers/containers';
 import { ms, waitFor } from '../helpers/kernel';
 
 const TAG = `kite-rules-ctr-${randomUUID().slice(0, 8)}`;
@@ -124,6 +124,14 @@ test('Shell in a container: podman exec of a shell, with the container\'s id, ru
   assert.equal(alertsOf('shell', 'Terminal shell in a container').length, 0);
   assert.equal(await podman(['exec', NAME, '/bin/echo', `${TAG}-echo`]), 0);
   await noAlert('echo', 'Shell in a container');
+});
+
+test('Shell in a container: the container\'s first process is the shell (podman run), alerted with the container\'s id', async () => {
+  const c = await runContainer(IMAGE, ['/bin/sh', '-c', 'exit 0', `${TAG}-run`]);
+  assert.equal(c.code, 0, c.stderr);
+  const a = await alertOf('run', 'Shell in a container');
+  assert.equal(a['container.id'], c.id, 'known from the cgroup\'s name on the very first record of the container');
+  assert.equal(a['container.runtime'], 'podman');
 });
 
 test('Terminal shell in a container: podman exec -t; not a terminal shell on the host', async () => {

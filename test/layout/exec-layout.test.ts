@@ -24,6 +24,7 @@ test('struct exec_event: every field at the offset and size the decoder reads', 
 
 test('struct exec_event: comm length and tail limits match bpf/exec.h', () => {
   assert.equal(btf.struct('exec_event').fields.comm!.size, EXEC_LIMITS.commLen);
+  assert.equal(btf.struct('exec_event').fields.cgroup_name!.size, EXEC_LIMITS.cgroupNameLen);
   // the scratch record is sizeof(struct exec_event) + EXEC_PATH_BUF + EXEC_ARGS_MAX
   assert.equal(btf.struct('exec_scratch').size, EXEC_EVENT.size + EXEC_LIMITS.pathBuf + EXEC_LIMITS.argsMax);
 });

@@ -150,6 +150,24 @@ test('cache misses: an unknown process and an unknown cgroup id are read in the 
   assert.equal(c.emitted, 2);
 });
 
+test('a new cgroup id whose directory name says the container: container id and runtime on the first record, the path once /proc is read', async () => {
+  const p = processor({ seed: false });
+  await p.start();
+  const first = rec('process.exec', 't', { 'process.pid': 200, 'kite.cgroup.id': 5151, 'kite.cgroup.name': `cri-containerd-${ID}.scope`, 'process.executable.path': '/bin/sh' });
+  const [a] = await run(p, [first]);
+  assert.equal(a!['container.id'], ID, 'from the name, before the background lookup');
+  assert.equal(a!['container.runtime'], 'containerd');
+  assert.equal(a!['kite.cgroup.path'], undefined, 'the path waits for /proc');
+  const plain = rec('process.exec', 't', { 'process.pid': 200, 'kite.cgroup.id': 5252, 'kite.cgroup.name': 'session-3.scope' });
+  const [b] = await run(p, [plain]);
+  assert.equal(b!['container.id'], undefined, 'a name that is not a container\'s says nothing');
+  await p.settled();
+  const [c] = await run(p, [rec('file.open', 't', { 'process.pid': 200, 'kite.cgroup.id': 5151 })]);
+  assert.equal(c!['container.id'], ID);
+  assert.match(String(c!['kite.cgroup.path']), /cri-containerd-/);
+  await p.shutdown();
+});
+
 test('executable hashes: computed in the background, cached by file identity', async () => {
   const bin = join(root, 'prog');
   writeFileSync(bin, 'a program');

@@ -17,7 +17,7 @@ import { hostname, release } from 'node:os';
 import { asyncScheduler, Observable, OperatorFunction, SchedulerLike } from 'rxjs';
 import { AttrValue, ComponentId, Host, KiteRecord, Processor } from '../../component/component';
 import { BootClock } from '../../bpf/clock';
-import { CgroupInfo } from '../../process/cgroup';
+import { CgroupInfo, parseCgroupPath } from '../../process/cgroup';
 import { NameTables, readNameTables } from '../../process/names';
 import { Ancestry, entryBytes, ProcEntry, ProcessCache } from '../../process/process-cache';
 import { ProcSnapshot, readCgroup, readMachineId, readProc, readProcSync } from '../../process/procfs';
@@ -342,6 +342,8 @@ export class EnrichProcessor implements Processor {
       } else {
         this.missCgroup.n++;
         this.resolveCgroup(cgid, pid);
+        // until /proc is read: the container its cgroup's own name gives (exec receiver records)
+        cg = containerFromCgroupName(r['kite.cgroup.name']);
       }
     } else {
       cg = e?.cgroup;
@@ -455,7 +457,7 @@ export class EnrichProcessor implements Processor {
 
   private addWorkload(out: KiteRecord, cg: CgroupInfo | undefined, r: KiteRecord): void {
     if (cg) {
-      out['kite.cgroup.path'] = cg.path;
+      if (cg.path) out['kite.cgroup.path'] = cg.path;
       if (cg.systemdUnit) out['kite.systemd.unit'] = cg.systemdUnit;
       if (cg.podUid) {
         out['k8s.pod.uid'] = cg.podUid;
@@ -504,6 +506,17 @@ export class EnrichProcessor implements Processor {
       if (n !== undefined) out['process.group.name'] = n;
     }
   }
+}
+
+/**
+ * The container a cgroup directory's name alone says (`libpod-<id>`, `docker-<id>.scope`,
+ * `cri-containerd-<id>.scope`, `crio-<id>.scope`), with no path: for the first records of a new cgroup,
+ * before its path is read from /proc. Names that need their parents (cgroupfs drivers) give nothing.
+ */
+export function containerFromCgroupName(name: AttrValue | undefined): CgroupInfo | undefined {
+  if (typeof name !== 'string' || !name) return undefined;
+  const info = parseCgroupPath(`/${name}`);
+  return info.containerId ? { ...info, path: '' } : undefined;
 }
 
 function setName(out: KiteRecord, key: string, names: Map<number, string>, id: AttrValue | undefined): void {

@@ -142,6 +142,7 @@ export class ExecReceiver extends BpfReceiver {
     const group = this.users.group(w.egid);
     if (group !== undefined) rec['process.group.name'] = group;
     rec['kite.cgroup.id'] = w.cgroupId;
+    if (w.cgroupName) rec['kite.cgroup.name'] = w.cgroupName;
     return rec;
   }
 }

@@ -21,7 +21,7 @@ export const FD_KIND_NAMES = ['none', 'file', 'directory', 'pipe', 'inet_socket'
 
 /** Byte offsets of struct kite_event_header and struct exec_event (bpf/exec.h). */
 export const EXEC_EVENT = {
-  size: 96,
+  size: 192,
   fields: {
     ...KITE_EVENT_HEADER_FIELDS,
     pid: { offset: 16, size: 4 },
@@ -40,7 +40,8 @@ export const EXEC_EVENT = {
     comm: { offset: 72, size: 16 },
     stdio: { offset: 88, size: 3 },
     _pad: { offset: 91, size: 5 },
-    data: { offset: 96, size: 0 },
+    cgroup_name: { offset: 96, size: 96 },
+    data: { offset: 192, size: 0 },
   },
 } as const;
 
@@ -48,7 +49,7 @@ export const EXEC_EVENT = {
 export const EXEC_RODATA = { max_arg_bytes: { offset: 0, size: 4 } } as const;
 
 /** Compile-time limits of bpf/exec.h (checked by the layout test against the object's BTF). */
-export const EXEC_LIMITS = { commLen: 16, argsMax: 8192, pathBuf: 4096 } as const;
+export const EXEC_LIMITS = { commLen: 16, argsMax: 8192, pathBuf: 4096, cgroupNameLen: 96 } as const;
 
 export interface ExecWire {
   op: number;
@@ -70,6 +71,8 @@ export interface ExecWire {
   comm: string;
   /** enum exec_fd_kind of fds 0, 1 and 2 (process.exec; NONE in fork and exit records). */
   stdio: [number, number, number];
+  /** The name of the process's cgroup directory (its last path component); '' when unknown. */
+  cgroupName: string;
   /** Absolute path of the executable (process.exec only); '' when unknown. */
   path: string;
   /** argv as the kernel holds it (possibly cut at max_arg_bytes). */
@@ -131,6 +134,7 @@ export function decodeExec(buf: Buffer, off: number, len: number): ExecWire | st
     flags: buf.readUInt32LE(off + 64),
     comm: cstr(buf, off + 72, EXEC_LIMITS.commLen),
     stdio: [buf[off + 88]!, buf[off + 89]!, buf[off + 90]!],
+    cgroupName: cstr(buf, off + 96, EXEC_LIMITS.cgroupNameLen),
     path: pathSize ? joinPath(splitNul(buf, data, pathSize)) : '',
     args: argsSize ? splitNul(buf, data + pathSize, argsSize) : [],
   };
