@@ -124,3 +124,25 @@ test('pushdown: what is not a simple predicate is left alone', () => {
   const neg = simplePredicate(compileExpression('!(process.pid == 1 || process.pid == 2)').ast);
   assert.deepEqual(neg, { field: 'pid', attribute: 'process.pid', values: [1, 2], negated: true });
 });
+
+test('partial compilation and entropy(): closures around interpreted operands agree with cel-js', () => {
+  const exprs = [
+    'event.name == "dns.query" && dns.question.name.split(".").exists(l, size(l) >= 8 && entropy(l) >= 2.5)',
+    '!(a.k in ["a", "b"]) || [1, 2].exists(x, x == a.n)',
+    'entropy(a.s) > 2.0 && a.s.startsWith("x")',
+    'has(a.s) && (size(a.s) > 3 || a.n + 1 == 3)',
+  ];
+  const records = [
+    rec('dns.query', 't', { 'dns.question.name': 'a1b2c3d4e5.example.com', 'a.k': 'c', 'a.n': 2, 'a.s': 'xyzw' }),
+    rec('dns.query', 't', { 'dns.question.name': 'www.example.com', 'a.k': 'a', 'a.n': 1, 'a.s': 'xxxx' }),
+    rec('other', 't', { 'a.k': 'b', 'a.s': 'x' }),
+    rec('other', 't', {}),
+  ];
+  for (const e of exprs) {
+    const c = compileExpression(e, { partial: true });
+    assert.notEqual(c.mode, 'interpreted', e);
+    for (const r of records) assert.equal(c.test(r), c.interpret(r), `${e} on ${JSON.stringify(r)}`);
+  }
+  assert.equal(compileExpression('entropy(a.s) > 1.5').mode, 'compiled', 'entropy of an attribute is compiled');
+  assert.equal(compileExpression(exprs[0]!).mode, 'interpreted', 'without partial, the whole expression goes to the interpreter');
+});
