@@ -106,7 +106,7 @@ async function noAlert(pid: number, rule: string): Promise<void> {
   assert.deepEqual(alerts(pid, rule).map((a) => a['kite.rule.output']), [], `no "${rule}" for pid ${pid}`);
 }
 
-test('Read of sensitive credential file: nobody reads /etc/shadow (refused) and root reads it with an unexpected program; not /etc/passwd, not a public key', async () => {
+test('Read of sensitive credential file: nobody reads /etc/shadow (refused), root reads it with an unexpected program, cat reads an SSH private key; not /etc/passwd, not a public key', async () => {
   const byNobody = await run('cat', ['/etc/shadow', `/nonexistent/${TAG}`], { uid: NOBODY });
   assert.notEqual(byNobody.code, 0);
   const a = await alertOf(byNobody.pid, 'Read of sensitive credential file');
@@ -131,6 +131,13 @@ test('Read of sensitive credential file: nobody reads /etc/shadow (refused) and 
   mkdirSync('/root/.ssh', { recursive: true, mode: 0o700 });
   writeFileSync(pub, 'ssh-ed25519 AAAA test\n');
   cleanup.push(pub);
+  const key = join('/root', '.ssh', `id_${TAG}`);
+  writeFileSync(key, '-----BEGIN OPENSSH PRIVATE KEY-----\n', { mode: 0o600 });
+  cleanup.push(key);
+  const keyRead = await run('cat', [key]);
+  assert.equal(keyRead.code, 0);
+  const k = await alertOf(keyRead.pid, 'Read of sensitive credential file');
+  assert.equal(k['file.path'], key);
   const benign = await run('cat', ['/etc/passwd', pub]);
   assert.equal(benign.code, 0);
   await noAlert(benign.pid, 'Read of sensitive credential file');

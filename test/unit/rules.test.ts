@@ -314,7 +314,8 @@ test('the default ruleset: each rule\'s positive and negative case', async () =>
   assert.deepEqual(await fired(connect, shell({ 'kite.process.parent.exec_id': 'P' })), [], 'a child shell is not the same process');
   const open = (path: string, attrs: Record<string, AttrValue>) => rec('file.open', 't', { 'file.path': path, 'file.name': path.split('/').pop()!, 'kite.file.intent': ['read'], 'process.user.id': 0, 'process.executable.path': '/usr/bin/cat', ...attrs });
   assert.deepEqual(await fired(open('/etc/shadow', {})), ['Read of sensitive credential file']);
-  assert.deepEqual(await fired(open('/home/u/.ssh/id_ed25519', { 'process.user.id': 1000, 'process.executable.path': '/usr/sbin/sshd' })), ['Read of sensitive credential file']);
+  assert.deepEqual(await fired(open('/home/u/.ssh/id_ed25519', { 'process.user.id': 1000, 'process.executable.path': '/usr/bin/curl' })), ['Read of sensitive credential file']);
+  assert.deepEqual(await fired(open('/home/u/.ssh/id_ed25519', { 'process.user.id': 1000, 'process.executable.path': '/usr/bin/ssh' })), [], 'the user\'s own ssh client');
   assert.deepEqual(await fired(open('/etc/shadow', { 'process.executable.path': '/usr/sbin/unix_chkpwd' })), []);
   assert.deepEqual(await fired(open('/home/u/.ssh/id_ed25519.pub', { 'process.user.id': 1000 })), []);
   assert.deepEqual(await fired(open('/etc/passwd', { 'process.user.id': 1000 })), []);
