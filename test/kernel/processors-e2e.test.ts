@@ -162,7 +162,7 @@ test('every processor counted what it received and emitted', () => {
   const dedupe = st['processor/dedupe']!;
   assert.equal(enrich.received, enrich.emitted);
   assert.equal(filter.received, enrich.emitted);
-  assert.ok(filter['dropped.not_included']! > 0);
+  assert.ok(filter['filtered.not_included']! > 0);
   assert.equal(dedupe.received, filter.emitted);
   assert.equal(dedupe['dropped.duplicate'], 4 * (REPEATS - 1), 'two containers (one real, one named like one) x child and grandchild');
   assert.equal(dedupe.emitted, records.length);

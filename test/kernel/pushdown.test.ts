@@ -61,7 +61,7 @@ service:
   const stats = log.find((l) => l.msg === 'stopped')!.stats as Record<string, Record<string, number>>;
   assert.ok(stats['receiver/exec']!.filtered! > 0, `dropped in the kernel: ${JSON.stringify(stats['receiver/exec'])}`);
   const f = stats['processor/filter']!;
-  assert.equal(f['dropped.not_included'] ?? 0, (f.received ?? 0) - (f.emitted ?? 0), 'user space dropped only what the kernel could not (fork and exit of trigger)');
+  assert.equal(f['filtered.not_included'] ?? 0, (f.received ?? 0) - (f.emitted ?? 0), 'user space dropped only what the kernel could not (fork and exit of trigger)');
   assert.ok((stats['receiver/exec']!.received ?? 0) < 20, `few records crossed into user space: ${stats['receiver/exec']!.received}`);
 });
 

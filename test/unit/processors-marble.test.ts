@@ -234,7 +234,7 @@ test('filter: include and exclude, each drop counted by reason', () => {
   });
   const c = p_counters(host, 'filter');
   assert.deepEqual(
-    { received: c.received, emitted: c.emitted, ni: c['dropped.not_included'], ex: c['dropped.excluded'], err: c['dropped.include_error'] },
+    { received: c.received, emitted: c.emitted, ni: c['filtered.not_included'], ex: c['filtered.excluded'], err: c['filtered.include_error'] },
     { received: 4, emitted: 1, ni: 1, ex: 1, err: 1 },
   );
 });

@@ -10,12 +10,12 @@ export interface FilterRawConfig {
 
 export const filterSchema = {
   include: {
-    doc: 'A CEL condition over record attributes: only records for which it is true pass (dropped.not_included); a record on which it is an error, such as a missing attribute, is dropped too (dropped.include_error). Empty: every record.',
+    doc: 'A CEL condition over record attributes: only records for which it is true pass (filtered.not_included); a record on which it is an error, such as a missing attribute, is dropped too (filtered.include_error). Empty: every record.',
     format: string(),
     default: '',
   },
   exclude: {
-    doc: 'A CEL condition over record attributes: records for which it is true are dropped (dropped.excluded); an error keeps the record (exclude_errors). Empty: none.',
+    doc: 'A CEL condition over record attributes: records for which it is true are dropped (filtered.excluded); an error keeps the record (exclude_errors). Empty: none.',
     format: string(),
     default: '',
   },

@@ -3,8 +3,9 @@
  * condition matches. Both compile once, at creation; a bad expression never gets here (the config
  * loader reports it with its YAML path and column). Stateless and synchronous: no scheduler needed.
  *
- * Counters (processor/<id>): received, emitted, dropped.not_included, dropped.include_error,
- * dropped.excluded, exclude_errors.
+ * Counters (processor/<id>): received, emitted, filtered.not_included, filtered.include_error,
+ * filtered.excluded, exclude_errors. Records a filter removes are `filtered`, not `dropped`: they are
+ * removed on purpose, so they are no loss (no kite.loss record, see src/pipeline/stream-health.ts).
  */
 import { Observable, OperatorFunction } from 'rxjs';
 import { ComponentId, Host, KiteRecord, Processor } from '../../component/component';
@@ -59,7 +60,7 @@ export class FilterProcessor implements Processor {
             c.emitted++;
             sub.next(r);
           } else {
-            c.drop(reason);
+            c.add(`filtered.${reason}`);
           }
         },
         error: (e) => {
