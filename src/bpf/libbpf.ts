@@ -52,6 +52,9 @@ export const native = {
   mapUpdateElem: libbpf.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)') as (fd: number, key: Buffer, value: Buffer, flags: number) => number,
   mapGetNextKey: libbpf.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)') as (fd: number, key: Buffer | null, next: Buffer) => number,
 
+  enableStats: libbpf.func('int bpf_enable_stats(int type)') as (type: number) => number,
+  objGetInfoByFd: libbpf.func('int bpf_obj_get_info_by_fd(int fd, _Inout_ uint8_t *info, _Inout_ uint32_t *len)') as (fd: number, info: Buffer, len: number[]) => number,
+
   probeProgType: libbpf.func('int libbpf_probe_bpf_prog_type(int prog_type, const void *opts)') as (type: number, opts: null) => number,
   progTypeStr: libbpf.func('const char *libbpf_bpf_prog_type_str(int t)') as (t: number) => string | null,
   numPossibleCpus: libbpf.func('int libbpf_num_possible_cpus()') as () => number,

@@ -8,13 +8,15 @@
  * Counters (Host.stats, under the component id): `received` (records read from the ring), `emitted`,
  * `decode_errors.<reason>`, `ring_full` (records the kernel could not queue because the ring was
  * full; read from the per-CPU stats map every second and at shutdown, and logged when it grows) and
- * `filtered` (events the in-kernel filters dropped).
+ * `filtered` (events the in-kernel filters dropped), and `bpf_program.<name>.run_count|run_time_ns`
+ * (the kernel's run statistics of each program, while they are on: src/bpf/prog-stats.ts).
  */
 import { Subject } from 'rxjs';
 import { ComponentId, Host, KiteRecord, Receiver } from '../component/component';
 import { BpfObject } from '../bpf/object';
 import { bpfObjectPath } from '../bpf/paths';
 import { RingReader } from '../bpf/ringbuf';
+import { publishRunStats } from '../bpf/prog-stats';
 import { applyFilters, FilterSettings, mergePushdown } from './filters';
 import type { KernelFilterTarget, KernelPredicate, PushdownField, PushdownPlan } from '../processors/filter/pushdown';
 
@@ -57,6 +59,11 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
     const { settings, installed } = mergePushdown(this.spec.filter, plan);
     this.spec.filter = settings;
     return installed;
+  }
+
+  /** Null while the ring reader works; why not when it died or stalled (/healthz). */
+  health(): string | null {
+    return this.reader?.problem() ?? null;
   }
 
   /** Sets .rodata knobs and map sizes before load. */
@@ -118,6 +125,7 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
     const full = stats.sumPerCpuU64(KiteStat.RING_FULL);
     this.host.stats.set(this.statsKey, 'ring_full', Number(full));
     if (this.spec.filter) this.host.stats.set(this.statsKey, 'filtered', Number(stats.sumPerCpuU64(KiteStat.FILTERED)));
+    publishRunStats(this.host.stats, this.statsKey, obj);
     this.tick();
     if (full > this.lastRingFull) {
       this.host.logger.warn('kernel ring buffer full: records lost', { component: this.statsKey, lost: Number(full - this.lastRingFull), lost_total: Number(full) });

@@ -17,6 +17,7 @@ import { ComponentId, Host, KiteRecord, Receiver } from '../../component/compone
 import { BpfError, KiteError } from '../../component/errors';
 import { lastErrno, O_CLOEXEC, O_DIRECTORY, O_RDONLY, native } from '../../bpf/libbpf';
 import { BpfMap, BpfObject, errnoName, strerror } from '../../bpf/object';
+import { publishRunStats } from '../../bpf/prog-stats';
 import { bpfObjectPath } from '../../bpf/paths';
 import { interfaceIndex, interfaceName, PacketCapture, PacketInfo } from '../../bpf/packet-socket';
 import { KiteStat } from '../bpf-receiver';
@@ -153,6 +154,7 @@ export class DnsReceiver implements Receiver {
     s.set(this.statsKey, 'filtered_sockets', Number(attr.sumPerCpuU64(DnsAttrStat.FILTERED)));
     s.set(this.statsKey, 'flows_recorded', Number(attr.sumPerCpuU64(DnsAttrStat.FLOWS)));
     s.set(this.statsKey, 'flows_without_owner', Number(attr.sumPerCpuU64(DnsAttrStat.NO_OWNER)));
+    publishRunStats(s, this.statsKey, obj);
     if (this.capture) {
       s.set(this.statsKey, 'received', this.capture.stats.packets);
       if (this.capture.stats.socketErrors) s.set(this.statsKey, 'socket_errors', this.capture.stats.socketErrors);
