@@ -159,6 +159,14 @@ async function run(path: string, logger: Logger, watch: boolean): Promise<number
   const host = createHost(logger);
   const service = new Service(cfg, host);
   const telemetry = new Telemetry(host.stats, logger);
+  telemetry.setReadiness(() => service.readiness());
+  telemetry.setHealth(() => service.healthProblems());
+  if (cfg.telemetry.enabled && cfg.telemetry.bpf_stats) {
+    const { enableRunTimeStats } = await import('./bpf/prog-stats');
+    const s = enableRunTimeStats();
+    if (s.on) logger.info('BPF program run-time statistics on', { how: s.how });
+    else logger.warn('BPF program run counts and times not available', { reason: s.reason });
+  }
   if (cfg.telemetry.enabled) {
     try {
       await telemetry.start(cfg.telemetry.address);

@@ -11,6 +11,9 @@
  * (read-only), then the data area mapped twice so a record that wraps is contiguous. Each record has an
  * 8-byte header: u32 length with the BUSY (bit 31) and DISCARD (bit 30) flags, u32 page offset.
  *
+ * Health: `problem()` says when the loop died (epoll_wait failing, the ring's fd gone) or stalled (no
+ * poll for `STALL_MS` while running); the receiver reports it on /healthz.
+ *
  * Contract: `start()` begins delivery; `stop()` stops the loop, delivers what is left in the ring, then
  * unmaps; after `stop()` resolves, `onRecord` is never called again. Views never escape this class.
  */
@@ -39,6 +42,10 @@ const DISCARD = 0x40000000;
 const LEN_MASK = 0x3fffffff;
 const HDR = 8;
 const BPF_MAP_TYPE_RINGBUF = 27;
+/** A running reader that has not polled for this long is reported stalled. */
+export const STALL_MS = 10_000;
+/** epoll_wait failing this many times in a row stops the reader (reported, never a busy loop). */
+const MAX_WAIT_ERRORS = 3;
 
 export interface RingReaderStats {
   records: number;
@@ -67,6 +74,9 @@ export class RingReader {
   private pendingWait: Promise<void> | null = null;
   /** Current timer poll interval while the ring is empty; 0 once the reader sleeps in epoll. */
   private idleDelay = 0;
+  private lastPollAt = 0;
+  private waitErrors = 0;
+  private failure: string | null = null;
 
   constructor(private readonly map: BpfMap, private readonly onRecord: RecordHandler, opts: Partial<RingReaderOptions> = {}) {
     this.opts = { ...DEFAULT_RING_READER_OPTIONS, ...opts };
@@ -108,9 +118,17 @@ export class RingReader {
     return Number(Atomics.load(this.prodPos, 0) - Atomics.load(this.consPos, 0));
   }
 
+  /** Null while the reader works (or has not started, or was stopped); else why it does not read. */
+  problem(now = Date.now()): string | null {
+    if (this.failure) return this.failure;
+    if (this.running && now - this.lastPollAt > STALL_MS) return `ring reader of ${this.map.name} stalled: no poll for ${Math.round((now - this.lastPollAt) / 1000)} s`;
+    return null;
+  }
+
   start(): void {
     if (this.running || !this.data) return;
     this.running = true;
+    this.lastPollAt = Date.now();
     this.tick();
   }
 
@@ -152,6 +170,7 @@ export class RingReader {
     this.timer = null;
     if (!this.running) return;
     this.stats.ticks++;
+    this.lastPollAt = Date.now();
     const n = this.drain(this.opts.maxRecordsPerTick);
     if (!this.running) return;
     if (n >= this.opts.maxRecordsPerTick) {
@@ -173,11 +192,21 @@ export class RingReader {
     this.pendingWait = new Promise<void>((resolve) => {
       (native.epollWait as unknown as { async: (...a: unknown[]) => void }).async(
         this.epfd, this.evbuf, 1, this.opts.pollTimeoutMs,
-        (_err: unknown, res: number) => {
+        (err: unknown, res: number) => {
           this.pendingWait = null;
           resolve();
           if (res > 0) this.stats.epollWakeups++;
           if (!this.running) return;
+          this.lastPollAt = Date.now();
+          if (res < 0 || err) {
+            if (++this.waitErrors >= MAX_WAIT_ERRORS) {
+              this.running = false;
+              this.failure = `ring reader of ${this.map.name} stopped: epoll_wait failed ${MAX_WAIT_ERRORS} times in a row${err ? ` (${String(err)})` : ''}`;
+              return;
+            }
+          } else {
+            this.waitErrors = 0;
+          }
           // coalesce: let the burst that woke us fill the ring a little before draining it
           if (res > 0) {
             this.idleDelay = this.opts.batchDelayMs;

@@ -54,6 +54,8 @@ export interface Stats {
   add(component: string, name: string, n?: number): void;
   set(component: string, name: string, value: number): void;
   snapshot(): Record<string, Record<string, number>>;
+  /** Records one observation of a distribution (export latency in seconds, ...): /metrics shows a histogram. */
+  observe?(component: string, name: string, value: number): void;
 }
 
 export interface Component {
@@ -66,6 +68,11 @@ export interface Component {
 export interface Receiver extends Component {
   /** Hot stream of records; completes after shutdown() has delivered everything left in the kernel. */
   readonly records$: Observable<KiteRecord>;
+  /**
+   * Null while the receiver works; otherwise what is wrong (its ring reader stopped or stalled):
+   * /healthz fails. Absent: always healthy once started.
+   */
+  health?(): string | null;
 }
 
 export interface Processor extends Component {
@@ -84,6 +91,11 @@ export interface Exporter extends Component {
   consume(record: KiteRecord): void;
   /** Resolves once everything consumed so far has been handed to the destination. */
   flush(): Promise<void>;
+  /**
+   * True once the exporter has reached its destination at least once (connected, or delivered a
+   * batch): /readyz waits for it. Absent: ready as soon as start() has resolved.
+   */
+  readonly ready?: boolean;
 }
 
 export interface ComponentByKind {

@@ -34,6 +34,7 @@ export interface PipelineSpec {
 export interface TelemetryConfig {
   enabled: boolean;
   address: string;
+  bpf_stats: boolean;
 }
 
 /** `service.telemetry`: the agent's own /metrics, /healthz and /readyz. */
@@ -43,6 +44,11 @@ export const telemetrySchema = {
     doc: 'host:port to listen on (port 0 picks a free port). When the port is taken the agent logs an error and runs without telemetry.',
     format: string({ pattern: /^(\[[0-9a-fA-F:]+\]|[^:]*):\d{1,5}$/, what: 'an address host:port, such as 127.0.0.1:9464 or [::1]:9464' }),
     default: '127.0.0.1:9464',
+  },
+  bpf_stats: {
+    doc: "Count each BPF program's runs and run time (kite_bpf_program_runs_total, kite_bpf_program_run_seconds_total): the agent turns the kernel's BPF run-time statistics on for its lifetime (BPF_ENABLE_STATS, which needs CAP_SYS_ADMIN; without it they are read only when the kernel.bpf_stats_enabled sysctl is 1). While on, every BPF program on the host pays about 20-40 ns per run.",
+    format: boolean(),
+    default: true,
   },
 };
 
@@ -101,7 +107,7 @@ export function resolveConfig(raw: unknown, factories: FactoryLookup): KiteConfi
   const add = (path: string, expected: string, actual: unknown): void => {
     problems.push({ path, expected, actual: describeKind(actual) });
   };
-  const out: KiteConfig = { telemetry: { enabled: true, address: '127.0.0.1:9464' }, receivers: new Map(), processors: new Map(), exporters: new Map(), pipelines: [] };
+  const out: KiteConfig = { telemetry: { enabled: true, address: '127.0.0.1:9464', bpf_stats: true }, receivers: new Map(), processors: new Map(), exporters: new Map(), pipelines: [] };
 
   if (!isPlainMap(raw)) {
     add('', 'a map with receivers, exporters and service', raw);

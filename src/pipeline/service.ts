@@ -238,6 +238,32 @@ export class Service {
   }
 
   /**
+   * What /readyz waits for: receivers not attached yet, and exporters that have not reached their
+   * destination once (Exporter.ready). Empty once everything is there.
+   */
+  readiness(): string[] {
+    const out: string[] = [];
+    for (const [key, run] of this.graph.receivers) if (!run.started) out.push(`receiver/${key}: not attached`);
+    for (const [key, run] of this.graph.exporters) {
+      if (!run.started) out.push(`exporter/${key}: not started`);
+      else if (run.inst.ready === false) out.push(`exporter/${key}: not connected to its destination yet`);
+    }
+    return out;
+  }
+
+  /** What /healthz reports: receivers whose kernel reader died or stalled. Empty while healthy. */
+  healthProblems(): string[] {
+    const out: string[] = [];
+    if (this.stopping) return out;
+    for (const [key, run] of this.graph.receivers) {
+      if (!run.started) continue;
+      const problem = run.inst.health?.() ?? null;
+      if (problem) out.push(`receiver/${key}: ${problem}`);
+    }
+    return out;
+  }
+
+  /**
    * Applies a new config. On failure (a new component cannot start) the old graph keeps running and
    * the error is thrown. Reloads are serialized.
    */

@@ -1,8 +1,20 @@
 /** In-memory counters per component (what /metrics will expose); cheap enough to bump per event. */
 import { Stats } from '../component/component';
 
+export type ObservationListener = (component: string, name: string, value: number) => void;
+
 export class CounterStats implements Stats {
   private readonly counters = new Map<string, Map<string, number>>();
+  private readonly listeners: ObservationListener[] = [];
+
+  /** Observations go to the listeners (the telemetry's histograms); without one they are dropped. */
+  onObserve(l: ObservationListener): void {
+    this.listeners.push(l);
+  }
+
+  observe(component: string, name: string, value: number): void {
+    for (const l of this.listeners) l(component, name, value);
+  }
 
   private of(component: string): Map<string, number> {
     let m = this.counters.get(component);

@@ -119,6 +119,16 @@ export class ProcessCache {
     this.exitedHead = h;
   }
 
+  /** Exited processes whose entries are still in the table, kept for late events (a walk: call it rarely). */
+  get exitedKept(): number {
+    let n = 0;
+    for (let i = this.exitedHead; i < this.exited.length; i++) {
+      const e = this.exited[i]!;
+      if (this.procs.get(e.pid) === e) n++;
+    }
+    return n;
+  }
+
   /** Exited processes still remembered (for tests and the table's gauge). */
   get exitedPending(): number {
     return this.exited.length - this.exitedHead;

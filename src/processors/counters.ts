@@ -23,6 +23,8 @@ export class ProcessorCounters {
   private readonly counters = new Map<string, Counter>();
   private timer: NodeJS.Timeout | null = null;
   readonly key: string;
+  /** Levels published with the counters, zero included (table sizes): set by the processor. */
+  levels: (() => Record<string, number>) | null = null;
 
   constructor(private readonly host: Host, idKey: string) {
     this.key = `processor/${idKey}`;
@@ -60,6 +62,7 @@ export class ProcessorCounters {
     s.set(this.key, 'received', this.received);
     s.set(this.key, 'emitted', this.emitted);
     for (const [k, c] of this.counters) if (c.n) s.set(this.key, k, c.n);
+    if (this.levels) for (const [k, v] of Object.entries(this.levels())) s.set(this.key, k, v);
   }
 
   startPublishing(everyMs = 1000): void {

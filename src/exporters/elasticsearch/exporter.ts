@@ -11,6 +11,7 @@
 import { AttrValue, Host, KiteRecord } from '../../component/component';
 import { HttpClient, HttpResponse } from '../common/http';
 import { readSecret } from '../common/secrets';
+import { endpointOf, reachable } from '../common/reach';
 import { loadTls } from '../common/tls';
 import { resourceAttributes } from '../resource';
 import { toEcs } from '../schemas/ecs';
@@ -51,6 +52,11 @@ export class ElasticsearchSender implements Sender {
 
   private indexOf(r: KiteRecord): string {
     return this.templated ? this.cfg.index.replace('{event.kind}', eventKind(r['event.name'])) : this.cfg.index;
+  }
+
+  probe(): Promise<boolean> {
+    const e = endpointOf(this.url.href);
+    return e ? reachable([e]) : Promise.resolve(false);
   }
 
   async send(batch: KiteRecord[]): Promise<SendResult> {

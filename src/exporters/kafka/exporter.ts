@@ -10,6 +10,7 @@
 import { CompressionTypes, Kafka, logLevel, Message, Producer, SASLOptions } from 'kafkajs';
 import { AttrValue, Host, KiteRecord } from '../../component/component';
 import { readSecret } from '../common/secrets';
+import { Endpoint, endpointOf, reachable } from '../common/reach';
 import { loadTls } from '../common/tls';
 import { agentVersion, resourceAttributes } from '../resource';
 import { ECS_VERSION, toEcs } from '../schemas/ecs';
@@ -117,6 +118,11 @@ export class KafkaSender implements Sender {
       case 'exec_id':
         return r['kite.process.exec_id'] !== undefined ? String(r['kite.process.exec_id']) : null;
     }
+  }
+
+  probe(): Promise<boolean> {
+    const eps = this.cfg.brokers.map((b) => endpointOf(b, 9092)).filter((e): e is Endpoint => e !== null);
+    return reachable(eps);
   }
 
   async send(batch: KiteRecord[]): Promise<SendResult> {

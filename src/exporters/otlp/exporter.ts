@@ -17,6 +17,7 @@ import { resourceFromAttributes, Resource } from '@opentelemetry/resources';
 import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { Host, KiteRecord } from '../../component/component';
 import { readSecret } from '../common/secrets';
+import { endpointOf, reachable } from '../common/reach';
 import { loadTls } from '../common/tls';
 import { agentVersion, resourceAttributes } from '../resource';
 import { recordTimeNanos } from '../schemas/event-kind';
@@ -104,6 +105,11 @@ export class OtlpSender implements Sender {
       attributes: attributesOf(r),
       droppedAttributesCount: 0,
     };
+  }
+
+  probe(): Promise<boolean> {
+    const e = endpointOf(this.cfg.endpoint, this.protocol === 'grpc' ? 4317 : 4318);
+    return e ? reachable([e]) : Promise.resolve(false);
   }
 
   send(batch: KiteRecord[]): Promise<SendResult> {

@@ -9,6 +9,11 @@
  * record not in flight; `block` refuses the newest and sets `backpressure` so that producers which can
  * wait (`offer()`) do. Every record that is not delivered is counted under `dropped.<reason>`.
  *
+ * Telemetry: `export_duration_seconds.<result>` observations (one per request: success, retryable,
+ * failure), the levels `queue_depth` (records waiting or in flight) and `queue_bytes` (bytes on disk
+ * with a persistent queue) every second, and `ready` once the destination answered: a delivered
+ * batch, or the sender's probe (a TCP connection opened and closed), tried every second until then.
+ *
  * shutdown() stops intake, waits up to `shutdown_timeout` for the queue to drain, then stops retrying:
  * what is left is counted `dropped.shutdown`, or stays on disk with a persistent queue.
  */
@@ -31,6 +36,7 @@ interface Batch {
 }
 
 const ACK_SYNC_MS = 100;
+const LEVELS_MS = 1000;
 
 export class QueuedExporter implements Exporter {
   private readonly statsKey: string;
@@ -55,6 +61,9 @@ export class QueuedExporter implements Exporter {
   /** Lowest index of a batch abandoned at the shutdown deadline: it stays un-acked on disk. */
   private strandedLow = Infinity;
   private stopping: Promise<void> | null = null;
+  private reached = false;
+  private probing = false;
+  private levelsTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly id: ComponentId,
@@ -69,6 +78,11 @@ export class QueuedExporter implements Exporter {
   /** True while the queue is full and `on_full` is `block`: producers that can wait should. */
   get backpressure(): boolean {
     return this.isFull(0);
+  }
+
+  /** True once the destination answered: a batch was delivered, or the sender's probe connected. */
+  get ready(): boolean {
+    return this.reached;
   }
 
   /** Records waiting or in flight. */
@@ -104,7 +118,27 @@ export class QueuedExporter implements Exporter {
     }
     await this.sender.start();
     this.state = 'running';
+    this.levelsTimer = setInterval(() => this.everySecond(), LEVELS_MS);
+    this.levelsTimer.unref();
+    this.everySecond();
     this.pump();
+  }
+
+  /** Publishes the queue's levels; until the destination has answered once, probes it. */
+  private everySecond(): void {
+    this.host.stats.set(this.statsKey, 'queue_depth', this.size);
+    this.host.stats.set(this.statsKey, 'queue_bytes', this.liveBytes);
+    if (this.reached || this.probing || !this.sender.probe || this.state !== 'running') return;
+    this.probing = true;
+    this.sender.probe().then((ok) => {
+      this.probing = false;
+      if (ok && !this.reached) this.markReached('probe');
+    }, () => { this.probing = false; });
+  }
+
+  private markReached(how: string): void {
+    this.reached = true;
+    this.host.logger.info('exporter reached its destination', { component: this.statsKey, how });
   }
 
   consume(record: KiteRecord): void {
@@ -220,12 +254,15 @@ export class QueuedExporter implements Exporter {
     let outcome: 'done' | 'left' = 'done';
     for (;;) {
       let r: SendResult;
+      const t0 = process.hrtime.bigint();
       try {
         r = await this.sender.send(records);
       } catch (e) {
         r = { status: 'retryable', error: (e as Error).message ?? String(e) };
       }
+      this.host.stats.observe?.(this.statsKey, `export_duration_seconds.${r.status}`, Number(process.hrtime.bigint() - t0) / 1e9);
       if (r.status === 'success') {
+        if (!this.reached) this.markReached('delivered');
         const rejected = Math.min(r.rejected ?? 0, n);
         if (rejected) this.host.stats.add(this.statsKey, 'dropped.rejected', rejected);
         this.host.stats.add(this.statsKey, 'sent', n - rejected);
@@ -375,6 +412,9 @@ export class QueuedExporter implements Exporter {
       });
     }
     this.state = 'stopped';
+    if (this.levelsTimer) clearInterval(this.levelsTimer);
+    this.levelsTimer = null;
+    this.everySecond();
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     if (this.ackTimer) clearInterval(this.ackTimer);
     if (this.log) {

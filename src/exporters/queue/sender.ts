@@ -17,6 +17,8 @@ export interface Sender {
   /** Connects or prepares; throwing aborts the agent's start-up. */
   start(): Promise<void>;
   send(batch: KiteRecord[]): Promise<SendResult>;
+  /** Checks that the destination answers (a TCP connection opened and closed), without sending records. */
+  probe?(): Promise<boolean>;
   /** Closes connections; called after the queue has drained or given up. Safe twice. */
   shutdown(): Promise<void>;
 }

@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { AttrValue, Host, KiteRecord } from '../../component/component';
 import { HttpClient, HttpResponse } from '../common/http';
 import { readSecret } from '../common/secrets';
+import { endpointOf, reachable } from '../common/reach';
 import { loadTls } from '../common/tls';
 import { resourceAttributes } from '../resource';
 import { toEcs } from '../schemas/ecs';
@@ -50,6 +51,11 @@ export class SplunkHecSender implements Sender {
     };
     if (this.cfg.index) e.index = this.cfg.index;
     return e;
+  }
+
+  probe(): Promise<boolean> {
+    const e = endpointOf(this.cfg.endpoint);
+    return e ? reachable([e]) : Promise.resolve(false);
   }
 
   async send(batch: KiteRecord[]): Promise<SendResult> {

@@ -7,7 +7,9 @@
  * counted as a cache miss, and added to later records.
  *
  * Counters (processor/<id>): received, emitted, cache_miss.{process,parent,cgroup,container_users,hash},
- * table_size, table_bytes, table_evicted, lookups_failed, hash_computed, hash_skipped.too_large.
+ * table_evicted, lookups_failed, hash_computed, hash_skipped.too_large; levels, every second:
+ * process_table_size (entries), process_table_exited (entries of exited processes kept for late
+ * events) and process_table_bytes.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
@@ -110,6 +112,12 @@ export class EnrichProcessor implements Processor {
     this.missHash = this.counters.counter('cache_miss.hash');
     this.lookupsFailed = this.counters.counter('lookups_failed');
     this.table = new ProcessCache({ maxEntries: cfg.maxProcesses, maxBytes: cfg.maxTableBytes, exitedTtlMs: cfg.exitedTtlMs });
+    this.counters.levels = () => ({
+      process_table_size: this.table.size,
+      process_table_exited: this.table.exitedKept,
+      process_table_bytes: this.table.bytes,
+      table_evicted: this.table.evicted,
+    });
     this.identity = deps.identity ?? {
       hostName: typeof host.resource['host.name'] === 'string' ? (host.resource['host.name'] as string) : hostname(),
       hostId: readMachineId(),
