@@ -20,7 +20,8 @@
  *   `decode_errors.<reason>` as decode_<reason>, `ring_full`): lost; added (`summaries`): records a
  *   processor made itself; rule_matched and rule_excepted (`rule_matched.<rule>`,
  *   `rule_excepted.<rule>`, the rule's name as the reason) count the rules processor's matches.
- *   For every processor: received + added = emitted + filtered + dropped.
+ *   For every processor: received + added = emitted + filtered + dropped + held (the level of
+ *   records a processor holds for later: batch).
  */
 import { createServer, Server } from 'node:http';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
@@ -31,7 +32,7 @@ import { CounterStats } from './stats';
 export const DEFAULT_TELEMETRY_ADDRESS = '127.0.0.1:9464';
 
 /** Levels (not counters): reported as gauges. */
-export const LEVELS = new Set(['queue_depth', 'queue_bytes', 'process_table_size', 'process_table_exited', 'process_table_bytes', 'pending', 'open_windows', 'sequences_active']);
+export const LEVELS = new Set(['queue_depth', 'queue_bytes', 'process_table_size', 'process_table_exited', 'process_table_bytes', 'pending', 'open_windows', 'held', 'sequences_active']);
 const PER_RULE = ['rule_matched.', 'rule_excepted.'];
 
 /** Counters whose name alone says what they are (the flow outcomes); prefixes follow. */
@@ -89,7 +90,7 @@ export class Telemetry {
     const snapshot = (): Record<string, Record<string, number>> => this.stats.snapshot();
     new Gauge({
       name: 'kite_events_total',
-      help: 'Records per component by outcome (received, emitted, sent, filtered, dropped, added) and reason; monotonic. Per processor: received + added = emitted + filtered + dropped.',
+      help: 'Records per component by outcome (received, emitted, sent, filtered, dropped, added) and reason; monotonic. Per processor: received + added = emitted + filtered + dropped + held (kite_component_value).',
       labelNames: ['component', 'outcome', 'reason'],
       registers: [this.registry],
       collect() {

@@ -10,6 +10,8 @@ export interface BatchOptions {
   timeoutMs: number;
   scheduler: SchedulerLike;
   onDiscard?: (n: number) => void;
+  /** Kept equal to the number of records held (a level for telemetry). */
+  held?: { n: number };
 }
 
 export function batch<T>(o: BatchOptions): OperatorFunction<T, T[]> {
@@ -22,11 +24,13 @@ export function batch<T>(o: BatchOptions): OperatorFunction<T, T[]> {
       if (!buf.length) return;
       const out = buf;
       buf = [];
+      if (o.held) o.held.n = 0;
       sub.next(out);
     };
     const s = source.subscribe({
       next: (v) => {
         buf.push(v);
+        if (o.held) o.held.n = buf.length;
         if (buf.length >= o.size) flush();
         else if (!timer) timer = o.scheduler.schedule(flush, o.timeoutMs);
       },
@@ -44,6 +48,7 @@ export function batch<T>(o: BatchOptions): OperatorFunction<T, T[]> {
       timer?.unsubscribe();
       if (buf.length) o.onDiscard?.(buf.length);
       buf = [];
+      if (o.held) o.held.n = 0;
     };
   });
 }

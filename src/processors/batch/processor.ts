@@ -4,7 +4,8 @@
  * one scheduler turn (which lets exporters coalesce writes). Holds at most send_batch_size records.
  *
  * Counters (processor/<id>): received, emitted, batches, dropped.unsubscribed (records held when the
- * pipeline was torn down without completing; a normal shutdown completes and sends them).
+ * pipeline was torn down without completing; a normal shutdown completes and sends them), and the
+ * level `held` (records waiting for their batch): received = emitted + dropped + held at any time.
  */
 import { asyncScheduler, Observable, OperatorFunction, SchedulerLike } from 'rxjs';
 import { ComponentId, Host, KiteRecord, Processor } from '../../component/component';
@@ -28,7 +29,9 @@ export class BatchProcessor implements Processor {
 
   operator(): OperatorFunction<KiteRecord, KiteRecord> {
     const c = this.counters;
-    const op = batch<KiteRecord>({ size: this.size, timeoutMs: this.timeoutMs, scheduler: this.scheduler, onDiscard: (n) => c.drop('unsubscribed', n) });
+    const held = { n: 0 };
+    c.levels = () => ({ held: held.n });
+    const op = batch<KiteRecord>({ size: this.size, timeoutMs: this.timeoutMs, scheduler: this.scheduler, onDiscard: (n) => c.drop('unsubscribed', n), held });
     return (source) => new Observable<KiteRecord>((sub) => {
       const counted = new Observable<KiteRecord>((inner) => source.subscribe({
         next: (r) => {
