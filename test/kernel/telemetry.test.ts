@@ -14,7 +14,7 @@ import { AddressInfo, createServer as createTcpServer } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KITE } from '../helpers/paths';
+import { KITE, ROOT } from '../helpers/paths';
 import { waitFor } from '../helpers/kernel';
 import { createLogger } from '../../src/component/logger';
 import { native } from '../../src/bpf/libbpf';
@@ -62,6 +62,10 @@ test('/healthz, /readyz and /metrics of a running agent; counters add up', async
     // what config/grafana/kite-dashboard.json queries
     for (const name of ['kite_process_resident_memory_bytes', 'kite_process_cpu_seconds_total', 'kite_nodejs_eventloop_lag_p99_seconds']) {
       assert.match(text, new RegExp(`^${name} [0-9.e+-]+$`, 'm'), name);
+    }
+    const dashboard = readFileSync(join(ROOT, 'config', 'grafana', 'kite-dashboard.json'), 'utf8');
+    for (const [, name] of dashboard.matchAll(/\b(kite_[a-z0-9_]+?)(?:_bucket|_count|_sum)?\b/g)) {
+      assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), `${name}, which the dashboard queries, is served`);
     }
     assert.equal((await fetch(`${base}/nothing`)).status, 404);
   } finally {

@@ -28,7 +28,7 @@ test('the DaemonSet: its config validates; it adds exactly the documented capabi
 
 test('the Grafana dashboard queries only metrics the agent serves', () => {
   const dash = JSON.parse(readFileSync(join(ROOT, 'config', 'grafana', 'kite-dashboard.json'), 'utf8'));
-  const served = ['kite_events_total', 'kite_component_value', 'kite_process_cpu_seconds_total', 'kite_process_resident_memory_bytes', 'kite_nodejs_eventloop_lag_p99_seconds'];
+  const served = ['kite_events_total', 'kite_component_value', 'kite_component_counter_total', 'kite_export_duration_seconds_bucket', 'kite_export_duration_seconds_count', 'kite_bpf_program_runs_total', 'kite_bpf_program_run_seconds_total', 'kite_process_cpu_seconds_total', 'kite_process_resident_memory_bytes', 'kite_nodejs_eventloop_lag_p99_seconds'];
   assert.ok(dash.panels.length >= 6);
   for (const p of dash.panels) {
     for (const t of p.targets) {
