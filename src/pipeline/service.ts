@@ -144,7 +144,7 @@ export class Service {
           if (installed.length) {
             this.host.logger.info('filter pushed down into the kernel', {
               component: `receiver/${key}`,
-              predicates: installed.map((p) => `${p.attribute} ${p.negated ? 'not in' : 'in'} ${JSON.stringify(p.values)}`),
+              predicates: installed.map((p) => `${p.attribute} ${p.negated ? 'not ' : ''}${p.field === 'path_prefix' ? 'starts with' : 'in'} ${JSON.stringify(p.values)}`),
             });
           }
         }

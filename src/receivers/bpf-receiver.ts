@@ -17,7 +17,7 @@ import { BpfObject } from '../bpf/object';
 import { bpfObjectPath } from '../bpf/paths';
 import { RingReader } from '../bpf/ringbuf';
 import { publishRunStats } from '../bpf/prog-stats';
-import { applyFilters, FilterSettings, mergePushdown } from './filters';
+import { applyFilters, containerCgroupIds, ContainerPushdown, FilterFlags, FilterSettings, FilterValue, mergePushdown } from './filters';
 import type { KernelFilterTarget, KernelPredicate, PushdownField, PushdownPlan } from '../processors/filter/pushdown';
 
 /** Slots of the per-CPU `<x>_stats` map (enum kite_stat in bpf/lib/common.h). */
@@ -40,6 +40,9 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
   private reader: RingReader | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private lastRingFull = 0n;
+  /** Container ids pushed down into the cgroup filter, and the cgroup ids already installed for them. */
+  private containers: ContainerPushdown = { include: [], exclude: [] };
+  private readonly containerCgroups = { include: new Set<number>(), exclude: new Set<number>() };
   private stopped = false;
   private readonly statsKey: string;
 
@@ -50,15 +53,75 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
 
   /** In-kernel filter fields (bpf/lib/filter.h) a filter processor may push down; none without a filter. */
   get kernelFilterFields(): ReadonlySet<PushdownField> {
-    return new Set<PushdownField>(this.spec.filter ? ['pid', 'comm', 'uid'] : []);
+    return new Set<PushdownField>(this.spec.filter ? ['pid', 'comm', 'uid', 'cgroup', 'container', ...this.ownPushdownFields] : this.ownPushdownFields);
   }
 
-  /** Before start(): adds a filter processor's plan to this receiver's in-kernel filters. */
+  /** Fields of this receiver's own kernel filters (file prefixes, peer ports) that take a pushdown. */
+  protected get ownPushdownFields(): PushdownField[] {
+    return [];
+  }
+
+  /**
+   * Before start(): adds a filter processor's plan to this receiver's in-kernel filters (the shared
+   * ones, then the receiver's own: applyOwnPushdown).
+   */
   applyKernelFilter(plan: PushdownPlan): KernelPredicate[] {
-    if (!this.spec.filter || this.obj) return [];
-    const { settings, installed } = mergePushdown(this.spec.filter, plan);
-    this.spec.filter = settings;
-    return installed;
+    if (this.obj) return [];
+    const out: KernelPredicate[] = [];
+    if (this.spec.filter) {
+      const { settings, installed, containers } = mergePushdown(this.spec.filter, plan);
+      this.spec.filter = settings;
+      this.containers = containers;
+      for (const which of ['include', 'exclude'] as const) for (const id of settings[which].cgroup_ids ?? []) this.containerCgroups[which].add(id);
+      out.push(...installed);
+    }
+    out.push(...this.applyOwnPushdown(plan));
+    return out;
+  }
+
+  /** Takes the predicates of a plan that this receiver's own kernel filters implement exactly. */
+  protected applyOwnPushdown(_plan: PushdownPlan): KernelPredicate[] {
+    return [];
+  }
+
+  /**
+   * Adds the cgroups of pushed-down containers created since the last look (a container's own cgroups
+   * below its folder, a restarted container) to the kernel's cgroup filter. Runs every second.
+   */
+  private refreshContainerCgroups(obj: BpfObject): void {
+    const { include, exclude } = this.containers;
+    if (!include.length && !exclude.length) return;
+    const found = containerCgroupIds(new Set([...include, ...exclude]));
+    const cgrp = obj.map('kite_fcgrp');
+    const key = Buffer.alloc(8);
+    const value = Buffer.alloc(1);
+    let added = 0;
+    for (const [which, ids, bit, flag] of [['include', include, FilterValue.INCLUDE, FilterFlags.CGROUP_INCLUDE], ['exclude', exclude, FilterValue.EXCLUDE, FilterFlags.CGROUP_EXCLUDE]] as const) {
+      const known = this.containerCgroups[which];
+      for (const id of ids) {
+        for (const cg of found.get(id) ?? []) {
+          if (known.has(cg)) continue;
+          known.add(cg);
+          key.writeBigUInt64LE(BigInt(cg));
+          const cur = cgrp.lookup(key, value) ? value[0]! : 0;
+          cgrp.update(key, Buffer.from([cur | bit]));
+          added++;
+          if (which === 'exclude') this.setFilterFlag(obj, flag);
+        }
+      }
+    }
+    if (added) this.host.logger.debug('container cgroups added to the kernel filter', { component: this.statsKey, cgroups: added });
+  }
+
+  private setFilterFlag(obj: BpfObject, flag: number): void {
+    const cfgMap = obj.map('kite_fcfg');
+    const zero = Buffer.alloc(4);
+    const cfg = Buffer.alloc(8);
+    if (!cfgMap.lookup(zero, cfg)) return;
+    const flags = cfg.readUInt32LE(0);
+    if (flags & flag) return;
+    cfg.writeUInt32LE(flags | flag, 0);
+    cfgMap.update(zero, cfg);
   }
 
   /** Null while the ring reader works; why not when it died or stalled (/healthz). */
@@ -126,6 +189,14 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
     this.host.stats.set(this.statsKey, 'ring_full', Number(full));
     if (this.spec.filter) this.host.stats.set(this.statsKey, 'filtered', Number(stats.sumPerCpuU64(KiteStat.FILTERED)));
     publishRunStats(this.host.stats, this.statsKey, obj);
+    if (this.spec.filter && !this.stopped) {
+      try {
+        this.refreshContainerCgroups(obj);
+      } catch (e) {
+        this.host.stats.add(this.statsKey, 'pushdown_errors');
+        this.host.logger.warn('container cgroups could not be added to the kernel filter', { component: this.statsKey, error: (e as Error).message });
+      }
+    }
     this.tick();
     if (full > this.lastRingFull) {
       this.host.logger.warn('kernel ring buffer full: records lost', { component: this.statsKey, lost: Number(full - this.lastRingFull), lost_total: Number(full) });

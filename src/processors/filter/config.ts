@@ -1,11 +1,12 @@
 /** Settings of the filter processor. */
 import { ValidationProblem } from '../../component/component';
-import { string } from '../../component/formats';
+import { boolean, string } from '../../component/formats';
 import { compileExpression, ExpressionError } from './cel';
 
 export interface FilterRawConfig {
   include: string;
   exclude: string;
+  pushdown: boolean;
 }
 
 export const filterSchema = {
@@ -19,12 +20,17 @@ export const filterSchema = {
     format: string(),
     default: '',
   },
+  pushdown: {
+    doc: "Offer the conditions' simple predicates (pid, comm, real uid, cgroup id, container id, file.path prefix, network.peer.port) to the receivers' in-kernel filters when this filter heads its pipeline (after enrich at most), so that what it would remove is dropped before it reaches user space. The results are the same either way; false keeps every record crossing into user space (to compare, or to count there).",
+    format: boolean(),
+    default: true,
+  },
 };
 
 export function validateFilter(c: FilterRawConfig): ValidationProblem[] {
   const problems: ValidationProblem[] = [];
   if (!c.include.trim() && !c.exclude.trim()) {
-    problems.push({ key: '', expected: 'at least one of include or exclude', actual: c });
+    problems.push({ key: '', expected: 'at least one of include or exclude', actual: { include: c.include, exclude: c.exclude } });
   }
   for (const key of ['include', 'exclude'] as const) {
     if (!c[key].trim()) continue;

@@ -9,5 +9,5 @@ export const filterFactory: Factory<'processor', FilterRawConfig> = {
   description: 'Keeps or drops records by CEL conditions over their attributes.',
   schema: filterSchema,
   validate: validateFilter,
-  create: (id, config, host) => new FilterProcessor(id, host, config.include, config.exclude),
+  create: (id, config, host) => new FilterProcessor(id, host, config.include, config.exclude, config.pushdown ?? true),
 };

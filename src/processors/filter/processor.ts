@@ -20,11 +20,11 @@ export class FilterProcessor implements Processor {
   /** What receivers could filter in the kernel on this filter's behalf (see pushdown.ts). */
   readonly pushdown: PushdownPlan;
 
-  constructor(id: ComponentId, host: Host, include: string, exclude: string) {
+  constructor(id: ComponentId, host: Host, include: string, exclude: string, pushdown = true) {
     this.counters = new ProcessorCounters(host, id.key);
     this.include = include.trim() ? compileExpression(include) : null;
     this.exclude = exclude.trim() ? compileExpression(exclude) : null;
-    this.pushdown = planPushdown(this.include?.ast, this.exclude?.ast);
+    this.pushdown = pushdown ? planPushdown(this.include?.ast, this.exclude?.ast) : { require: [], drop: [], complete: false };
   }
 
   async start(): Promise<void> {

@@ -2,8 +2,9 @@
  * In-kernel pushdown of filter expressions: the analysis half. A compiled `include` condition is split
  * into its top-level `&&` conjuncts and an `exclude` condition into its top-level `||` disjuncts; each
  * one that is a simple predicate on a field some receiver can filter in the kernel (pid, comm, uid,
- * cgroup id, executable path prefix, port) becomes a KernelPredicate. A receiver that declares
- * KernelFilterTarget may install them, so the records they reject never reach user space; the filter
+ * cgroup id, container id, executable or file path prefix, port) becomes a KernelPredicate. A
+ * receiver that declares KernelFilterTarget may install those on attributes it filters on exactly
+ * (see its applyKernelFilter), so the records they reject never reach user space; the filter
  * processor keeps evaluating the full expression, so pushing down is an optimisation, never a change
  * of meaning.
  *
@@ -13,7 +14,7 @@
 import { ASTNode } from '@marcbachmann/cel-js';
 import { attributeName, literal } from './cel';
 
-export type PushdownField = 'pid' | 'comm' | 'uid' | 'cgroup' | 'path_prefix' | 'port';
+export type PushdownField = 'pid' | 'comm' | 'uid' | 'cgroup' | 'container' | 'path_prefix' | 'port';
 
 /** The record attribute each kernel-filterable field is read from. */
 export const PUSHDOWN_ATTRIBUTES: Record<string, PushdownField> = {
@@ -21,7 +22,10 @@ export const PUSHDOWN_ATTRIBUTES: Record<string, PushdownField> = {
   'kite.process.comm': 'comm',
   'process.real_user.id': 'uid', // the kernel filters on the real uid (bpf_get_current_uid_gid)
   'kite.cgroup.id': 'cgroup',
+  'container.id': 'container', // resolved to the cgroup ids of the container by the receiver
   'process.executable.path': 'path_prefix',
+  'file.path': 'path_prefix',
+  'network.peer.port': 'port',
   'source.port': 'port',
   'destination.port': 'port',
   'client.port': 'port',
@@ -95,7 +99,7 @@ export function simplePredicate(n: ASTNode): KernelPredicate | null {
   if (n.op === 'rcall' && n.args[0] === 'startsWith' && n.args[2].length === 1) {
     const attr = attributeName(n.args[1]);
     const v = scalar(n.args[2][0]!);
-    if (attr !== 'process.executable.path' || typeof v !== 'string') return null;
+    if ((attr !== 'process.executable.path' && attr !== 'file.path') || typeof v !== 'string') return null;
     return { field: 'path_prefix', attribute: attr, values: [v], negated: false };
   }
   if (n.op === '||') {

@@ -8,6 +8,7 @@ import { ComponentId, Host, KiteRecord } from '../../component/component';
 import { BootClock } from '../../bpf/clock';
 import { BpfObject, errnoName } from '../../bpf/object';
 import { BpfReceiver } from '../bpf-receiver';
+import type { KernelPredicate, PushdownField, PushdownPlan } from '../../processors/filter/pushdown';
 import { cgroup2Root } from '../filters';
 import { UserNames } from '../exec/users';
 import { ConnectConfig } from './config';
@@ -19,9 +20,38 @@ const CGROUP_PROGRAMS = ['handle_connect4', 'handle_connect6', 'handle_sendmsg4'
 /** Offset of `peer_filter_flags` in .rodata (checked by the layout test). */
 export const CONNECT_RODATA = { peer_filter_flags: { offset: 0, size: 4 } } as const;
 
+/**
+ * A filter's peer-port predicates as the kernel's port filter takes them (`connect_ports`): only on
+ * `network.peer.port`, the remote port of every record of this receiver (server.port is the local port
+ * of an accepted connection, so it cannot be pushed down as a peer port). A required `in` becomes the
+ * include list when the config has none; a required `not in` and an excluded `in` add to the exclude
+ * list. Returns the new lists and the predicates taken.
+ */
+export function mergePortPushdown(ports: { include: number[]; exclude: number[] }, plan: PushdownPlan): { ports: { include: number[]; exclude: number[] }; installed: KernelPredicate[] } {
+  const out = { include: [...ports.include], exclude: [...ports.exclude] };
+  const installed: KernelPredicate[] = [];
+  const ok = (p: KernelPredicate): boolean =>
+    p.field === 'port' && p.attribute === 'network.peer.port' && p.values.length > 0 && p.values.every((v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535);
+  for (const p of plan.require) {
+    if (!ok(p)) continue;
+    if (p.negated) out.exclude.push(...(p.values as number[]));
+    else if (!out.include.length) out.include = [...(p.values as number[])];
+    else continue;
+    installed.push(p);
+  }
+  for (const p of plan.drop) {
+    if (!ok(p) || p.negated) continue;
+    out.exclude.push(...(p.values as number[]));
+    installed.push(p);
+  }
+  return { ports: out, installed };
+}
+
 export class ConnectReceiver extends BpfReceiver {
   private readonly clock = new BootClock();
   private readonly users = new UserNames();
+  /** The port filter: the config's, narrowed by a filter processor's pushdown. */
+  private ports: { include: number[]; exclude: number[] };
 
   constructor(id: ComponentId, host: Host, private readonly cfg: ConnectConfig) {
     super(id, host, {
@@ -32,10 +62,22 @@ export class ConnectReceiver extends BpfReceiver {
       ringBufferSize: cfg.ringBufferSize,
       filter: cfg.filter,
     });
+    this.ports = cfg.ports;
+  }
+
+  protected override get ownPushdownFields(): PushdownField[] {
+    return ['port'];
+  }
+
+  protected override applyOwnPushdown(plan: PushdownPlan): KernelPredicate[] {
+    const { ports, installed } = mergePortPushdown(this.ports, plan);
+    this.ports = ports;
+    return installed;
   }
 
   protected override configure(obj: BpfObject): void {
-    const { peers, ports } = this.cfg;
+    const { peers } = this.cfg;
+    const ports = this.ports;
     const flags = (peers.include.length ? 1 : 0) | (peers.exclude.length ? 2 : 0) | (ports.include.length ? 4 : 0) | (ports.exclude.length ? 8 : 0);
     const rodata = obj.rodata();
     const v = rodata.initialValue();
@@ -53,7 +95,7 @@ export class ConnectReceiver extends BpfReceiver {
     }
     const portMap = obj.map('connect_ports');
     const key = Buffer.alloc(2);
-    for (const [list, action] of [[this.cfg.ports.include, PeerAction.INCLUDE], [this.cfg.ports.exclude, PeerAction.EXCLUDE]] as const) {
+    for (const [list, action] of [[this.ports.include, PeerAction.INCLUDE], [this.ports.exclude, PeerAction.EXCLUDE]] as const) {
       value.writeUInt32LE(action);
       for (const p of list) {
         key.writeUInt16LE(p);

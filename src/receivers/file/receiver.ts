@@ -14,7 +14,9 @@ import { BpfObject, errnoName } from '../../bpf/object';
 import { BpfReceiver } from '../bpf-receiver';
 import { UserNames } from '../exec/users';
 import { FileConfig, FileOperation } from './config';
-import { applyPrefixes } from './prefixes';
+import { applyPrefixes, prefixEntries } from './prefixes';
+import { FilePrefixPushdown, narrowPrefixEntries, takeFilePrefixes, writePrefixEntries } from './pushdown';
+import type { KernelPredicate, PushdownField, PushdownPlan } from '../../processors/filter/pushdown';
 import { decodeFile, FileOp, FileStat, FileWire, FILE_SYSCALLS, PathFlags } from './wire';
 
 const EVENT_NAMES: Record<number, string> = {
@@ -68,6 +70,8 @@ export class FileReceiver extends BpfReceiver {
   private readonly clock = new BootClock();
   private readonly users = new UserNames();
   private readonly syscalls: string[];
+  /** `file.path` prefix conditions of a filter processor (./pushdown.ts). */
+  private prefixPushdown: FilePrefixPushdown = { include: null, exclude: [] };
 
   constructor(id: ComponentId, host: Host, private readonly cfg: FileConfig) {
     const syscalls = syscallsOf(cfg.operations);
@@ -91,8 +95,21 @@ export class FileReceiver extends BpfReceiver {
     }
   }
 
+  protected override get ownPushdownFields(): PushdownField[] {
+    return ['path_prefix'];
+  }
+
+  protected override applyOwnPushdown(plan: PushdownPlan): KernelPredicate[] {
+    const { pushdown, installed } = takeFilePrefixes(plan, this.prefixPushdown);
+    this.prefixPushdown = pushdown;
+    return installed;
+  }
+
   protected override afterLoad(obj: BpfObject): void {
-    const n = applyPrefixes(obj, this.cfg.include, this.cfg.exclude);
+    const pushed = this.prefixPushdown.include !== null || this.prefixPushdown.exclude.length > 0;
+    const n = pushed
+      ? writePrefixEntries(obj, narrowPrefixEntries(prefixEntries(this.cfg.include, this.cfg.exclude), this.prefixPushdown))
+      : applyPrefixes(obj, this.cfg.include, this.cfg.exclude);
     this.host.logger.info('watched path prefixes', { component: `receiver/${this.id.key}`, prefixes: n });
   }
 
