@@ -51,6 +51,12 @@ interface Running<T> {
 
 /** Processors that only add attributes a receiver's record lacks: a filter after them may push down. */
 const TRANSPARENT_PROCESSORS = new Set(['enrich']);
+/**
+ * Receivers whose records enrich learns processes from (exec, fork, exit): behind an enrich, a filter
+ * must not thin them out in the kernel, or enrich would miss the parents and ancestors of the records
+ * the filter keeps.
+ */
+const PROCESS_TABLE_SOURCES = new Set(['exec']);
 
 interface PushdownCapable {
   applyKernelFilter?(plan: PushdownPlan): KernelPredicate[];
@@ -162,8 +168,9 @@ export class Service {
 
   /**
    * Filter pushdown: a `filter` that is the first processor of a pipeline (after enrich at most)
-   * offers its plan to each receiver that feeds only that pipeline, so records the filter would drop
-   * anyway are dropped in the kernel. The filter still evaluates every record that arrives.
+   * offers its plan to each receiver that feeds only that pipeline (but not, behind an enrich, to the
+   * receivers enrich learns processes from), so records the filter would drop anyway are dropped in
+   * the kernel. The filter still evaluates every record that arrives.
    */
   private pushdownPlans(cfg: KiteConfig): Map<string, PushdownPlan> {
     const plans = new Map<string, PushdownPlan>();
@@ -171,9 +178,11 @@ export class Service {
       const procs = spec.processors.map((k) => cfg.processors.get(k)!);
       const first = procs.find((rc) => !TRANSPARENT_PROCESSORS.has(rc.factory.type));
       if (!first || first.factory.type !== 'filter') continue;
+      const afterEnrich = procs.indexOf(first) > 0;
       const plan = (this.create<Processor & { pushdown?: PushdownPlan }>(first)).pushdown;
       if (!plan || (!plan.require.length && !plan.drop.length)) continue;
       for (const key of spec.receivers) {
+        if (afterEnrich && PROCESS_TABLE_SOURCES.has(cfg.receivers.get(key)!.factory.type)) continue;
         if (cfg.pipelines.filter((p) => p.receivers.includes(key)).length === 1) plans.set(key, plan);
       }
     }

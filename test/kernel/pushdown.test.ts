@@ -2,18 +2,23 @@
 /**
  * Filter pushdown: simple predicates of a `filter` processor that heads a pipeline are installed in
  * the receiver's in-kernel filter, so what the filter would drop never reaches user space; the result
- * is the same as the filter alone. A receiver that feeds another pipeline too is left alone.
+ * is the same as the filter alone (each test runs the same workload with `pushdown: true` and
+ * `false`). Fields: comm, file.path prefixes (file receiver), network.peer.port (connect receiver),
+ * container.id (a real podman container, resolved to its cgroups). A receiver that feeds another
+ * pipeline too is left alone.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { AddressInfo, createServer } from 'node:net';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KITE } from '../helpers/paths';
 import { buildTestProgram, waitFor } from '../helpers/kernel';
+import { buildBusyboxImage, PODMAN_RUN } from '../helpers/containers';
 
 const trigger = buildTestProgram('trigger');
 
@@ -82,4 +87,152 @@ service:
     await waitFor(() => records(`${out}.all`).find((r) => r['process.pid'] === e.pid), 2000, 'the echo in the unfiltered pipeline');
   });
   assert.equal(log.find((l) => l.msg === 'filter pushed down into the kernel'), undefined);
+});
+
+/** Runs the same workload with the filter's pushdown on and off; returns both runs' records and final counters. */
+async function onAndOff(yaml: (pushdown: boolean) => string, workload: () => Promise<void>): Promise<{ on: Run; off: Run }> {
+  const run = async (pushdown: boolean): Promise<Run> => {
+    let out: Record<string, unknown>[] = [];
+    const log = await runAgent(yaml(pushdown), async (file) => {
+      await workload();
+      await new Promise((r) => setTimeout(r, 500));
+      out = records(file);
+    });
+    const stats = log.find((l) => l.msg === 'stopped')!.stats as Record<string, Record<string, number>>;
+    const pushed = log.find((l) => l.msg === 'filter pushed down into the kernel')?.predicates as string[] | undefined;
+    return { records: out.filter((r) => !String(r['event.name']).startsWith('kite.')), stats, pushed };
+  };
+  return { on: await run(true), off: await run(false) };
+}
+
+interface Run {
+  records: Record<string, unknown>[];
+  stats: Record<string, Record<string, number>>;
+  pushed: string[] | undefined;
+}
+
+const userSpaceFiltered = (s: Record<string, number> | undefined): number => Object.entries(s ?? {}).filter(([k]) => k.startsWith('filtered')).reduce((a, [, v]) => a + v, 0);
+
+const fileops = buildTestProgram('fileops');
+const netops = buildTestProgram('netops');
+
+test('file.path.startsWith is enforced in the watched-prefix trie: same records, the others never reach user space', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kite-pdf-'));
+  mkdirSync(join(dir, 'keep'));
+  mkdirSync(join(dir, 'other'));
+  writeFileSync(join(dir, 'keep', 'a'), 'a');
+  writeFileSync(join(dir, 'other', 'b'), 'b');
+  const { on, off } = await onAndOff((pushdown) => `receivers:
+  file: {paths: {include: [${dir}], exclude: []}, operations: [open]}
+processors:
+  filter: {include: "file.path.startsWith('${dir}/keep/')", pushdown: ${pushdown}}
+exporters: {file: {path: OUT}}
+service:
+  telemetry: {enabled: false}
+  pipelines: {main: {receivers: [file], processors: [filter], exporters: [file]}}
+`, async () => {
+    const p = spawn(fileops, [`repeat:200:${dir}/other/b`, `open:${dir}/keep/a`, `open:${dir}/keep`, `open:${dir}/keep/missing`, `repeat:3:${dir}/keep/a`, `open:${dir}/keeper`], { stdio: 'ignore' });
+    await once(p, 'close');
+  });
+  rmSync(dir, { recursive: true, force: true });
+  assert.deepEqual(on.pushed, [`file.path starts with ["${dir}/keep/"]`]);
+  assert.equal(off.pushed, undefined);
+  const project = (rs: Record<string, unknown>[]) => rs.map((r) => `${r['event.name']} ${r['file.path']} ${r['kite.file.result']} ${r['error.type'] ?? ''}`).sort();
+  assert.deepEqual(project(on.records), project(off.records), 'the same records with pushdown on and off');
+  assert.equal(on.records.length, 5, 'keep/a four times and keep/missing');
+  assert.equal(userSpaceFiltered(on.stats['processor/filter']), 0, 'with pushdown the filter removed nothing: what it would remove never reached user space');
+  assert.equal(on.stats['receiver/file']!.received, on.records.length);
+  assert.ok(userSpaceFiltered(off.stats['processor/filter']) >= 202, `without pushdown the filter removed them in user space: ${JSON.stringify(off.stats['processor/filter'])}`);
+  assert.ok(on.stats['receiver/file']!.path_filtered! >= 202, 'counted by the kernel as path_filtered');
+});
+
+test('network.peer.port is enforced in the connect receiver\'s port filter: same records, the others never reach user space', async () => {
+  const ports: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const s = createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    ports.push((s.address() as AddressInfo).port);
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+  const [keep, other] = ports as [number, number];
+  const pair = async (port: number): Promise<void> => {
+    const l = spawn(netops, ['listen', '127.0.0.1', String(port)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    l.stdout!.on('data', (d) => { out += d; });
+    await waitFor(() => (out.includes('listening') ? true : undefined), 5000, 'listening');
+    const c = spawn(netops, ['connect', '127.0.0.1', String(port)], { stdio: 'ignore' });
+    await Promise.all([once(c, 'close'), once(l, 'close')]);
+  };
+  const { on, off } = await onAndOff((pushdown) => `receivers:
+  connect: {udp: false}
+processors:
+  filter: {include: 'network.peer.port == ${keep}', pushdown: ${pushdown}}
+exporters: {file: {path: OUT}}
+service:
+  telemetry: {enabled: false}
+  pipelines: {main: {receivers: [connect], processors: [filter], exporters: [file]}}
+`, async () => {
+    for (let i = 0; i < 10; i++) await pair(other);
+    for (let i = 0; i < 3; i++) await pair(keep);
+  });
+  assert.deepEqual(on.pushed, [`network.peer.port in [${keep}]`]);
+  const project = (rs: Record<string, unknown>[]) => rs.map((r) => `${r['event.name']} ${r['network.peer.address']}:${r['network.peer.port']} ${r['kite.network.result']} ${r['kite.process.comm']}`).sort();
+  assert.deepEqual(project(on.records), project(off.records), 'the same records with pushdown on and off');
+  assert.equal(on.records.filter((r) => r['event.name'] === 'network.connect').length, 3, 'the three connections to the kept port');
+  assert.equal(userSpaceFiltered(on.stats['processor/filter']), 0, 'with pushdown the filter removed nothing');
+  assert.equal(on.stats['receiver/connect']!.received, on.records.length);
+  assert.ok(userSpaceFiltered(off.stats['processor/filter']) >= 23, `without: the 10 connects and 13 accepts reached user space: ${JSON.stringify(off.stats['processor/filter'])}`);
+  assert.ok(on.stats['receiver/connect']!.peer_filtered! >= 23, 'counted by the kernel as peer_filtered');
+});
+
+test('container.id (from enrich) is enforced as the container\'s cgroups: same records, host processes never reach user space', async () => {
+  const tag = `localhost/kite-pd-${randomUUID().slice(0, 8)}:latest`;
+  const removeImage = buildBusyboxImage(tag, { 'kite-pd': 'x\n' });
+  const cidDir = mkdtempSync(join(tmpdir(), 'kite-pdc-'));
+  const cidfile = join(cidDir, 'cid');
+  const name = `kite-pd-${randomUUID().slice(0, 8)}`;
+  const podman = (...args: string[]): void => { execFileSync('podman', ['--runtime', 'runc', '--cgroup-manager', 'cgroupfs', ...args], { stdio: 'ignore' }); };
+  try {
+    execFileSync('podman', [...PODMAN_RUN.filter((a) => a !== '--rm'), '-d', '--name', name, '--cidfile', cidfile, tag, '/bin/sleep', '120'], { stdio: 'ignore' });
+    const id = readFileSync(cidfile, 'utf8').trim();
+    const { on, off } = await onAndOff((pushdown) => `receivers:
+  file: {paths: {include: [/etc/kite-pd], exclude: []}, operations: [open]}
+processors:
+  enrich: {}
+  filter: {include: 'container.id == "${id}"', pushdown: ${pushdown}}
+exporters: {file: {path: OUT}}
+service:
+  telemetry: {enabled: false}
+  pipelines: {main: {receivers: [file], processors: [enrich, filter], exporters: [file]}}
+`, async () => {
+      // enrich learns the container's cgroup from the first record of it, read from /proc off the hot
+      // path: the shell lives long enough to be read
+      podman('exec', '-d', name, '/bin/sh', '-c', 'read x < /etc/kite-pd; sleep 3');
+      await new Promise((r) => setTimeout(r, 500));
+      const host = spawn(fileops, ['repeat:100:/etc/kite-pd'], { stdio: 'ignore' });
+      await once(host, 'close');
+      for (let i = 0; i < 3; i++) podman('exec', name, '/bin/cat', '/etc/kite-pd');
+    });
+    assert.deepEqual(on.pushed, [`container.id in ["${id}"]`]);
+    const project = (rs: Record<string, unknown>[]) => rs.map((r) => `${r['event.name']} ${r['file.path']} ${r['kite.process.comm']} ${r['container.id']} ${r['container.runtime']} ${r['kite.file.result']}`).sort();
+    assert.deepEqual(project(on.records), project(off.records), 'the same records with pushdown on and off');
+    const cats = on.records.filter((r) => r['kite.process.comm'] === 'cat');
+    assert.equal(cats.length, 3, 'the three opens in the container');
+    assert.ok(on.records.every((r) => r['container.id'] === id));
+    // with pushdown the filter removes at most the container's first record, which reached enrich
+    // before it had read the container's cgroup (no container.id yet: filtered as an include error),
+    // with pushdown and without
+    const f = on.stats['processor/filter']!;
+    assert.ok(userSpaceFiltered(f) <= 1 && userSpaceFiltered(f) === (f['filtered.include_error'] ?? 0), `with pushdown the filter removed nothing else: ${JSON.stringify(f)}`);
+    assert.ok(on.stats['receiver/file']!.filtered! >= 100, `the host's opens were dropped in the kernel: ${on.stats['receiver/file']!.filtered}`);
+    assert.ok(userSpaceFiltered(off.stats['processor/filter']) >= 100, `without pushdown the filter removed them in user space: ${JSON.stringify(off.stats['processor/filter'])}`);
+  } finally {
+    try {
+      execFileSync('podman', ['rm', '-f', '-t', '0', name], { stdio: 'ignore' });
+    } catch {
+      // not started
+    }
+    rmSync(cidDir, { recursive: true, force: true });
+    removeImage();
+  }
 });
