@@ -3,44 +3,22 @@
  * Filter pushdown: simple predicates of a `filter` processor that heads a pipeline are installed in
  * the receiver's in-kernel filter, so what the filter would drop never reaches user space; the result
  * is the same as the filter alone (each test runs the same workload with `pushdown: true` and
- * `false`). Fields: comm, file.path prefixes (file receiver), network.peer.port (connect receiver),
- * container.id (a real podman container, resolved to its cgroups). A receiver that feeds another
- * pipeline too is left alone.
+ * `false`). Fields: comm, file.path prefixes (file receiver), network.peer.port (connect receiver);
+ * container.id in pushdown-container.test.ts. A receiver that feeds another pipeline too is left alone.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { AddressInfo, createServer } from 'node:net';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KITE } from '../helpers/paths';
 import { buildTestProgram, waitFor } from '../helpers/kernel';
-import { buildBusyboxImage, PODMAN_RUN } from '../helpers/containers';
+import { onAndOff, records, runAgent, userSpaceFiltered } from '../helpers/agent-runs';
 
 const trigger = buildTestProgram('trigger');
-
-async function runAgent(yaml: string, body: (out: string) => Promise<void>): Promise<Record<string, unknown>[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-pd-'));
-  const out = join(dir, 'out.jsonl');
-  const cfg = join(dir, 'kite.yaml');
-  writeFileSync(cfg, yaml.replaceAll('OUT', out));
-  const agent = spawn(process.execPath, [KITE, 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  agent.stderr!.on('data', (d) => { err += d; });
-  try {
-    await waitFor(() => (err.includes('"msg":"ready"') ? true : agent.exitCode !== null ? (() => { throw new Error(err); })() : undefined), 15000, 'ready');
-    await body(out);
-  } finally {
-    agent.kill('SIGTERM');
-    await once(agent, 'exit');
-  }
-  return err.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-}
-
-const records = (out: string) => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
 
 test('a comm condition heading the pipeline is enforced in the kernel: same records, no user-space drops', async () => {
   const tag = `kite-${randomUUID()}`;
@@ -88,30 +66,6 @@ service:
   });
   assert.equal(log.find((l) => l.msg === 'filter pushed down into the kernel'), undefined);
 });
-
-/** Runs the same workload with the filter's pushdown on and off; returns both runs' records and final counters. */
-async function onAndOff(yaml: (pushdown: boolean) => string, workload: () => Promise<void>): Promise<{ on: Run; off: Run }> {
-  const run = async (pushdown: boolean): Promise<Run> => {
-    let out: Record<string, unknown>[] = [];
-    const log = await runAgent(yaml(pushdown), async (file) => {
-      await workload();
-      await new Promise((r) => setTimeout(r, 500));
-      out = records(file);
-    });
-    const stats = log.find((l) => l.msg === 'stopped')!.stats as Record<string, Record<string, number>>;
-    const pushed = log.find((l) => l.msg === 'filter pushed down into the kernel')?.predicates as string[] | undefined;
-    return { records: out.filter((r) => !String(r['event.name']).startsWith('kite.')), stats, pushed };
-  };
-  return { on: await run(true), off: await run(false) };
-}
-
-interface Run {
-  records: Record<string, unknown>[];
-  stats: Record<string, Record<string, number>>;
-  pushed: string[] | undefined;
-}
-
-const userSpaceFiltered = (s: Record<string, number> | undefined): number => Object.entries(s ?? {}).filter(([k]) => k.startsWith('filtered')).reduce((a, [, v]) => a + v, 0);
 
 const fileops = buildTestProgram('fileops');
 const netops = buildTestProgram('netops');
@@ -183,56 +137,4 @@ service:
   assert.equal(on.stats['receiver/connect']!.received, on.records.length);
   assert.ok(userSpaceFiltered(off.stats['processor/filter']) >= 23, `without: the 10 connects and 13 accepts reached user space: ${JSON.stringify(off.stats['processor/filter'])}`);
   assert.ok(on.stats['receiver/connect']!.peer_filtered! >= 23, 'counted by the kernel as peer_filtered');
-});
-
-test('container.id (from enrich) is enforced as the container\'s cgroups: same records, host processes never reach user space', async () => {
-  const tag = `localhost/kite-pd-${randomUUID().slice(0, 8)}:latest`;
-  const removeImage = buildBusyboxImage(tag, { 'kite-pd': 'x\n' });
-  const cidDir = mkdtempSync(join(tmpdir(), 'kite-pdc-'));
-  const cidfile = join(cidDir, 'cid');
-  const name = `kite-pd-${randomUUID().slice(0, 8)}`;
-  const podman = (...args: string[]): void => { execFileSync('podman', ['--runtime', 'runc', '--cgroup-manager', 'cgroupfs', ...args], { stdio: 'ignore' }); };
-  try {
-    execFileSync('podman', [...PODMAN_RUN.filter((a) => a !== '--rm'), '-d', '--name', name, '--cidfile', cidfile, tag, '/bin/sleep', '120'], { stdio: 'ignore' });
-    const id = readFileSync(cidfile, 'utf8').trim();
-    const { on, off } = await onAndOff((pushdown) => `receivers:
-  file: {paths: {include: [/etc/kite-pd], exclude: []}, operations: [open]}
-processors:
-  enrich: {}
-  filter: {include: 'container.id == "${id}"', pushdown: ${pushdown}}
-exporters: {file: {path: OUT}}
-service:
-  telemetry: {enabled: false}
-  pipelines: {main: {receivers: [file], processors: [enrich, filter], exporters: [file]}}
-`, async () => {
-      // enrich learns the container's cgroup from the first record of it, read from /proc off the hot
-      // path: the shell lives long enough to be read
-      podman('exec', '-d', name, '/bin/sh', '-c', 'read x < /etc/kite-pd; sleep 3');
-      await new Promise((r) => setTimeout(r, 500));
-      const host = spawn(fileops, ['repeat:100:/etc/kite-pd'], { stdio: 'ignore' });
-      await once(host, 'close');
-      for (let i = 0; i < 3; i++) podman('exec', name, '/bin/cat', '/etc/kite-pd');
-    });
-    assert.deepEqual(on.pushed, [`container.id in ["${id}"]`]);
-    const project = (rs: Record<string, unknown>[]) => rs.map((r) => `${r['event.name']} ${r['file.path']} ${r['kite.process.comm']} ${r['container.id']} ${r['container.runtime']} ${r['kite.file.result']}`).sort();
-    assert.deepEqual(project(on.records), project(off.records), 'the same records with pushdown on and off');
-    const cats = on.records.filter((r) => r['kite.process.comm'] === 'cat');
-    assert.equal(cats.length, 3, 'the three opens in the container');
-    assert.ok(on.records.every((r) => r['container.id'] === id));
-    // with pushdown the filter removes at most the container's first record, which reached enrich
-    // before it had read the container's cgroup (no container.id yet: filtered as an include error),
-    // with pushdown and without
-    const f = on.stats['processor/filter']!;
-    assert.ok(userSpaceFiltered(f) <= 1 && userSpaceFiltered(f) === (f['filtered.include_error'] ?? 0), `with pushdown the filter removed nothing else: ${JSON.stringify(f)}`);
-    assert.ok(on.stats['receiver/file']!.filtered! >= 100, `the host's opens were dropped in the kernel: ${on.stats['receiver/file']!.filtered}`);
-    assert.ok(userSpaceFiltered(off.stats['processor/filter']) >= 100, `without pushdown the filter removed them in user space: ${JSON.stringify(off.stats['processor/filter'])}`);
-  } finally {
-    try {
-      execFileSync('podman', ['rm', '-f', '-t', '0', name], { stdio: 'ignore' });
-    } catch {
-      // not started
-    }
-    rmSync(cidDir, { recursive: true, force: true });
-    removeImage();
-  }
 });
