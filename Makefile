@@ -15,8 +15,8 @@ TS_SRCS  := $(shell find src test -name '*.ts' 2>/dev/null)
 CONFIG  ?= config/default.yaml
 
 APT_PKGS := clang llvm libbpf-dev bpftool libbpf-tools make gcc libc6-dev iproute2 python3 util-linux
-# kernel tests run real containers (test/helpers/containers.ts)
-APT_PKGS += podman runc busybox-static tcpdump unzip bpftrace
+# kernel tests run real containers (test/helpers/containers.ts) and a pod through containerd's CRI
+APT_PKGS += podman runc busybox-static tcpdump unzip bpftrace containerd
 DEPS_STAMP := $(BUILD)/.deps
 
 .PHONY: deps build bpf ts syscalls run test test-guest-all bench clean mounts docs install

@@ -42,7 +42,7 @@ function fakeProc(pid: number, p: FakeProc): void {
 function config(over: Partial<EnrichConfig> = {}): EnrichConfig {
   return {
     ancestryDepth: 4, maxProcesses: 1000, maxTableBytes: 1 << 20, exitedTtlMs: 30_000, hashExecutables: false, maxHashFileBytes: 1 << 20,
-    containerUsers: true, kubeletEndpoint: '', kubeletPollMs: 1000, procRoot: root, seed: true, ...over,
+    containerUsers: true, kubeletEndpoint: '', kubeletPollMs: 1000, criEndpoint: '', criPollMs: 1000, procRoot: root, seed: true, ...over,
   };
 }
 

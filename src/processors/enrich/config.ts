@@ -7,6 +7,7 @@ export const DEFAULT_MAX_TABLE_SIZE = '64MiB';
 export const DEFAULT_EXITED_TTL = '30s';
 export const DEFAULT_MAX_HASH_FILE_SIZE = '64MiB';
 export const DEFAULT_KUBELET_POLL_INTERVAL = '30s';
+export const DEFAULT_CRI_POLL_INTERVAL = '10s';
 
 export interface EnrichRawConfig {
   ancestry_depth: number;
@@ -18,6 +19,8 @@ export interface EnrichRawConfig {
   container_users: boolean;
   kubelet_endpoint: string;
   kubelet_poll_interval: string | number;
+  cri_endpoint: string;
+  cri_poll_interval: string | number;
 }
 
 export interface EnrichConfig {
@@ -30,6 +33,8 @@ export interface EnrichConfig {
   containerUsers: boolean;
   kubeletEndpoint: string;
   kubeletPollMs: number;
+  criEndpoint: string;
+  criPollMs: number;
   /** Where /proc is (tests); not a YAML option. */
   procRoot: string;
   /** Seed the table from /proc at start (tests turn it off); not a YAML option. */
@@ -82,6 +87,16 @@ export const enrichSchema = {
     format: duration({ min: 1000, max: 3_600_000 }),
     default: DEFAULT_KUBELET_POLL_INTERVAL,
   },
+  cri_endpoint: {
+    doc: "A container runtime's CRI socket (e.g. unix:///run/containerd/containerd.sock or unix:///var/run/crio/crio.sock) to add k8s.pod.name, k8s.namespace.name, k8s.pod.label.* and k8s.container.name by container id; empty: off. When it cannot be reached the agent keeps running and says so once in its log.",
+    format: string({ pattern: /^(|unix:\/\/\/\S+|\/\S+)$/, what: 'unix:///path/to/socket, an absolute socket path, or empty' }),
+    default: '',
+  },
+  cri_poll_interval: {
+    doc: 'How often pods and containers are listed from cri_endpoint.',
+    format: duration({ min: 500, max: 3_600_000 }),
+    default: DEFAULT_CRI_POLL_INTERVAL,
+  },
 };
 
 export function toEnrichConfig(raw: EnrichRawConfig): EnrichConfig {
@@ -95,6 +110,8 @@ export function toEnrichConfig(raw: EnrichRawConfig): EnrichConfig {
     containerUsers: raw.container_users,
     kubeletEndpoint: raw.kubelet_endpoint.replace(/\/+$/, ''),
     kubeletPollMs: durationMs(raw.kubelet_poll_interval),
+    criEndpoint: raw.cri_endpoint ?? '',
+    criPollMs: durationMs(raw.cri_poll_interval ?? DEFAULT_CRI_POLL_INTERVAL),
     procRoot: '/proc',
     seed: true,
   };

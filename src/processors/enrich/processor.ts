@@ -29,6 +29,7 @@ import { Counter, ProcessorCounters } from '../counters';
 import { EnrichConfig } from './config';
 import { ExecutableHasher } from './hasher';
 import { KubeletPods } from './kubelet';
+import { CriPods } from './cri';
 
 const MAX_PENDING = 4096;
 const MAX_CGROUPS = 8192;
@@ -93,6 +94,7 @@ export class EnrichProcessor implements Processor {
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly hasher: ExecutableHasher | null;
   private readonly kubelet: KubeletPods | null;
+  private readonly cri: CriPods | null;
   private readonly clock = new BootClock();
   private readonly missProcess: Counter;
   private readonly missParent: Counter;
@@ -128,6 +130,7 @@ export class EnrichProcessor implements Processor {
     this.agentRoot = rootKeySync('/');
     this.hasher = cfg.hashExecutables ? new ExecutableHasher(cfg.procRoot, cfg.maxHashFileBytes) : null;
     this.kubelet = cfg.kubeletEndpoint ? new KubeletPods(cfg.kubeletEndpoint, cfg.kubeletPollMs, host.logger, this.counters.key) : null;
+    this.cri = cfg.criEndpoint ? new CriPods(cfg.criEndpoint, cfg.criPollMs, host.logger, this.counters.key) : null;
   }
 
   async start(): Promise<void> {
@@ -138,11 +141,13 @@ export class EnrichProcessor implements Processor {
       this.host.logger.info('process table seeded from /proc', { component: this.counters.key, processes: n });
     }
     this.kubelet?.start();
+    this.cri?.start();
     this.counters.startPublishing();
   }
 
   async shutdown(): Promise<void> {
     this.kubelet?.stop();
+    this.cri?.stop();
     this.counters.stopPublishing();
   }
 
@@ -150,6 +155,7 @@ export class EnrichProcessor implements Processor {
   async settled(): Promise<void> {
     while (this.inflight.size) await Promise.all([...this.inflight]);
     await this.kubelet?.settled();
+    await this.cri?.settled();
   }
 
   private track<T>(p: Promise<T>): void {
@@ -467,15 +473,19 @@ export class EnrichProcessor implements Processor {
     if (cg) {
       if (cg.path) out['kite.cgroup.path'] = cg.path;
       if (cg.systemdUnit) out['kite.systemd.unit'] = cg.systemdUnit;
-      if (cg.podUid) {
-        out['k8s.pod.uid'] = cg.podUid;
-        const pod = this.kubelet?.pods.get(cg.podUid);
+      // the CRI runtime knows containers by id (and their pods), the kubelet pods by uid
+      const ctr = cg.containerId ? this.cri?.containers.get(cg.containerId) : undefined;
+      const podUid = cg.podUid ?? ctr?.pod.uid;
+      if (podUid) {
+        out['k8s.pod.uid'] = podUid;
+        const pod = ctr?.pod ?? this.cri?.pods.get(podUid) ?? this.kubelet?.pods.get(podUid);
         if (pod) {
           out['k8s.pod.name'] = pod.name;
           out['k8s.namespace.name'] = pod.namespace;
           for (const k in pod.labels) out[`k8s.pod.label.${k}`] = pod.labels[k]!;
         }
       }
+      if (ctr?.name) out['k8s.container.name'] = ctr.name;
     }
     const uid = r['process.user.id'];
     const ruid = r['process.real_user.id'];
