@@ -43,6 +43,7 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
   /** Container ids pushed down into the cgroup filter, and the cgroup ids already installed for them. */
   private containers: ContainerPushdown = { include: [], exclude: [] };
   private readonly containerCgroups = { include: new Set<number>(), exclude: new Set<number>() };
+  private pushdownErrorLogged = false;
   private stopped = false;
   private readonly statsKey: string;
 
@@ -194,7 +195,8 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
         this.refreshContainerCgroups(obj);
       } catch (e) {
         this.host.stats.add(this.statsKey, 'pushdown_errors');
-        this.host.logger.warn('container cgroups could not be added to the kernel filter', { component: this.statsKey, error: (e as Error).message });
+        if (!this.pushdownErrorLogged) this.host.logger.warn('container cgroups could not be added to the kernel filter (said once; counted as pushdown_errors)', { component: this.statsKey, error: (e as Error).message });
+        this.pushdownErrorLogged = true;
       }
     }
     this.tick();

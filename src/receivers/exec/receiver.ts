@@ -51,6 +51,7 @@ export class ExecReceiver extends BpfReceiver {
 
   protected override tick(): void {
     this.clock.sync(); // follow NTP steps of the wall clock
+    this.host.stats.set(`receiver/${this.id.key}`, 'process_table_size', this.table.size);
   }
 
   protected override afterAttach(): void {
