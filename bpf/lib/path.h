@@ -55,11 +55,19 @@ struct kite_path_walk {
 	struct dentry *d;
 	struct vfsmount *vm;
 	struct mount *m;
+	struct dentry *mnt_root; /* of vm */
 	struct dentry *root_d;
 	struct vfsmount *root_m;
-	__u32 slot;
+	struct kite_path_slot *s;
 	__u32 n;
 	__u32 done;
+};
+
+/* struct dentry's d_parent and d_name, which the kernel keeps side by side: one read per level. */
+struct kite_dentry_up {
+	struct dentry *parent;
+	__u64 hash_len;
+	const unsigned char *name;
 };
 
 static long kite_path_walk_step(__u64 i, void *ctx)
@@ -73,26 +81,33 @@ static long kite_path_walk_step(__u64 i, void *ctx)
 		w->done = 1;
 		return 1;
 	}
-	struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	if (d == mnt_root || d == parent) {
+	struct kite_dentry_up up = {};
+	if (bpf_core_field_offset(struct dentry, d_name) == bpf_core_field_offset(struct dentry, d_parent) + 8) {
+		bpf_probe_read_kernel(&up, sizeof(up), (void *)d + bpf_core_field_offset(struct dentry, d_parent));
+	} else {
+		up.parent = BPF_CORE_READ(d, d_parent);
+		up.name = BPF_CORE_READ(d, d_name.name);
+	}
+	if (d == w->mnt_root || d == up.parent) {
 		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
-		if (mp == m || d != mnt_root) {
+		if (mp == m || d != w->mnt_root) {
 			w->done = 1; /* the root of the mount tree, or of a detached file system */
 			return 1;
 		}
 		w->d = BPF_CORE_READ(m, mnt_mountpoint);
 		w->m = mp;
-		w->vm = &mp->mnt;
+		struct vfsmount *nvm = &mp->mnt;
+		w->vm = nvm;
+		w->mnt_root = BPF_CORE_READ(nvm, mnt_root);
 		return 0;
 	}
-	struct kite_path_slot *s = kite_path_slot(w->slot);
+	struct kite_path_slot *s = w->s;
 	__u32 n = w->n;
 	if (!s || n >= KITE_PATH_DEPTH)
 		return 1;
-	s->names[n & (KITE_PATH_DEPTH - 1)] = BPF_CORE_READ(d, d_name.name);
+	s->names[n & (KITE_PATH_DEPTH - 1)] = up.name;
 	w->n = n + 1;
-	w->d = parent;
+	w->d = up.parent;
 	return 0;
 }
 
@@ -126,15 +141,17 @@ static long kite_path_copy_step(__u64 i, void *ctx)
 }
 
 /* Writes the absolute path of (dentry, vfsmount) into slot `slot`; returns its length (no NUL). */
-static __always_inline __u32 kite_path_of_dir(__u32 slot, struct task_struct *t, struct dentry *d, struct vfsmount *vm, __u8 *flags)
+static __always_inline __u32 kite_path_of_dir(__u32 slot, struct dentry *root_d, struct vfsmount *root_m, struct dentry *d,
+					      struct vfsmount *vm, __u8 *flags)
 {
 	struct kite_path_walk w = {};
 	w.d = d;
 	w.vm = vm;
 	w.m = container_of(vm, struct mount, mnt);
-	w.root_d = BPF_CORE_READ(t, fs, root.dentry);
-	w.root_m = BPF_CORE_READ(t, fs, root.mnt);
-	w.slot = slot;
+	w.root_d = root_d;
+	w.root_m = root_m;
+	w.mnt_root = BPF_CORE_READ(vm, mnt_root);
+	w.s = kite_path_slot(slot);
 	bpf_loop(KITE_PATH_DEPTH + 16, kite_path_walk_step, &w, 0);
 	if (!w.done)
 		*flags |= KITE_PATH_TRUNCATED;
@@ -192,7 +209,7 @@ static __always_inline __u32 kite_path_build_inline(__u32 slot, struct task_stru
 		d = BPF_CORE_READ(f, f_path.dentry);
 		vm = BPF_CORE_READ(f, f_path.mnt);
 	}
-	__u32 off = kite_path_of_dir(slot, t, d, vm, flags);
+	__u32 off = kite_path_of_dir(slot, BPF_CORE_READ(t, fs, root.dentry), BPF_CORE_READ(t, fs, root.mnt), d, vm, flags);
 	s = kite_path_slot(slot);
 	if (!s)
 		return 0;
@@ -235,6 +252,56 @@ __noinline __u32 kite_path_build(__u32 slot, __u64 task, int dirfd, __u64 name)
 	if (s)
 		s->flags = flags;
 	return size;
+}
+
+/* Whether the path in slot `slot` (`size` bytes with its NUL) has a `..` component. */
+struct kite_dotdot_scan {
+	__u32 slot;
+	__u32 size;
+	__u32 found;
+};
+
+static long kite_dotdot_step(__u64 i, void *ctx)
+{
+	struct kite_dotdot_scan *c = ctx;
+	struct kite_path_slot *s = kite_path_slot(c->slot);
+	if (!s || i + 3 > c->size)
+		return 1;
+	__u32 k = (__u32)i & (KITE_PATH_MAX - 1);
+	if (s->buf[k] == '/' && s->buf[k + 1] == '.' && s->buf[k + 2] == '.' && (s->buf[k + 3] == '/' || s->buf[k + 3] == 0)) {
+		c->found = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline int kite_path_has_dotdot(__u32 slot, __u32 size)
+{
+	struct kite_dotdot_scan c = { .slot = slot, .size = size };
+	bpf_loop(KITE_PATH_MAX, kite_dotdot_step, &c, 0);
+	return c.found;
+}
+
+/* Builds, in slot `slot`, the absolute path of the open file at (dentry `d`, vfsmount `vm`) as seen
+ * from the root (`root_d`, `root_m`). Returns its size with its NUL; the slot's `flags` are
+ * KITE_PATH_RESOLVED (and KITE_PATH_TRUNCATED when it was cut). The caller reads the pointers (from
+ * the BTF task, without a helper call per field). */
+__noinline __u32 kite_path_of_file(__u32 slot, __u64 d, __u64 vm, __u64 root_d, __u64 root_m)
+{
+	__u8 flags = KITE_PATH_RESOLVED;
+	struct kite_path_slot *s = kite_path_slot(slot);
+	if (!s || !d || !vm)
+		return 0;
+	__u32 off = kite_path_of_dir(slot, (struct dentry *)root_d, (struct vfsmount *)root_m, (struct dentry *)d,
+				     (struct vfsmount *)vm, &flags);
+	s = kite_path_slot(slot);
+	if (!s)
+		return 0;
+	if (off == 0)
+		s->buf[off++] = '/';
+	s->buf[off & (KITE_PATH_MAX - 1)] = 0;
+	s->flags = flags;
+	return off + 1;
 }
 
 /* Looks the path built in slot `slot` up in the watched-prefix trie: enum kite_prefix_action, or 0

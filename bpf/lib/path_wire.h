@@ -31,6 +31,9 @@ enum kite_path_flags {
 	KITE_PATH_RELATIVE = 2,    /* named relative to the cwd or a directory fd, joined here */
 	KITE_PATH_FROM_FD = 4,     /* the path of an open file descriptor */
 	KITE_PATH_UNREADABLE = 8,  /* the name could not be read (bad pointer, closed fd) */
+	KITE_PATH_RESOLVED = 16,   /* the path of the file the call opened: `..` and symlinks resolved */
+	KITE_PATH_UNDECIDED = 32,  /* not watched as named, but may resolve into a watched prefix (`..`, or
+	                            * a failed open denied by permissions): user space resolves and decides */
 };
 
 #endif

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KiteRecord, parseComponentId } from '../../src/component/component';
 import { setLibbpfLogger } from '../../src/bpf/object';
@@ -38,6 +38,10 @@ before(async () => {
   writeFileSync(join(watched, 'secret'), 'x', { mode: 0o600 });
   writeFileSync(join(unwatched, 'plain'), 'x');
   writeFileSync(join(ignored, 'noise'), 'x');
+  writeFileSync(join(unwatched, 'private'), 'x', { mode: 0o600 });
+  symlinkSync(join(watched, 'secret'), join(unwatched, 'link')); // a file link from outside into the watched folder
+  symlinkSync(watched, join(unwatched, 'dirlink')); // a folder link from outside onto the watched folder
+  symlinkSync(join(unwatched, 'plain'), join(watched, 'out')); // a link inside the watched folder that leads out
   const host = testHost();
   const rx = fileReceiverFactory.create(parseComponentId('file/test')!, settings(fileReceiverFactory, { ring_buffer_size: '1MiB', ...watchOnly }), host) as FileReceiver;
   const records: KiteRecord[] = [];
@@ -165,6 +169,56 @@ test('create, write intent, unlink, rename into a watched folder, chmod, chown, 
   });
 });
 
+test('paths that resolve into a watched folder are caught: .., a symlink to the file, a symlinked folder, a relative path from a cwd outside', async () => {
+  await withShared(async (records) => {
+    const secret = join(watched, 'secret');
+    const dotdot = `${unwatched}/../watched/secret`;
+    const run = await fileopsRun([`open:${dotdot}`, `open:${join(unwatched, 'link')}`, `open:${join(unwatched, 'dirlink', 'sub', 'rel.txt')}`,
+      `cd:${unwatched}`, 'open:../watched/secret']);
+    assert.equal(run.out.split('\n').filter((l) => / -1 /.test(l)).length, 0, run.out);
+    const of = (requested: string) => waitFor(() => records.find((r) => r['process.pid'] === run.pid && r['kite.file.path.requested'] === requested), 2000, requested);
+    for (const [requested, path] of [[dotdot, secret], [join(unwatched, 'link'), secret], [join(unwatched, 'dirlink', 'sub', 'rel.txt'), join(watched, 'sub', 'rel.txt')], ['../watched/secret', secret]]) {
+      const rec = await of(requested!);
+      assert.equal(rec['file.path'], path, `${requested} resolves to ${path}`);
+      assert.equal(rec['event.name'], 'file.open');
+      assert.equal(rec['kite.file.result'], 'ok');
+    }
+    assert.equal((await of('../watched/secret'))['kite.file.path.relative'], true);
+    assert.equal(records.filter((r) => r['process.pid'] === run.pid).length, 4, 'one record per open, nothing else');
+  });
+});
+
+test('failed opens that resolve into a watched folder are caught: a denied read through .. or a symlink, a missing file under ..', async () => {
+  await withShared(async (records, rx, host) => {
+    const secret = join(watched, 'secret');
+    const dotdot = `${unwatched}/../watched/secret`;
+    const missing = `${unwatched}/../watched/missing`;
+    const run = await fileopsRun([`open:${dotdot}`, `open:${join(unwatched, 'link')}`, `open:${missing}`, `open:${join(unwatched, 'private')}`], { uid: NOBODY });
+    assert.match(run.out, /open -1 13\nopen -1 13\nopen -1 2\nopen -1 13/);
+    const of = (path: string, i: number) => waitFor(() => records.filter((r) => r['process.pid'] === run.pid && r['file.path'] === path)[i], 2000, `${path} #${i}`);
+    const viaDotdot = await of(secret, 0);
+    assert.equal(viaDotdot['error.type'], 'EACCES');
+    assert.equal(viaDotdot['process.user.id'], NOBODY);
+    assert.equal(viaDotdot['kite.file.path.requested'], dotdot);
+    const viaLink = await of(secret, 1);
+    assert.equal(viaLink['error.type'], 'EACCES');
+    assert.equal(viaLink['kite.file.path.requested'], join(unwatched, 'link'));
+    assert.equal((await of(join(watched, 'missing'), 0))['error.type'], 'ENOENT');
+    rx.pollKernelStats();
+    assert.equal(records.filter((r) => r['process.pid'] === run.pid).length, 3, 'the denied read of an unwatched file is not reported');
+    assert.ok((host.stats.snapshot()['receiver/file/test']!.path_filtered_user ?? 0) >= 1, 'and is counted');
+  });
+});
+
+test('negative: a symlink inside the watched folder that leads out, and .. out of it, are not reported', async () => {
+  await withShared(async (records) => {
+    const run = await fileopsRun([`open:${join(watched, 'out')}`, `open:${watched}/../unwatched/plain`, `cd:${watched}`, 'open:../unwatched/plain',
+      `open:${join(watched, 'secret')}`]);
+    await waitFor(find(records, run.pid, 'file.open', join(watched, 'secret')), 2000, 'the watched open after the others');
+    assert.deepEqual(records.filter((r) => r['process.pid'] === run.pid).map((r) => r['file.path']), [join(watched, 'secret')]);
+  });
+});
+
 test('unwatched and excluded paths are dropped in the kernel and counted', async () => {
   await withShared(async (records, rx, host) => {
     const run = await fileopsRun([`repeat:500:${join(unwatched, 'plain')}`, `repeat:50:${join(ignored, 'noise')}`, `open:${join(watched, 'secret')}`]);
@@ -198,7 +252,7 @@ test('default prefixes: a non-root read of /etc/shadow is reported, ld.so.cache 
   const all = bpfIdsOf(process.pid);
   const own = (xs: number[]) => xs.filter((x) => !before.has(x));
   try {
-    assert.equal(own(all.links).length, 8, 'open, openat, openat2, creat: entry and exit');
+    assert.equal(own(all.links).length, 4, 'open, openat, openat2, creat: decided at exit only');
     const run = await fileopsRun(['open:/etc/shadow', 'open:/etc/ld.so.cache'], { uid: NOBODY });
     const rec = await waitFor(find(records, run.pid, 'file.open', '/etc/shadow'), 2000, 'the read of /etc/shadow');
     assert.equal(rec['error.type'], 'EACCES');

@@ -12,7 +12,7 @@ import { decodeFile, FileOp, FileWire, FILE_EVENT, PathFlags, PrefixAction } fro
 import { FileReceiver, openIntent } from '../../src/receivers/file/receiver';
 import { fileReceiverFactory } from '../../src/receivers/file/factory';
 import { toFileConfig } from '../../src/receivers/file/config';
-import { expandPrefix, prefixEntries, prefixKeys } from '../../src/receivers/file/prefixes';
+import { expandPrefix, PrefixMatcher, prefixEntries, prefixKeys } from '../../src/receivers/file/prefixes';
 
 const fixture = (name: string): Buffer => Buffer.from(readFileSync(join(TESTDATA, 'file', name), 'utf8').trim(), 'hex');
 
@@ -88,6 +88,51 @@ test('dot-dot and dot components are normalized; the raw path is kept', () => {
   const rec = receiver().toRecord({ ...w, path: '/tmp/./kite-fixture/sub/../etc-like/x' });
   assert.equal(rec['file.path'], '/tmp/kite-fixture/etc-like/x');
   assert.equal(rec['kite.file.path.unnormalized'], '/tmp/./kite-fixture/sub/../etc-like/x');
+});
+
+test('a successful open carries the path of the opened file (symlinks and .. resolved) and the name as given', () => {
+  const w = decode(fixture('open-symlink-resolved.hex'));
+  assert.equal(w.pathFlags, PathFlags.RESOLVED | PathFlags.RELATIVE);
+  assert.equal(w.path, '/tmp/kite-fixture/etc-like/secret');
+  assert.equal(w.path2, 'link');
+  const rec = receiver().toRecord(w);
+  assert.equal(rec['file.path'], '/tmp/kite-fixture/etc-like/secret');
+  assert.equal(rec['kite.file.path.requested'], 'link');
+  assert.equal(rec['kite.file.path.relative'], true);
+  assert.equal(rec['kite.file.new_path'], undefined);
+  assert.equal(rec['kite.file.path.unnormalized'], undefined);
+  const same = receiver().toRecord({ ...w, path2: w.path });
+  assert.equal(same['kite.file.path.requested'], undefined, 'only when it differs');
+});
+
+test('a failed open left undecided by the kernel: resolved and decided in user space with the same prefixes', () => {
+  const buf = fixture('open-dotdot-undecided.hex');
+  assert.equal(decode(buf).pathFlags, PathFlags.UNDECIDED);
+  const watching = (include: string[]) => {
+    const host = testHost();
+    const rx = new FileReceiver(parseComponentId('file')!, host, toFileConfig(settings(fileReceiverFactory, { paths: { include, exclude: [] } })));
+    return { rx, host, decode: (b: Buffer) => (rx as unknown as { decode(b: Buffer, o: number, l: number): unknown }).decode(b, 0, b.length) };
+  };
+  const inside = watching(['/tmp/kite-fixture/etc-like']);
+  const rec = inside.decode(buf) as Record<string, unknown>;
+  assert.equal(rec['file.path'], '/tmp/kite-fixture/etc-like/secret');
+  assert.equal(rec['kite.file.path.requested'], '/tmp/kite-fixture/other/../etc-like/secret');
+  assert.equal(rec['error.type'], 'EACCES');
+  const outside = watching(['/tmp/kite-fixture/other']);
+  assert.equal(outside.decode(buf), null, 'resolves out of the watched folder: dropped');
+});
+
+test('prefix matcher: the longest prefix decides, like the kernel trie', () => {
+  const m = new PrefixMatcher(['/etc', '/home/*/.ssh', '/'], ['/etc/ld.so.cache', '/etc/skip'], (d) => (d === '/home' ? ['ann', 'bob'] : []));
+  assert.equal(m.action('/etc'), PrefixAction.WATCH);
+  assert.equal(m.action('/etc/shadow'), PrefixAction.WATCH);
+  assert.equal(m.action('/etc/ld.so.cache'), PrefixAction.IGNORE);
+  assert.equal(m.action('/etc/skip/deeper/x'), PrefixAction.IGNORE);
+  assert.equal(m.action('/home/ann/.ssh/id_rsa'), PrefixAction.WATCH);
+  assert.equal(m.action('/etcfoo'), PrefixAction.WATCH, 'under /');
+  const narrow = new PrefixMatcher(['/etc'], []);
+  assert.equal(narrow.action('/etcfoo'), 0);
+  assert.equal(narrow.action('/tmp/x'), 0);
 });
 
 test('malformed records are reported, never thrown', () => {

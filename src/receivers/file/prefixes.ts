@@ -77,3 +77,27 @@ export function applyPrefixes(obj: BpfObject, include: string[], exclude: string
   }
   return watched;
 }
+
+/** The watched-prefix decision of the kernel's trie, in user space: the longest prefix decides, exclude
+ * wins on equal prefixes (for records the kernel leaves undecided, bpf/file.bpf.c). */
+export class PrefixMatcher {
+  private readonly byKey = new Map<string, number>();
+
+  constructor(include: string[], exclude: string[], readdir?: (dir: string) => string[]) {
+    for (const { key, action } of prefixEntries(include, exclude, readdir).values()) {
+      this.byKey.set(key.toString('utf8', 4, 4 + key.readUInt32LE(0) / 8), action);
+    }
+  }
+
+  /** enum kite_prefix_action for an absolute, normalized path, or 0 when no prefix covers it. */
+  action(path: string): number {
+    const exact = this.byKey.get(`${path}\0`);
+    if (exact) return exact;
+    for (let i = path.length - 1; i >= 0; i--) {
+      if (path.charCodeAt(i) !== 47) continue;
+      const a = this.byKey.get(path.slice(0, i + 1));
+      if (a) return a;
+    }
+    return 0;
+  }
+}

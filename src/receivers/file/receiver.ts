@@ -7,15 +7,15 @@
  * (arguments) with its exit (result: the fd, 0, or the errno as error.type).
  */
 import { posix } from 'node:path';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readlinkSync } from 'node:fs';
 import { ComponentId, Host, KiteRecord } from '../../component/component';
 import { BootClock } from '../../bpf/clock';
 import { BpfObject, errnoName } from '../../bpf/object';
 import { BpfReceiver } from '../bpf-receiver';
 import { UserNames } from '../exec/users';
 import { FileConfig, FileOperation } from './config';
-import { applyPrefixes } from './prefixes';
-import { decodeFile, FileOp, FileStat, FileWire, FILE_SYSCALLS, PathFlags } from './wire';
+import { applyPrefixes, PrefixMatcher } from './prefixes';
+import { decodeFile, FileOp, FileStat, FileWire, FILE_SYSCALLS, PathFlags, PrefixAction } from './wire';
 
 const EVENT_NAMES: Record<number, string> = {
   [FileOp.OPEN]: 'file.open',
@@ -26,7 +26,7 @@ const EVENT_NAMES: Record<number, string> = {
   [FileOp.TRUNCATE]: 'file.truncate',
 };
 
-/** The system calls behind each operation (one entry and one exit program each). */
+/** The system calls behind each operation (one entry and one exit program each; opens: exit only). */
 export const OPERATION_SYSCALLS: Record<FileOperation, string[]> = {
   open: ['open', 'openat', 'openat2', 'creat'],
   unlink: ['unlink', 'unlinkat'],
@@ -37,6 +37,13 @@ export const OPERATION_SYSCALLS: Record<FileOperation, string[]> = {
 };
 
 const ALL_SYSCALLS = Object.values(OPERATION_SYSCALLS).flat();
+/** Decided at exit only, from the saved registers and the opened file (bpf/file.bpf.c). */
+const EXIT_ONLY = new Set(OPERATION_SYSCALLS.open);
+
+/** The programs of a system call. */
+export function programsOf(syscall: string): string[] {
+  return EXIT_ONLY.has(syscall) ? [`handle_exit_${syscall}`] : [`handle_enter_${syscall}`, `handle_exit_${syscall}`];
+}
 const TRACEFS_SYSCALLS = ['/sys/kernel/tracing/events/syscalls', '/sys/kernel/debug/tracing/events/syscalls'];
 
 /** The system calls this kernel has a tracepoint for (all of them when tracefs cannot be read). */
@@ -62,18 +69,53 @@ export function openIntent(flags: number): string[] {
   return out;
 }
 
+const O_PATH = 0o10000000;
+
+/**
+ * Where `path` (absolute, as process `tgid` sees it) leads in that process's root: its symbolic links
+ * and `..` resolved by the kernel (an O_PATH open through /proc/<tgid>/root, which needs no permission
+ * on the file itself). A process that has already exited is resolved in the agent's own root. When
+ * the path cannot be opened (it does not exist), `path` normalized lexically.
+ */
+export function resolveInRoot(tgid: number, path: string): string {
+  const lexical = posix.normalize(path);
+  let root = '/';
+  let through = '';
+  try {
+    root = readlinkSync(`/proc/${tgid}/root`);
+    through = `/proc/${tgid}/root`;
+  } catch {
+    // gone: its own root is no longer known
+  }
+  try {
+    const fd = openSync(through ? `${through}${path}` : path, O_PATH);
+    try {
+      const real = readlinkSync(`/proc/self/fd/${fd}`);
+      if (root === '/') return real;
+      if (real === root) return '/';
+      return real.startsWith(`${root}/`) ? real.slice(root.length) : lexical;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return lexical;
+  }
+}
+
 const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 
 export class FileReceiver extends BpfReceiver {
   private readonly clock = new BootClock();
   private readonly users = new UserNames();
   private readonly syscalls: string[];
+  private matcher: PrefixMatcher | null = null;
+  private undecidedDropped = 0;
 
   constructor(id: ComponentId, host: Host, private readonly cfg: FileConfig) {
     const syscalls = syscallsOf(cfg.operations);
     super(id, host, {
       object: 'file',
-      programs: syscalls.flatMap((s) => [`handle_enter_${s}`, `handle_exit_${s}`]),
+      programs: syscalls.flatMap(programsOf),
       ringMap: 'file_events',
       statsMap: 'file_stats',
       ringBufferSize: cfg.ringBufferSize,
@@ -84,32 +126,43 @@ export class FileReceiver extends BpfReceiver {
 
   protected override configure(obj: BpfObject): void {
     for (const s of ALL_SYSCALLS) {
-      if (!this.syscalls.includes(s)) {
-        obj.program(`handle_enter_${s}`).setAutoload(false);
-        obj.program(`handle_exit_${s}`).setAutoload(false);
-      }
+      if (!this.syscalls.includes(s)) for (const p of programsOf(s)) obj.program(p).setAutoload(false);
     }
   }
 
   protected override afterLoad(obj: BpfObject): void {
     const n = applyPrefixes(obj, this.cfg.include, this.cfg.exclude);
+    this.matcher = new PrefixMatcher(this.cfg.include, this.cfg.exclude);
     this.host.logger.info('watched path prefixes', { component: `receiver/${this.id.key}`, prefixes: n });
   }
 
   protected override tick(): void {
     this.clock.sync();
     const obj = this.obj;
-    if (obj?.isLoaded) this.host.stats.set(`receiver/${this.id.key}`, 'path_filtered', Number(obj.map('file_stats').sumPerCpuU64(FileStat.PATH_FILTERED)));
+    if (!obj?.isLoaded) return;
+    const kernel = Number(obj.map('file_stats').sumPerCpuU64(FileStat.PATH_FILTERED));
+    this.host.stats.set(`receiver/${this.id.key}`, 'path_filtered', kernel + this.undecidedDropped);
+    this.host.stats.set(`receiver/${this.id.key}`, 'path_filtered_user', this.undecidedDropped);
   }
 
-  protected decode(buf: Buffer, offset: number, length: number): KiteRecord | string {
+  protected decode(buf: Buffer, offset: number, length: number): KiteRecord | string | null {
     const w = decodeFile(buf, offset, length);
     if (typeof w === 'string') return w;
+    if (w.pathFlags & PathFlags.UNDECIDED) {
+      // not watched as named, but it may resolve into a watched prefix: resolve it and decide here
+      const resolved = resolveInRoot(w.tgid, w.path);
+      this.matcher ??= new PrefixMatcher(this.cfg.include, this.cfg.exclude);
+      if (this.matcher.action(resolved) !== PrefixAction.WATCH) {
+        this.undecidedDropped++;
+        return null;
+      }
+      return this.toRecord(w, resolved);
+    }
     return this.toRecord(w);
   }
 
-  toRecord(w: FileWire): KiteRecord {
-    const path = w.path ? posix.normalize(w.path) : '';
+  toRecord(w: FileWire, resolved?: string): KiteRecord {
+    const path = resolved ?? (!w.path ? '' : w.pathFlags & PathFlags.RESOLVED ? w.path : posix.normalize(w.path));
     const rec: KiteRecord = {
       time: this.clock.formatHiLo(w.ktimeHi, w.ktimeLo),
       'event.name': EVENT_NAMES[w.op]!,
@@ -120,7 +173,12 @@ export class FileReceiver extends BpfReceiver {
       'file.name': path ? posix.basename(path) : '',
       'kite.file.syscall': FILE_SYSCALLS[w.syscall] ?? `unknown_${w.syscall}`,
     };
-    if (w.path !== path) rec['kite.file.path.unnormalized'] = w.path;
+    if (w.pathFlags & (PathFlags.RESOLVED | PathFlags.UNDECIDED)) {
+      const requested = w.pathFlags & PathFlags.RESOLVED ? w.path2 : w.path;
+      if (requested && requested !== path) rec['kite.file.path.requested'] = requested;
+    } else if (w.path !== path) {
+      rec['kite.file.path.unnormalized'] = w.path;
+    }
     if (w.pathFlags & PathFlags.RELATIVE) rec['kite.file.path.relative'] = true;
     if (w.pathFlags & PathFlags.FROM_FD) rec['kite.file.path.from_fd'] = true;
     if ((w.pathFlags | w.path2Flags) & PathFlags.TRUNCATED) rec['kite.file.path.truncated'] = true;
@@ -143,6 +201,7 @@ export class FileReceiver extends BpfReceiver {
         if (w.openFlags & AT_REMOVEDIR) rec['kite.file.directory_removed'] = true;
         break;
       case FileOp.RENAME: {
+        // path2 is the new name (for opens it is the name as given: kite.file.path.requested)
         const to = w.path2 ? posix.normalize(w.path2) : '';
         rec['kite.file.new_path'] = to;
         rec['kite.file.new_directory'] = to ? posix.dirname(to) : '';

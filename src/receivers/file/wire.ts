@@ -16,7 +16,7 @@ export const FILE_SYSCALLS: Record<number, string> = {
 };
 
 /** enum kite_path_flags (bpf/lib/path_wire.h) */
-export const PathFlags = { TRUNCATED: 1, RELATIVE: 2, FROM_FD: 4, UNREADABLE: 8 } as const;
+export const PathFlags = { TRUNCATED: 1, RELATIVE: 2, FROM_FD: 4, UNREADABLE: 8, RESOLVED: 16, UNDECIDED: 32 } as const;
 
 /** enum kite_prefix_action (bpf/lib/path_wire.h) */
 export const PrefixAction = { WATCH: 1, IGNORE: 2 } as const;
