@@ -368,3 +368,41 @@ FILE_ENTER(fchown, KITE_OP_FILE_CHOWN, FILE_SYS_FCHOWN, .dirfd = ARG(0), .owner_
 FILE_ENTER(fchownat, KITE_OP_FILE_CHOWN, FILE_SYS_FCHOWNAT, .dirfd = ARG(0), .path = STR(1), .owner_uid = ARG(2), .owner_gid = ARG(3), .open_flags = ARG(4))
 FILE_ENTER(truncate, KITE_OP_FILE_TRUNCATE, FILE_SYS_TRUNCATE, .path = STR(0), .length = ARG(1))
 FILE_ENTER(ftruncate, KITE_OP_FILE_TRUNCATE, FILE_SYS_FTRUNCATE, .dirfd = ARG(0), .length = ARG(1))
+
+/* With `paths.resolve: false` the receiver attaches these instead of the exit-only open programs: opens
+ * are decided at entry on the name, like the other calls (no dentry walk per open; `..` goes to user
+ * space, symbolic links are not followed). */
+#define FILE_OPEN_NAMED(name, SYS, ...)                                                 \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                     \
+	int handle_named_enter_##name(struct trace_event_raw_sys_enter *ctx)            \
+	{                                                                               \
+		struct file_args a = { .op = KITE_OP_FILE_OPEN, .syscall = SYS,         \
+				       .dirfd = KITE_AT_FDCWD, .dirfd2 = KITE_AT_FDCWD, \
+				       __VA_ARGS__ };                                   \
+		return file_enter(&a);                                                  \
+	}                                                                               \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                      \
+	int handle_named_exit_##name(struct trace_event_raw_sys_exit *ctx)              \
+	{                                                                               \
+		return file_exit(ctx, SYS);                                             \
+	}
+
+FILE_OPEN_NAMED(open, FILE_SYS_OPEN, .path = STR(0), .open_flags = ARG(1), .mode = ARG(2))
+FILE_OPEN_NAMED(openat, FILE_SYS_OPENAT, .dirfd = ARG(0), .path = STR(1), .open_flags = ARG(2), .mode = ARG(3))
+FILE_OPEN_NAMED(creat, FILE_SYS_CREAT, .path = STR(0), .open_flags = 01 | 0100 | 01000, .mode = ARG(1))
+
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int handle_named_enter_openat2(struct trace_event_raw_sys_enter *ctx)
+{
+	struct open_how how = {};
+	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
+	struct file_args a = { .op = KITE_OP_FILE_OPEN, .syscall = FILE_SYS_OPENAT2, .dirfd = ARG(0), .path = STR(1),
+			       .dirfd2 = KITE_AT_FDCWD, .open_flags = how.flags, .mode = how.mode };
+	return file_enter(&a);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int handle_named_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return file_exit(ctx, FILE_SYS_OPENAT2);
+}

@@ -219,6 +219,19 @@ test('negative: a symlink inside the watched folder that leads out, and .. out o
   });
 });
 
+test('paths.resolve false: opens decided at entry on the name; .. still caught (in user space), symbolic links not followed', async () => {
+  const before = new Set(bpfIdsOf(process.pid).links);
+  await withReceiver({ paths: { include: [watched], exclude: [ignored], resolve: false }, operations: ['open'] }, async (records) => {
+    assert.equal(bpfIdsOf(process.pid).links.filter((l) => !before.has(l)).length, 8, 'open, openat, openat2, creat: entry and exit');
+    const dotdot = `${unwatched}/../watched/secret`;
+    const run = await fileopsRun([`open:${dotdot}`, `open:${join(unwatched, 'link')}`, `open:${join(watched, 'sub', 'rel.txt')}`]);
+    await waitFor(find(records, run.pid, 'file.open', join(watched, 'sub', 'rel.txt')), 2000, 'the plain watched open');
+    const viaDotdot = await waitFor(find(records, run.pid, 'file.open', join(watched, 'secret')), 2000, 'the open through ..');
+    assert.equal(viaDotdot['kite.file.path.requested'], dotdot);
+    assert.equal(records.filter((r) => r['process.pid'] === run.pid).length, 2, 'the symlink is judged by its own name');
+  });
+});
+
 test('unwatched and excluded paths are dropped in the kernel and counted', async () => {
   await withShared(async (records, rx, host) => {
     const run = await fileopsRun([`repeat:500:${join(unwatched, 'plain')}`, `repeat:50:${join(ignored, 'noise')}`, `open:${join(watched, 'secret')}`]);

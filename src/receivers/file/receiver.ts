@@ -37,12 +37,13 @@ export const OPERATION_SYSCALLS: Record<FileOperation, string[]> = {
 };
 
 const ALL_SYSCALLS = Object.values(OPERATION_SYSCALLS).flat();
-/** Decided at exit only, from the saved registers and the opened file (bpf/file.bpf.c). */
-const EXIT_ONLY = new Set(OPERATION_SYSCALLS.open);
+const OPEN_SYSCALLS = new Set(OPERATION_SYSCALLS.open);
 
-/** The programs of a system call. */
-export function programsOf(syscall: string): string[] {
-  return EXIT_ONLY.has(syscall) ? [`handle_exit_${syscall}`] : [`handle_enter_${syscall}`, `handle_exit_${syscall}`];
+/** The programs of a system call (bpf/file.bpf.c). Opens have two sets: decided at exit only on the
+ * opened file (`resolve`), or at entry on the name. */
+export function programsOf(syscall: string, resolve = true): string[] {
+  if (!OPEN_SYSCALLS.has(syscall)) return [`handle_enter_${syscall}`, `handle_exit_${syscall}`];
+  return resolve ? [`handle_exit_${syscall}`] : [`handle_named_enter_${syscall}`, `handle_named_exit_${syscall}`];
 }
 const TRACEFS_SYSCALLS = ['/sys/kernel/tracing/events/syscalls', '/sys/kernel/debug/tracing/events/syscalls'];
 
@@ -102,6 +103,13 @@ export function resolveInRoot(tgid: number, path: string): string {
   }
 }
 
+/** dirname and basename of an absolute, normalized path (what posix.dirname and basename give). */
+function splitPath(path: string): [string, string] {
+  const i = path.lastIndexOf('/');
+  if (i <= 0) return ['/', path.slice(i + 1)];
+  return [path.slice(0, i), path.slice(i + 1)];
+}
+
 const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 
 export class FileReceiver extends BpfReceiver {
@@ -115,7 +123,7 @@ export class FileReceiver extends BpfReceiver {
     const syscalls = syscallsOf(cfg.operations);
     super(id, host, {
       object: 'file',
-      programs: syscalls.flatMap(programsOf),
+      programs: syscalls.flatMap((s) => programsOf(s, cfg.resolve)),
       ringMap: 'file_events',
       statsMap: 'file_stats',
       ringBufferSize: cfg.ringBufferSize,
@@ -125,9 +133,9 @@ export class FileReceiver extends BpfReceiver {
   }
 
   protected override configure(obj: BpfObject): void {
-    for (const s of ALL_SYSCALLS) {
-      if (!this.syscalls.includes(s)) for (const p of programsOf(s)) obj.program(p).setAutoload(false);
-    }
+    const wanted = new Set(this.syscalls.flatMap((s) => programsOf(s, this.cfg.resolve)));
+    const every = new Set(ALL_SYSCALLS.flatMap((s) => [...programsOf(s, true), ...programsOf(s, false)]));
+    for (const p of every) if (!wanted.has(p)) obj.program(p).setAutoload(false);
   }
 
   protected override afterLoad(obj: BpfObject): void {
@@ -163,14 +171,15 @@ export class FileReceiver extends BpfReceiver {
 
   toRecord(w: FileWire, resolved?: string): KiteRecord {
     const path = resolved ?? (!w.path ? '' : w.pathFlags & PathFlags.RESOLVED ? w.path : posix.normalize(w.path));
+    const [dir, name] = path ? splitPath(path) : ['', ''];
     const rec: KiteRecord = {
       time: this.clock.formatHiLo(w.ktimeHi, w.ktimeLo),
       'event.name': EVENT_NAMES[w.op]!,
       'kite.event_id': this.host.nextEventId(),
       ...this.host.resource,
       'file.path': path,
-      'file.directory': path ? posix.dirname(path) : '',
-      'file.name': path ? posix.basename(path) : '',
+      'file.directory': dir,
+      'file.name': name,
       'kite.file.syscall': FILE_SYSCALLS[w.syscall] ?? `unknown_${w.syscall}`,
     };
     if (w.pathFlags & (PathFlags.RESOLVED | PathFlags.UNDECIDED)) {
