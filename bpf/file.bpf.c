@@ -38,6 +38,7 @@ KITE_BTF_EMIT(enum file_stat, file_stat);
 KITE_BTF_EMIT(enum file_syscall, file_syscall);
 KITE_BTF_EMIT(enum kite_path_flags, kite_path_flags);
 KITE_BTF_EMIT(enum kite_prefix_action, kite_prefix_action);
+KITE_BTF_EMIT(enum kite_prefix_value, kite_prefix_value);
 KITE_BTF_EMIT(struct kite_prefix_key, kite_prefix_key);
 KITE_BTF_EMIT(struct kite_filter_cfg, kite_filter_cfg);
 KITE_BTF_EMIT(enum kite_filter_flags, kite_filter_flags);
@@ -207,9 +208,63 @@ static __always_inline int file_exit(struct trace_event_raw_sys_exit *ctx, __u16
 	return file_emit(r, t, &a, ctx->ret, n1, n2, f1, f2);
 }
 
-/* The path of the file the call opened as descriptor `fd` into slot 0 (bpf/lib/path.h): its size with
- * the NUL, or 0. The task's fields are read directly through its BTF pointer. */
-static __always_inline __u64 opened_path(struct task_struct *t, long fd)
+/* Folders whose decision holds for every name in them and is "not watched" (no prefix at or below
+ * them covers them): an open of a file in one is dropped without walking its path. A folder is the
+ * dentry on a mount, seen from a root; the entry is checked against the folder's name hash and inode
+ * (a dentry freed and reused) and against `file_path_epoch` (renames, folder removals and mount
+ * changes anywhere bump it: a folder's path may have changed). */
+struct file_dir_key {
+	__u64 dentry;
+	__u64 mnt;
+	__u64 root_dentry;
+	__u64 root_mnt;
+};
+
+struct file_dir_val {
+	__u64 epoch;
+	__u64 hash_len;
+	__u64 inode;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct file_dir_key);
+	__type(value, struct file_dir_val);
+} file_dir_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} file_path_epoch SEC(".maps");
+
+/* struct dentry from d_parent to d_inode, which the kernel keeps side by side. */
+struct file_dentry_head {
+	__u64 parent;
+	__u64 hash_len;
+	__u64 name;
+	__u64 inode;
+};
+
+/* What the exit of a successful open knows about the file it opened. */
+struct file_opened {
+	struct file_dir_key dir;
+	struct file_dir_val now;
+	int cacheable;
+};
+
+static __always_inline __u64 file_epoch(void)
+{
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&file_path_epoch, &zero);
+	return v ? *v : 0;
+}
+
+/* 1 when the file open as descriptor `fd` is in a folder known not to be watched; otherwise 0 with
+ * `o` filled for remember_unwatched(). The task's fields are read directly through its BTF pointer. */
+static __always_inline int opened_in_unwatched_dir(struct task_struct *t, long fd, struct file_opened *o, struct path *p)
 {
 	struct fdtable *fdt = t->files->fdt;
 	if (!fdt || (unsigned long)fd >= fdt->max_fds)
@@ -218,11 +273,45 @@ static __always_inline __u64 opened_path(struct task_struct *t, long fd)
 	bpf_probe_read_kernel(&f, sizeof(f), (void *)fdt->fd + fd * sizeof(f));
 	if (!f)
 		return 0;
-	struct path p = {};
-	bpf_probe_read_kernel(&p, sizeof(p), (void *)f + bpf_core_field_offset(struct file, f_path));
+	bpf_probe_read_kernel(p, sizeof(*p), (void *)f + bpf_core_field_offset(struct file, f_path));
 	struct path root = {};
 	bpf_probe_read_kernel(&root, sizeof(root), &t->fs->root);
-	return kite_path_of_file(0, (__u64)p.dentry, (__u64)p.mnt, (__u64)root.dentry, (__u64)root.mnt);
+	o->dir.mnt = (__u64)p->mnt;
+	o->dir.root_dentry = (__u64)root.dentry;
+	o->dir.root_mnt = (__u64)root.mnt;
+	o->now.epoch = file_epoch();
+	if (bpf_core_field_offset(struct dentry, d_name) != bpf_core_field_offset(struct dentry, d_parent) + 8 ||
+	    bpf_core_field_offset(struct dentry, d_inode) != bpf_core_field_offset(struct dentry, d_parent) + 24)
+		return 0; /* another layout: no cache */
+	__u64 dir = 0;
+	bpf_probe_read_kernel(&dir, sizeof(dir), (void *)p->dentry + bpf_core_field_offset(struct dentry, d_parent));
+	if (!dir || dir == (__u64)p->dentry)
+		return 0; /* the root of a mount: its "folder" is on another mount */
+	struct file_dentry_head h = {};
+	bpf_probe_read_kernel(&h, sizeof(h), (void *)dir + bpf_core_field_offset(struct dentry, d_parent));
+	o->dir.dentry = dir;
+	o->now.hash_len = h.hash_len;
+	o->now.inode = h.inode;
+	o->cacheable = 1;
+	struct file_dir_val *v = bpf_map_lookup_elem(&file_dir_cache, &o->dir);
+	return v && v->epoch == o->now.epoch && v->hash_len == h.hash_len && v->inode == h.inode;
+}
+
+/* After a walk: remembers the folder when the trie value `v` of the file's path (`n` bytes with its
+ * NUL, in slot 0) says its decision holds for every name in it and is not "watch". */
+static __always_inline void remember_unwatched(struct file_opened *o, __u32 v, __u64 n)
+{
+	struct kite_path_slot *s = kite_path_slot(0);
+	if (!o->cacheable || !s || (s->flags & KITE_PATH_TRUNCATED))
+		return;
+	if ((v & KITE_PREFIX_ACTION_MASK) == KITE_PREFIX_WATCH)
+		return;
+	__u64 dir_len = n - 1 - s->leaf_len; /* "<folder>/" */
+	if (n < 2 || s->leaf_len == 0 || dir_len >= n)
+		return;
+	if ((v >> KITE_PREFIX_LEN_SHIFT) >= dir_len) /* a key at or below the folder: names differ */
+		return;
+	bpf_map_update_elem(&file_dir_cache, &o->dir, &o->now, BPF_ANY);
 }
 
 #define KITE_EPERM 1
@@ -238,11 +327,22 @@ static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struc
 	long ret = ctx->ret;
 	__u64 n1 = 0;
 	int resolved = 0;
-	if (ret >= 0)
-		resolved = (n1 = opened_path(t, ret)) != 0;
+	struct file_opened o = {};
+	if (ret >= 0) {
+		struct path p = {};
+		if (opened_in_unwatched_dir(t, ret, &o, &p)) {
+			kite_stat_inc(&file_stats, FILE_STAT_PATH_FILTERED);
+			return 0;
+		}
+		if (p.dentry)
+			resolved = (n1 = kite_path_of_file(0, (__u64)p.dentry, (__u64)p.mnt, o.dir.root_dentry, o.dir.root_mnt)) != 0;
+	}
 	if (!resolved)
 		n1 = kite_path_build(0, bpf_get_current_task(), a->dirfd, (__u64)a->path);
-	__u32 watch = n1 ? kite_path_action(0) : 0;
+	__u32 value = n1 ? kite_path_lookup(0) : 0;
+	__u32 watch = value & KITE_PREFIX_ACTION_MASK;
+	if (resolved)
+		remember_unwatched(&o, value, n1);
 	int undecided = 0;
 	if (watch != KITE_PREFIX_WATCH) {
 		if (watch == 0 && !resolved && n1 &&
@@ -405,4 +505,42 @@ SEC("tracepoint/syscalls/sys_exit_openat2")
 int handle_named_exit_openat2(struct trace_event_raw_sys_exit *ctx)
 {
 	return file_exit(ctx, FILE_SYS_OPENAT2);
+}
+
+/* Changes that may move a folder's path (bump file_path_epoch, which drops file_dir_cache): renames,
+ * folder removals, mounts. Attached with the exit-only open programs. */
+static __always_inline int bump_epoch(long ret)
+{
+	if (ret != 0)
+		return 0;
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&file_path_epoch, &zero);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	return 0;
+}
+
+#define FILE_EPOCH(name)                                                    \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                          \
+	int handle_epoch_##name(struct trace_event_raw_sys_exit *ctx)       \
+	{                                                                   \
+		return bump_epoch(ctx->ret);                                \
+	}
+
+FILE_EPOCH(rename)
+FILE_EPOCH(renameat)
+FILE_EPOCH(renameat2)
+FILE_EPOCH(rmdir)
+FILE_EPOCH(mount)
+FILE_EPOCH(umount)
+FILE_EPOCH(move_mount)
+FILE_EPOCH(pivot_root)
+
+/* unlinkat(dirfd, name, AT_REMOVEDIR) removes a folder. */
+SEC("tracepoint/syscalls/sys_exit_unlinkat")
+int handle_epoch_unlinkat(struct trace_event_raw_sys_exit *ctx)
+{
+	if (PT_REGS_PARM3_CORE_SYSCALL(syscall_regs()) & 0x200)
+		return bump_epoch(ctx->ret);
+	return 0;
 }

@@ -24,6 +24,7 @@
  * the built path is looked up in the trie without a copy. `buf` is twice KITE_PATH_MAX so that every
  * write at an offset below KITE_PATH_MAX stays inside it whatever its length. */
 struct kite_path_slot {
+	__u32 leaf_len;  /* bytes of the last component (kite_path_of_file) */
 	__u32 flags;     /* enum kite_path_flags of the last build */
 	__u32 prefixlen;
 	char buf[2 * KITE_PATH_MAX];
@@ -61,6 +62,7 @@ struct kite_path_walk {
 	struct kite_path_slot *s;
 	__u32 n;
 	__u32 done;
+	__u32 leaf_len;
 };
 
 /* struct dentry's d_parent and d_name, which the kernel keeps side by side: one read per level. */
@@ -106,6 +108,8 @@ static long kite_path_walk_step(__u64 i, void *ctx)
 	if (!s || n >= KITE_PATH_DEPTH)
 		return 1;
 	s->names[n & (KITE_PATH_DEPTH - 1)] = up.name;
+	if (n == 0)
+		w->leaf_len = up.hash_len >> 32;
 	w->n = n + 1;
 	w->d = up.parent;
 	return 0;
@@ -153,6 +157,8 @@ static __always_inline __u32 kite_path_of_dir(__u32 slot, struct dentry *root_d,
 	w.mnt_root = BPF_CORE_READ(vm, mnt_root);
 	w.s = kite_path_slot(slot);
 	bpf_loop(KITE_PATH_DEPTH + 16, kite_path_walk_step, &w, 0);
+	if (w.s)
+		w.s->leaf_len = w.leaf_len;
 	if (!w.done)
 		*flags |= KITE_PATH_TRUNCATED;
 	struct kite_path_copy c = { .slot = slot, .n = w.n };
@@ -305,8 +311,8 @@ __noinline __u32 kite_path_of_file(__u32 slot, __u64 d, __u64 vm, __u64 root_d, 
 }
 
 /* Looks the path built in slot `slot` up in the watched-prefix trie: enum kite_prefix_action, or 0
- * when no prefix covers it. */
-static __always_inline __u32 kite_path_action(__u32 slot)
+ * when no prefix covers it (kite_path_lookup: the whole value, enum kite_prefix_value). */
+static __always_inline __u32 kite_path_lookup(__u32 slot)
 {
 	struct kite_path_slot *s = kite_path_slot(slot);
 	if (!s)
@@ -314,6 +320,11 @@ static __always_inline __u32 kite_path_action(__u32 slot)
 	s->prefixlen = KITE_PREFIX_MAX * 8;
 	__u32 *v = bpf_map_lookup_elem(&kite_prefixes, &s->prefixlen);
 	return v ? *v : 0;
+}
+
+static __always_inline __u32 kite_path_action(__u32 slot)
+{
+	return kite_path_lookup(slot) & KITE_PREFIX_ACTION_MASK;
 }
 
 #endif

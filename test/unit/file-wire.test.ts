@@ -12,7 +12,7 @@ import { decodeFile, FileOp, FileWire, FILE_EVENT, PathFlags, PrefixAction } fro
 import { FileReceiver, openIntent } from '../../src/receivers/file/receiver';
 import { fileReceiverFactory } from '../../src/receivers/file/factory';
 import { toFileConfig } from '../../src/receivers/file/config';
-import { expandPrefix, PrefixMatcher, prefixEntries, prefixKeys } from '../../src/receivers/file/prefixes';
+import { expandPrefix, PrefixMatcher, prefixEntries, prefixKeys, PrefixValue, trieEntries } from '../../src/receivers/file/prefixes';
 
 const fixture = (name: string): Buffer => Buffer.from(readFileSync(join(TESTDATA, 'file', name), 'utf8').trim(), 'hex');
 
@@ -133,6 +133,21 @@ test('prefix matcher: the longest prefix decides, like the kernel trie', () => {
   const narrow = new PrefixMatcher(['/etc'], []);
   assert.equal(narrow.action('/etcfoo'), 0);
   assert.equal(narrow.action('/tmp/x'), 0);
+});
+
+test('trie values: every folder above a prefix is marked, with the action that applies there and its key length', () => {
+  const byForm = new Map(trieEntries(['/etc', '/home/*/.ssh'], ['/etc/ld.so.cache'], (d) => (d === '/home' ? ['ann'] : [])).map((e) => [e.key.toString('utf8', 4, 4 + e.key.readUInt32LE(0) / 8), e.value]));
+  const v = (form: string) => byForm.get(form);
+  assert.equal(v('/etc/'), PrefixAction.WATCH | PrefixValue.BELOW | (5 << PrefixValue.LEN_SHIFT), '/etc/ld.so.cache is below /etc');
+  assert.equal(v('/etc\0'), PrefixAction.WATCH | (5 << PrefixValue.LEN_SHIFT));
+  assert.equal(v('/etc/ld.so.cache\0'), PrefixAction.IGNORE | (17 << PrefixValue.LEN_SHIFT));
+  assert.equal(v('/'), PrefixValue.BELOW | (1 << PrefixValue.LEN_SHIFT), 'nothing watched at /, prefixes below');
+  assert.equal(v('/home/'), PrefixValue.BELOW | (6 << PrefixValue.LEN_SHIFT));
+  assert.equal(v('/home/ann/'), PrefixValue.BELOW | (10 << PrefixValue.LEN_SHIFT));
+  assert.equal(v('/home/ann/.ssh/'), PrefixAction.WATCH | (15 << PrefixValue.LEN_SHIFT), 'no prefix below it: every name in it is watched');
+  assert.equal(byForm.size, 9, 'both forms of the 3 prefixes, 3 folders above them');
+  const inherited = new Map(trieEntries(['/srv'], ['/srv/cache/tmp'], () => []).map((e) => [e.key.toString('utf8', 4, 4 + e.key.readUInt32LE(0) / 8), e.value]));
+  assert.equal(inherited.get('/srv/cache/')! & PrefixValue.ACTION_MASK, PrefixAction.WATCH, 'a folder marker inside a watched prefix keeps watch');
 });
 
 test('malformed records are reported, never thrown', () => {

@@ -47,11 +47,18 @@ export function programsOf(syscall: string, resolve = true): string[] {
 }
 const TRACEFS_SYSCALLS = ['/sys/kernel/tracing/events/syscalls', '/sys/kernel/debug/tracing/events/syscalls'];
 
+/** System calls that may change a folder's path: with `resolve`, their exits drop the kernel's cache
+ * of unwatched folders (bpf/file.bpf.c, handle_epoch_<call>). */
+export const EPOCH_SYSCALLS = ['rename', 'renameat', 'renameat2', 'rmdir', 'unlinkat', 'mount', 'umount', 'move_mount', 'pivot_root'];
+
 /** The system calls this kernel has a tracepoint for (all of them when tracefs cannot be read). */
-function syscallsOf(ops: FileOperation[]): string[] {
-  const wanted = ops.flatMap((o) => OPERATION_SYSCALLS[o]);
+function existing(wanted: string[]): string[] {
   const dir = TRACEFS_SYSCALLS.find((d) => existsSync(d));
   return dir ? wanted.filter((s) => existsSync(`${dir}/sys_enter_${s}`)) : wanted;
+}
+
+function syscallsOf(ops: FileOperation[]): string[] {
+  return existing(ops.flatMap((o) => OPERATION_SYSCALLS[o]));
 }
 
 const O = { ACCMODE: 0o3, WRONLY: 0o1, RDWR: 0o2, CREAT: 0o100, EXCL: 0o200, TRUNC: 0o1000, APPEND: 0o2000, DIRECTORY: 0o200000, PATH: 0o10000000 } as const;
@@ -115,26 +122,27 @@ const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, 
 export class FileReceiver extends BpfReceiver {
   private readonly clock = new BootClock();
   private readonly users = new UserNames();
-  private readonly syscalls: string[];
+  private readonly programs: string[];
   private matcher: PrefixMatcher | null = null;
   private undecidedDropped = 0;
 
   constructor(id: ComponentId, host: Host, private readonly cfg: FileConfig) {
-    const syscalls = syscallsOf(cfg.operations);
+    const epoch = cfg.resolve && cfg.operations.includes('open') ? existing(EPOCH_SYSCALLS) : [];
+    const programs = [...syscallsOf(cfg.operations).flatMap((s) => programsOf(s, cfg.resolve)), ...epoch.map((s) => `handle_epoch_${s}`)];
     super(id, host, {
       object: 'file',
-      programs: syscalls.flatMap((s) => programsOf(s, cfg.resolve)),
+      programs,
       ringMap: 'file_events',
       statsMap: 'file_stats',
       ringBufferSize: cfg.ringBufferSize,
       filter: cfg.filter,
     });
-    this.syscalls = syscalls;
+    this.programs = programs;
   }
 
   protected override configure(obj: BpfObject): void {
-    const wanted = new Set(this.syscalls.flatMap((s) => programsOf(s, this.cfg.resolve)));
-    const every = new Set(ALL_SYSCALLS.flatMap((s) => [...programsOf(s, true), ...programsOf(s, false)]));
+    const wanted = new Set(this.programs);
+    const every = new Set([...ALL_SYSCALLS.flatMap((s) => [...programsOf(s, true), ...programsOf(s, false)]), ...EPOCH_SYSCALLS.map((s) => `handle_epoch_${s}`)]);
     for (const p of every) if (!wanted.has(p)) obj.program(p).setAutoload(false);
   }
 
