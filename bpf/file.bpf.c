@@ -208,11 +208,14 @@ static __always_inline int file_exit(struct trace_event_raw_sys_exit *ctx, __u16
 	return file_emit(r, t, &a, ctx->ret, n1, n2, f1, f2);
 }
 
-/* Folders whose decision holds for every name in them and is "not watched" (no prefix at or below
- * them covers them): an open of a file in one is dropped without walking its path. A folder is the
- * dentry on a mount, seen from a root; the entry is checked against the folder's name hash and inode
- * (a dentry freed and reused) and against `file_path_epoch` (renames, folder removals and mount
- * changes anywhere bump it: a folder's path may have changed). */
+/* Folders whose decision holds for every name in them (no prefix key below them): an open of a
+ * file in one is decided without walking its path; a watched folder keeps its path (when shorter
+ * than FILE_DIR_PATH_MAX), so the record's path is that and the file's name. A folder is the dentry
+ * on a mount, seen from a root; an entry is checked against the folder's name hash and inode (a
+ * dentry freed and reused) and against `file_path_epoch`, which the exits of renames, folder
+ * removals and mount changes anywhere bump (a folder's path may have changed). */
+#define FILE_DIR_PATH_MAX 256
+
 struct file_dir_key {
 	__u64 dentry;
 	__u64 mnt;
@@ -224,6 +227,9 @@ struct file_dir_val {
 	__u64 epoch;
 	__u64 hash_len;
 	__u64 inode;
+	__u32 action;   /* enum kite_prefix_action, or 0 */
+	__u32 path_len; /* bytes of "<folder>/" in path (watched folders) */
+	char path[FILE_DIR_PATH_MAX];
 };
 
 struct {
@@ -232,6 +238,13 @@ struct {
 	__type(key, struct file_dir_key);
 	__type(value, struct file_dir_val);
 } file_dir_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct file_dir_val);
+} file_dir_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -251,9 +264,16 @@ struct file_dentry_head {
 /* What the exit of a successful open knows about the file it opened. */
 struct file_opened {
 	struct file_dir_key dir;
-	struct file_dir_val now;
+	__u64 epoch;
+	__u64 hash_len;
+	__u64 inode;
+	__u64 leaf_name;
 	int cacheable;
 };
+
+#define FILE_DIR_MISS 0
+#define FILE_DIR_UNWATCHED 1
+#define FILE_DIR_WATCHED 2 /* the path is in slot 0: its size with the NUL is in o->leaf_name */
 
 static __always_inline __u64 file_epoch(void)
 {
@@ -262,56 +282,83 @@ static __always_inline __u64 file_epoch(void)
 	return v ? *v : 0;
 }
 
-/* 1 when the file open as descriptor `fd` is in a folder known not to be watched; otherwise 0 with
- * `o` filled for remember_unwatched(). The task's fields are read directly through its BTF pointer. */
-static __always_inline int opened_in_unwatched_dir(struct task_struct *t, long fd, struct file_opened *o, struct path *p)
+/* Looks the folder of the file open as descriptor `fd` up in file_dir_cache: FILE_DIR_UNWATCHED,
+ * FILE_DIR_WATCHED (the path built in slot 0), or FILE_DIR_MISS with `o` filled for
+ * remember_dir(). The task's fields are read directly through its BTF pointer. */
+static __always_inline int opened_in_known_dir(struct task_struct *t, long fd, struct file_opened *o, struct path *p)
 {
 	struct fdtable *fdt = t->files->fdt;
 	if (!fdt || (unsigned long)fd >= fdt->max_fds)
-		return 0;
+		return FILE_DIR_MISS;
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), (void *)fdt->fd + fd * sizeof(f));
 	if (!f)
-		return 0;
+		return FILE_DIR_MISS;
 	bpf_probe_read_kernel(p, sizeof(*p), (void *)f + bpf_core_field_offset(struct file, f_path));
 	struct path root = {};
 	bpf_probe_read_kernel(&root, sizeof(root), &t->fs->root);
 	o->dir.mnt = (__u64)p->mnt;
 	o->dir.root_dentry = (__u64)root.dentry;
 	o->dir.root_mnt = (__u64)root.mnt;
-	o->now.epoch = file_epoch();
+	o->epoch = file_epoch();
 	if (bpf_core_field_offset(struct dentry, d_name) != bpf_core_field_offset(struct dentry, d_parent) + 8 ||
 	    bpf_core_field_offset(struct dentry, d_inode) != bpf_core_field_offset(struct dentry, d_parent) + 24)
-		return 0; /* another layout: no cache */
-	__u64 dir = 0;
-	bpf_probe_read_kernel(&dir, sizeof(dir), (void *)p->dentry + bpf_core_field_offset(struct dentry, d_parent));
-	if (!dir || dir == (__u64)p->dentry)
-		return 0; /* the root of a mount: its "folder" is on another mount */
+		return FILE_DIR_MISS; /* another layout: no cache */
 	struct file_dentry_head h = {};
-	bpf_probe_read_kernel(&h, sizeof(h), (void *)dir + bpf_core_field_offset(struct dentry, d_parent));
-	o->dir.dentry = dir;
-	o->now.hash_len = h.hash_len;
-	o->now.inode = h.inode;
+	bpf_probe_read_kernel(&h, sizeof(h), (void *)p->dentry + bpf_core_field_offset(struct dentry, d_parent));
+	if (!h.parent || h.parent == (__u64)p->dentry)
+		return FILE_DIR_MISS; /* the root of a mount: its folder is on another mount */
+	o->leaf_name = h.name;
+	o->dir.dentry = h.parent;
+	bpf_probe_read_kernel(&h, sizeof(h), (void *)o->dir.dentry + bpf_core_field_offset(struct dentry, d_parent));
+	o->hash_len = h.hash_len;
+	o->inode = h.inode;
 	o->cacheable = 1;
 	struct file_dir_val *v = bpf_map_lookup_elem(&file_dir_cache, &o->dir);
-	return v && v->epoch == o->now.epoch && v->hash_len == h.hash_len && v->inode == h.inode;
+	if (!v || v->epoch != o->epoch || v->hash_len != h.hash_len || v->inode != h.inode)
+		return FILE_DIR_MISS;
+	if (v->action != KITE_PREFIX_WATCH)
+		return FILE_DIR_UNWATCHED;
+	struct kite_path_slot *s = kite_path_slot(0);
+	__u32 len = v->path_len;
+	if (!s || len == 0 || len >= FILE_DIR_PATH_MAX)
+		return FILE_DIR_MISS;
+	bpf_probe_read_kernel(s->buf, len, v->path);
+	long r = bpf_probe_read_kernel_str(&s->buf[len], KITE_NAME_MAX, (void *)o->leaf_name);
+	if (r <= 1)
+		return FILE_DIR_MISS;
+	s->flags = KITE_PATH_RESOLVED;
+	o->leaf_name = len + r;
+	return FILE_DIR_WATCHED;
 }
 
 /* After a walk: remembers the folder when the trie value `v` of the file's path (`n` bytes with its
- * NUL, in slot 0) says its decision holds for every name in it and is not "watch". */
-static __always_inline void remember_unwatched(struct file_opened *o, __u32 v, __u64 n)
+ * NUL, in slot 0) says its decision holds for every name in it. */
+static __always_inline void remember_dir(struct file_opened *o, __u32 v, __u64 n)
 {
 	struct kite_path_slot *s = kite_path_slot(0);
-	if (!o->cacheable || !s || (s->flags & KITE_PATH_TRUNCATED))
-		return;
-	if ((v & KITE_PREFIX_ACTION_MASK) == KITE_PREFIX_WATCH)
+	__u32 zero = 0;
+	struct file_dir_val *d = bpf_map_lookup_elem(&file_dir_scratch, &zero);
+	if (!o->cacheable || !s || !d || (s->flags & KITE_PATH_TRUNCATED))
 		return;
 	__u64 dir_len = n - 1 - s->leaf_len; /* "<folder>/" */
 	if (n < 2 || s->leaf_len == 0 || dir_len >= n)
 		return;
-	if ((v >> KITE_PREFIX_LEN_SHIFT) >= dir_len) /* a key at or below the folder: names differ */
-		return;
-	bpf_map_update_elem(&file_dir_cache, &o->dir, &o->now, BPF_ANY);
+	__u64 key_len = v >> KITE_PREFIX_LEN_SHIFT;
+	if (key_len > dir_len || (key_len == dir_len && (v & KITE_PREFIX_BELOW)))
+		return; /* a key below the folder: the decision depends on the name */
+	d->epoch = o->epoch;
+	d->hash_len = o->hash_len;
+	d->inode = o->inode;
+	d->action = v & KITE_PREFIX_ACTION_MASK;
+	d->path_len = 0;
+	if (d->action == KITE_PREFIX_WATCH) {
+		if (dir_len >= FILE_DIR_PATH_MAX)
+			return;
+		bpf_probe_read_kernel(d->path, dir_len, s->buf);
+		d->path_len = dir_len;
+	}
+	bpf_map_update_elem(&file_dir_cache, &o->dir, d, BPF_ANY);
 }
 
 #define KITE_EPERM 1
@@ -328,21 +375,31 @@ static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struc
 	__u64 n1 = 0;
 	int resolved = 0;
 	struct file_opened o = {};
+	__u32 watch = 0;
 	if (ret >= 0) {
 		struct path p = {};
-		if (opened_in_unwatched_dir(t, ret, &o, &p)) {
+		int known = opened_in_known_dir(t, ret, &o, &p);
+		if (known == FILE_DIR_UNWATCHED) {
 			kite_stat_inc(&file_stats, FILE_STAT_PATH_FILTERED);
 			return 0;
 		}
-		if (p.dentry)
+		if (known == FILE_DIR_WATCHED) {
+			n1 = o.leaf_name;
+			resolved = 1;
+			watch = KITE_PREFIX_WATCH;
+		} else if (p.dentry) {
 			resolved = (n1 = kite_path_of_file(0, (__u64)p.dentry, (__u64)p.mnt, o.dir.root_dentry, o.dir.root_mnt)) != 0;
+			if (resolved) {
+				__u32 value = kite_path_lookup(0);
+				watch = value & KITE_PREFIX_ACTION_MASK;
+				remember_dir(&o, value, n1);
+			}
+		}
 	}
-	if (!resolved)
+	if (!resolved) {
 		n1 = kite_path_build(0, bpf_get_current_task(), a->dirfd, (__u64)a->path);
-	__u32 value = n1 ? kite_path_lookup(0) : 0;
-	__u32 watch = value & KITE_PREFIX_ACTION_MASK;
-	if (resolved)
-		remember_unwatched(&o, value, n1);
+		watch = n1 ? kite_path_action(0) : 0;
+	}
 	int undecided = 0;
 	if (watch != KITE_PREFIX_WATCH) {
 		if (watch == 0 && !resolved && n1 &&

@@ -236,6 +236,22 @@ test('a folder known to be unwatched is forgotten when a folder above it moves i
   });
 });
 
+test('a folder known to be watched is forgotten when a folder above it moves out: its files are no longer reported', async () => {
+  await withShared(async (records) => {
+    const keep = join(watched, `keep-${randomUUID()}`);
+    mkdirSync(join(keep, 'inner'), { recursive: true });
+    writeFileSync(join(keep, 'inner', 'f'), 'x');
+    const first = await fileopsRun([`repeat:20:${join(keep, 'inner', 'f')}`]);
+    await waitFor(() => records.filter((r) => r['process.pid'] === first.pid).length >= 20 || undefined, 2000, 'every open in the watched folder');
+    assert.equal(records.filter((r) => r['process.pid'] === first.pid && r['file.path'] === join(keep, 'inner', 'f')).length, 20);
+    const gone = join(unwatched, `gone-${randomUUID()}`);
+    renameSync(keep, gone);
+    const second = await fileopsRun([`open:${join(gone, 'inner', 'f')}`, `open:${join(watched, 'secret')}`]);
+    await waitFor(find(records, second.pid, 'file.open', join(watched, 'secret')), 2000, 'the watched open after it');
+    assert.deepEqual(records.filter((r) => r['process.pid'] === second.pid).map((r) => r['file.path']), [join(watched, 'secret')]);
+  });
+});
+
 test('paths.resolve false: opens decided at entry on the name; .. still caught (in user space), symbolic links not followed', async () => {
   const before = new Set(bpfIdsOf(process.pid).links);
   await withReceiver({ paths: { include: [watched], exclude: [ignored], resolve: false }, operations: ['open'] }, async (records) => {
