@@ -208,9 +208,10 @@ static __always_inline int file_exit(struct trace_event_raw_sys_exit *ctx, __u16
 	return file_emit(r, t, &a, ctx->ret, n1, n2, f1, f2);
 }
 
-/* Folders whose decision holds for every name in them (no prefix key below them): an open of a
- * file in one is decided without walking its path; a watched folder keeps its path (when shorter
- * than FILE_DIR_PATH_MAX), so the record's path is that and the file's name. A folder is the dentry
+/* Folders already walked: an open of a file in one is decided without walking its path. A folder
+ * whose decision holds for every name in it (no prefix key below it) keeps the decision; a watched
+ * one, or one with a prefix below it, keeps its path (when shorter than FILE_DIR_PATH_MAX), so the
+ * file's path is that and its name (looked up in the trie when a prefix is below). A folder is the dentry
  * on a mount, seen from a root; an entry is checked against the folder's name hash and inode (a
  * dentry freed and reused) and against `file_path_epoch`, which the exits of renames, folder
  * removals and mount changes anywhere bump (a folder's path may have changed). */
@@ -274,6 +275,10 @@ struct file_opened {
 #define FILE_DIR_MISS 0
 #define FILE_DIR_UNWATCHED 1
 #define FILE_DIR_WATCHED 2 /* the path is in slot 0: its size with the NUL is in o->leaf_name */
+#define FILE_DIR_BUILT 3   /* likewise, but a prefix below the folder: the trie decides */
+
+/* file_dir_val.action of a folder with a prefix below it: its path is kept, the trie decides. */
+#define FILE_DIR_LOOKUP 0xff
 
 static __always_inline __u64 file_epoch(void)
 {
@@ -317,7 +322,7 @@ static __always_inline int opened_in_known_dir(struct task_struct *t, long fd, s
 	struct file_dir_val *v = bpf_map_lookup_elem(&file_dir_cache, &o->dir);
 	if (!v || v->epoch != o->epoch || v->hash_len != h.hash_len || v->inode != h.inode)
 		return FILE_DIR_MISS;
-	if (v->action != KITE_PREFIX_WATCH)
+	if (v->action != KITE_PREFIX_WATCH && v->action != FILE_DIR_LOOKUP)
 		return FILE_DIR_UNWATCHED;
 	struct kite_path_slot *s = kite_path_slot(0);
 	__u32 len = v->path_len;
@@ -329,11 +334,12 @@ static __always_inline int opened_in_known_dir(struct task_struct *t, long fd, s
 		return FILE_DIR_MISS;
 	s->flags = KITE_PATH_RESOLVED;
 	o->leaf_name = len + r;
-	return FILE_DIR_WATCHED;
+	return v->action == KITE_PREFIX_WATCH ? FILE_DIR_WATCHED : FILE_DIR_BUILT;
 }
 
-/* After a walk: remembers the folder when the trie value `v` of the file's path (`n` bytes with its
- * NUL, in slot 0) says its decision holds for every name in it. */
+/* After a walk: remembers the folder of the file's path (`n` bytes with its NUL, in slot 0) with the
+ * decision when the trie value `v` says it holds for every name in it, and otherwise with its path
+ * (the trie then decides each name). */
 static __always_inline void remember_dir(struct file_opened *o, __u32 v, __u64 n)
 {
 	struct kite_path_slot *s = kite_path_slot(0);
@@ -345,14 +351,14 @@ static __always_inline void remember_dir(struct file_opened *o, __u32 v, __u64 n
 	if (n < 2 || s->leaf_len == 0 || dir_len >= n)
 		return;
 	__u64 key_len = v >> KITE_PREFIX_LEN_SHIFT;
-	if (key_len > dir_len || (key_len == dir_len && (v & KITE_PREFIX_BELOW)))
-		return; /* a key below the folder: the decision depends on the name */
 	d->epoch = o->epoch;
 	d->hash_len = o->hash_len;
 	d->inode = o->inode;
 	d->action = v & KITE_PREFIX_ACTION_MASK;
+	if (key_len > dir_len || (key_len == dir_len && (v & KITE_PREFIX_BELOW)))
+		d->action = FILE_DIR_LOOKUP; /* a key below the folder: the decision depends on the name */
 	d->path_len = 0;
-	if (d->action == KITE_PREFIX_WATCH) {
+	if (d->action == KITE_PREFIX_WATCH || d->action == FILE_DIR_LOOKUP) {
 		if (dir_len >= FILE_DIR_PATH_MAX)
 			return;
 		bpf_probe_read_kernel(d->path, dir_len, s->buf);
@@ -383,10 +389,10 @@ static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struc
 			kite_stat_inc(&file_stats, FILE_STAT_PATH_FILTERED);
 			return 0;
 		}
-		if (known == FILE_DIR_WATCHED) {
+		if (known == FILE_DIR_WATCHED || known == FILE_DIR_BUILT) {
 			n1 = o.leaf_name;
 			resolved = 1;
-			watch = KITE_PREFIX_WATCH;
+			watch = known == FILE_DIR_WATCHED ? KITE_PREFIX_WATCH : kite_path_action(0);
 		} else if (p.dentry) {
 			resolved = (n1 = kite_path_of_file(0, (__u64)p.dentry, (__u64)p.mnt, o.dir.root_dentry, o.dir.root_mnt)) != 0;
 			if (resolved) {

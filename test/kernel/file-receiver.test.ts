@@ -305,6 +305,10 @@ test('default prefixes: a non-root read of /etc/shadow is reported, ld.so.cache 
     assert.equal(rec['error.type'], 'EACCES');
     assert.equal(rec['process.user.id'], NOBODY);
     assert.equal(records.find((r) => r['process.pid'] === run.pid && r['file.path'] === '/etc/ld.so.cache'), undefined, 'ignored by default');
+    // /etc has an excluded name in it: once walked, each name in it is still looked up
+    const again = await fileopsRun(['repeat:3:/etc/ld.so.cache', 'repeat:3:/etc/hostname', 'repeat:3:/etc/ld.so.cache']);
+    await waitFor(() => records.filter((r) => r['process.pid'] === again.pid && r['file.path'] === '/etc/hostname')[2], 2000, 'the three reads of /etc/hostname');
+    assert.equal(records.filter((r) => r['process.pid'] === again.pid && r['file.path'] === '/etc/ld.so.cache').length, 0);
   } finally {
     await rx.shutdown();
   }
