@@ -260,31 +260,42 @@ __noinline __u32 kite_path_build(__u32 slot, __u64 task, int dirfd, __u64 name)
 	return size;
 }
 
-/* Whether the path in slot `slot` (`size` bytes with its NUL) has a `..` component. */
+/* Whether the path in slot `slot` (`size` bytes with its NUL) may have a `..` component: it has two
+ * dots in a row somewhere (a name such as "a..b" also counts; whoever asks decides again on the
+ * normalized path). Eight bytes per step. */
 struct kite_dotdot_scan {
 	__u32 slot;
 	__u32 size;
 	__u32 found;
+	__u32 carry; /* the previous word ended with a dot */
 };
 
 static long kite_dotdot_step(__u64 i, void *ctx)
 {
 	struct kite_dotdot_scan *c = ctx;
 	struct kite_path_slot *s = kite_path_slot(c->slot);
-	if (!s || i + 3 > c->size)
+	__u32 at = (__u32)i * 8;
+	if (!s || at >= c->size)
 		return 1;
-	__u32 k = (__u32)i & (KITE_PATH_MAX - 1);
-	if (s->buf[k] == '/' && s->buf[k + 1] == '.' && s->buf[k + 2] == '.' && (s->buf[k + 3] == '/' || s->buf[k + 3] == 0)) {
+	__u64 w = *(__u64 *)&s->buf[at & (KITE_PATH_MAX - 1)];
+	__u32 left = c->size - at;
+	if (left < 8)
+		w &= (1ULL << (left * 8)) - 1; /* bytes past the NUL are left over from earlier paths */
+	__u64 x = w ^ 0x2e2e2e2e2e2e2e2eULL;  /* a '.' byte becomes 0 */
+	__u64 dots = ~(((x & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | x | 0x7f7f7f7f7f7f7f7fULL);
+	/* dots: 0x80 in each byte that is a '.' (little endian: byte k at bits 8k..8k+7) */
+	if ((dots & (dots >> 8)) || (c->carry && (dots & 0x80))) {
 		c->found = 1;
 		return 1;
 	}
+	c->carry = (dots >> 63) & 1;
 	return 0;
 }
 
 static __always_inline int kite_path_has_dotdot(__u32 slot, __u32 size)
 {
 	struct kite_dotdot_scan c = { .slot = slot, .size = size };
-	bpf_loop(KITE_PATH_MAX, kite_dotdot_step, &c, 0);
+	bpf_loop(KITE_PATH_MAX / 8, kite_dotdot_step, &c, 0);
 	return c.found;
 }
 
