@@ -4,11 +4,20 @@
  * `sys_exit_<name>`): each program runs only for its own system call, so other system calls pay
  * nothing.
  *
- * Entry decides: the process filter (bpf/lib/filter.h), then the path, made absolute in the kernel
- * (bpf/lib/path.h), is looked up in the watched-prefix trie. An unwatched path costs one string read
- * and one trie lookup and is counted (FILE_STAT_PATH_FILTERED); a watched one leaves its arguments
- * in `file_pending` for the thread. Exit pairs: it finds the thread's pending arguments, builds the
- * record with the result (fd, 0 or -errno) and puts it in the ring. */
+ * Opens are decided at exit only (no entry program): the arguments are read back from the task's
+ * saved user registers (bpf_task_pt_regs), and a successful open is decided on the path of the file
+ * it opened (its dentry, walked up to the task's root: `..`, symbolic links and relative names are
+ * resolved by the kernel's own lookup). A failed open has no file: it is decided on the name, made
+ * absolute (bpf/lib/path.h); when that name is not watched but could resolve into a watched prefix
+ * (it has a `..` component, or the open was denied: EACCES, EPERM) the record goes to user space
+ * marked KITE_PATH_UNDECIDED, and user space resolves it and decides with the same prefixes.
+ *
+ * The other calls decide at entry: the process filter (bpf/lib/filter.h), then the path, made
+ * absolute in the kernel, is looked up in the watched-prefix trie. An unwatched path costs one string
+ * read and one trie lookup and is counted (FILE_STAT_PATH_FILTERED); a watched one (or an undecided
+ * one with `..`) leaves its arguments in `file_pending` for the thread. Exit pairs: it finds the
+ * thread's pending arguments, builds the record with the result (fd, 0 or -errno) and puts it in the
+ * ring. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -29,6 +38,7 @@ KITE_BTF_EMIT(enum file_stat, file_stat);
 KITE_BTF_EMIT(enum file_syscall, file_syscall);
 KITE_BTF_EMIT(enum kite_path_flags, kite_path_flags);
 KITE_BTF_EMIT(enum kite_prefix_action, kite_prefix_action);
+KITE_BTF_EMIT(enum kite_prefix_value, kite_prefix_value);
 KITE_BTF_EMIT(struct kite_prefix_key, kite_prefix_key);
 KITE_BTF_EMIT(struct kite_filter_cfg, kite_filter_cfg);
 KITE_BTF_EMIT(enum kite_filter_flags, kite_filter_flags);
@@ -54,7 +64,7 @@ struct file_args {
 	__u32 owner_gid;
 	__u16 op;
 	__u16 syscall;
-	__u32 _pad;
+	__u32 undecided; /* not watched as named, has a `..` component: user space decides */
 };
 
 struct {
@@ -76,12 +86,19 @@ struct {
 	__type(value, struct file_record);
 } file_heap SEC(".maps");
 
+/* Not a trie value: the path is not watched as named but has a `..` component. */
+#define FILE_WATCH_UNDECIDED 3
+
 /* A path argument: `name` relative to `dirfd`, or (name NULL) the file open as `dirfd`. */
 static __always_inline __u32 watch_of(__u32 slot, struct task_struct *t, int dirfd, const char *name)
 {
-	if (!kite_path_build(slot, (__u64)t, dirfd, (__u64)name))
+	__u32 n = kite_path_build(slot, (__u64)t, dirfd, (__u64)name);
+	if (!n)
 		return 0;
-	return kite_path_action(slot);
+	__u32 action = kite_path_action(slot);
+	if (!action && kite_path_has_dotdot(slot, n))
+		return FILE_WATCH_UNDECIDED;
+	return action;
 }
 
 static __always_inline int file_enter(struct file_args *a)
@@ -90,15 +107,62 @@ static __always_inline int file_enter(struct file_args *a)
 		return 0;
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	__u32 watch = watch_of(0, t, a->dirfd, a->path);
-	if (watch != KITE_PREFIX_WATCH && a->op == KITE_OP_FILE_RENAME)
-		watch = watch_of(0, t, a->dirfd2, a->path2);
-	if (watch != KITE_PREFIX_WATCH) {
+	if (watch != KITE_PREFIX_WATCH && a->op == KITE_OP_FILE_RENAME) {
+		__u32 watch2 = watch_of(0, t, a->dirfd2, a->path2);
+		if (watch2 == KITE_PREFIX_WATCH || watch != FILE_WATCH_UNDECIDED)
+			watch = watch2;
+	}
+	if (watch == FILE_WATCH_UNDECIDED) {
+		a->undecided = 1;
+	} else if (watch != KITE_PREFIX_WATCH) {
 		kite_stat_inc(&file_stats, FILE_STAT_PATH_FILTERED);
 		return 0;
 	}
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	bpf_map_update_elem(&file_pending, &tid, a, BPF_ANY);
 	return 0;
+}
+
+/* Fills the fixed part of the record in `r` (whose paths are already in place: `n1` and `n2` bytes)
+ * and puts it in the ring. */
+static __always_inline int file_emit(struct file_record *r, struct task_struct *t, const struct file_args *a, long ret,
+				     __u64 n1, __u64 n2, __u8 f1, __u8 f2)
+{
+	struct file_event *e = (struct file_event *)r->buf;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	e->pid = (__u32)pid_tgid;
+	e->tgid = pid_tgid >> 32;
+	e->uid = BPF_CORE_READ(t, cred, uid.val);
+	e->euid = BPF_CORE_READ(t, cred, euid.val);
+	e->gid = BPF_CORE_READ(t, cred, gid.val);
+	e->egid = BPF_CORE_READ(t, cred, egid.val);
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	e->ret = ret;
+	e->length = a->length;
+	e->open_flags = a->open_flags;
+	e->mode = a->mode;
+	e->owner_uid = a->owner_uid;
+	e->owner_gid = a->owner_gid;
+	e->dirfd = a->path ? a->dirfd : -1;
+	e->syscall = a->syscall;
+	e->path_flags = f1;
+	e->path2_flags = f2;
+	e->path_size = n1;
+	e->path2_size = n2;
+	e->_pad = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	__u64 size = sizeof(*e) + n1 + n2;
+	if (size > sizeof(*r))
+		return 0;
+	kite_fill_header(&e->hdr, a->op, size);
+	kite_output(&file_events, &file_stats, r, size);
+	return 0;
+}
+
+static __always_inline struct file_record *file_record_buf(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&file_heap, &zero);
 }
 
 static __always_inline int file_exit(struct trace_event_raw_sys_exit *ctx, __u16 syscall)
@@ -111,8 +175,7 @@ static __always_inline int file_exit(struct trace_event_raw_sys_exit *ctx, __u16
 	bpf_map_delete_elem(&file_pending, &tid);
 	if (a.syscall != syscall)
 		return 0; /* left by a call that never returned (the thread exec'd or died) */
-	__u32 zero = 0;
-	struct file_record *r = bpf_map_lookup_elem(&file_heap, &zero);
+	struct file_record *r = file_record_buf();
 	if (!r)
 		return 0;
 	struct file_event *e = (struct file_event *)r->buf;
@@ -124,6 +187,8 @@ static __always_inline int file_exit(struct trace_event_raw_sys_exit *ctx, __u16
 	if (!s)
 		return 0;
 	f1 = s->flags;
+	if (a.undecided)
+		f1 |= KITE_PATH_UNDECIDED;
 	asm volatile("" : "+r"(n1));
 	if (n1 > FILE_PATH_MAX) /* never: kite_path_build() bounds it; the verifier must see it */
 		return 0;
@@ -140,35 +205,297 @@ static __always_inline int file_exit(struct trace_event_raw_sys_exit *ctx, __u16
 			return 0;
 		bpf_probe_read_kernel(&e->data[n1], n2, s->buf);
 	}
+	return file_emit(r, t, &a, ctx->ret, n1, n2, f1, f2);
+}
 
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	e->pid = (__u32)pid_tgid;
-	e->tgid = pid_tgid >> 32;
-	e->uid = BPF_CORE_READ(t, cred, uid.val);
-	e->euid = BPF_CORE_READ(t, cred, euid.val);
-	e->gid = BPF_CORE_READ(t, cred, gid.val);
-	e->egid = BPF_CORE_READ(t, cred, egid.val);
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->ret = ctx->ret;
-	e->length = a.length;
-	e->open_flags = a.open_flags;
-	e->mode = a.mode;
-	e->owner_uid = a.owner_uid;
-	e->owner_gid = a.owner_gid;
-	e->dirfd = a.path ? a.dirfd : -1;
-	e->syscall = a.syscall;
-	e->path_flags = f1;
-	e->path2_flags = f2;
-	e->path_size = n1;
-	e->path2_size = n2;
-	e->_pad = 0;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	__u64 size = sizeof(*e) + n1 + n2;
-	if (size > sizeof(*r))
+/* Folders already walked: an open of a file in one is decided without walking its path. A folder
+ * whose decision holds for every name in it (no prefix key below it) keeps the decision; a watched
+ * one, or one with a prefix below it, keeps its path (when shorter than FILE_DIR_PATH_MAX), so the
+ * file's path is that and its name (looked up in the trie when a prefix is below). A folder is the dentry
+ * on a mount, seen from a root; an entry is checked against the folder's name hash and inode (a
+ * dentry freed and reused) and against `file_path_epoch`, which the exits of renames, folder
+ * removals and mount changes anywhere bump (a folder's path may have changed). */
+#define FILE_DIR_PATH_MAX 256
+
+struct file_dir_key {
+	__u64 dentry;
+	__u64 mnt;
+	__u64 root_dentry;
+	__u64 root_mnt;
+};
+
+struct file_dir_val {
+	__u64 epoch;
+	__u64 hash_len;
+	__u64 inode;
+	__u32 action;   /* enum kite_prefix_action, or 0 */
+	__u32 path_len; /* bytes of "<folder>/" in path (watched folders) */
+	char path[FILE_DIR_PATH_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct file_dir_key);
+	__type(value, struct file_dir_val);
+} file_dir_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct file_dir_val);
+} file_dir_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} file_path_epoch SEC(".maps");
+
+/* struct dentry from d_parent to d_inode, which the kernel keeps side by side. */
+struct file_dentry_head {
+	__u64 parent;
+	__u64 hash_len;
+	__u64 name;
+	__u64 inode;
+};
+
+/* What the exit of a successful open knows about the file it opened. */
+struct file_opened {
+	struct file_dir_key dir;
+	__u64 epoch;
+	__u64 hash_len;
+	__u64 inode;
+	__u64 leaf_name;
+	int cacheable;
+};
+
+#define FILE_DIR_MISS 0
+#define FILE_DIR_UNWATCHED 1
+#define FILE_DIR_WATCHED 2 /* the path is in slot 0: its size with the NUL is in o->leaf_name */
+#define FILE_DIR_BUILT 3   /* likewise, but a prefix below the folder: the trie decides */
+
+/* file_dir_val.action of a folder with a prefix below it: its path is kept, the trie decides. */
+#define FILE_DIR_LOOKUP 0xff
+
+static __always_inline __u64 file_epoch(void)
+{
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&file_path_epoch, &zero);
+	return v ? *v : 0;
+}
+
+/* Looks the folder of the file open as descriptor `fd` up in file_dir_cache: FILE_DIR_UNWATCHED,
+ * FILE_DIR_WATCHED (the path built in slot 0), or FILE_DIR_MISS with `o` filled for
+ * remember_dir(). The task's fields are read directly through its BTF pointer. */
+static __always_inline int opened_in_known_dir(struct task_struct *t, long fd, struct file_opened *o, struct path *p)
+{
+	struct fdtable *fdt = t->files->fdt;
+	if (!fdt || (unsigned long)fd >= fdt->max_fds)
+		return FILE_DIR_MISS;
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), (void *)fdt->fd + fd * sizeof(f));
+	if (!f)
+		return FILE_DIR_MISS;
+	bpf_probe_read_kernel(p, sizeof(*p), (void *)f + bpf_core_field_offset(struct file, f_path));
+	struct path root = {};
+	bpf_probe_read_kernel(&root, sizeof(root), &t->fs->root);
+	o->dir.mnt = (__u64)p->mnt;
+	o->dir.root_dentry = (__u64)root.dentry;
+	o->dir.root_mnt = (__u64)root.mnt;
+	o->epoch = file_epoch();
+	if (bpf_core_field_offset(struct dentry, d_name) != bpf_core_field_offset(struct dentry, d_parent) + 8 ||
+	    bpf_core_field_offset(struct dentry, d_inode) != bpf_core_field_offset(struct dentry, d_parent) + 24)
+		return FILE_DIR_MISS; /* another layout: no cache */
+	struct file_dentry_head h = {};
+	bpf_probe_read_kernel(&h, sizeof(h), (void *)p->dentry + bpf_core_field_offset(struct dentry, d_parent));
+	if (!h.parent || h.parent == (__u64)p->dentry)
+		return FILE_DIR_MISS; /* the root of a mount: its folder is on another mount */
+	o->leaf_name = h.name;
+	o->dir.dentry = h.parent;
+	bpf_probe_read_kernel(&h, sizeof(h), (void *)o->dir.dentry + bpf_core_field_offset(struct dentry, d_parent));
+	o->hash_len = h.hash_len;
+	o->inode = h.inode;
+	o->cacheable = 1;
+	struct file_dir_val *v = bpf_map_lookup_elem(&file_dir_cache, &o->dir);
+	if (!v || v->epoch != o->epoch || v->hash_len != h.hash_len || v->inode != h.inode)
+		return FILE_DIR_MISS;
+	if (v->action != KITE_PREFIX_WATCH && v->action != FILE_DIR_LOOKUP)
+		return FILE_DIR_UNWATCHED;
+	struct kite_path_slot *s = kite_path_slot(0);
+	__u32 len = v->path_len;
+	if (!s || len == 0 || len >= FILE_DIR_PATH_MAX)
+		return FILE_DIR_MISS;
+	bpf_probe_read_kernel(s->buf, len, v->path);
+	long r = bpf_probe_read_kernel_str(&s->buf[len], KITE_NAME_MAX, (void *)o->leaf_name);
+	if (r <= 1)
+		return FILE_DIR_MISS;
+	s->flags = KITE_PATH_RESOLVED;
+	o->leaf_name = len + r;
+	return v->action == KITE_PREFIX_WATCH ? FILE_DIR_WATCHED : FILE_DIR_BUILT;
+}
+
+/* After a walk: remembers the folder of the file's path (`n` bytes with its NUL, in slot 0) with the
+ * decision when the trie value `v` says it holds for every name in it, and otherwise with its path
+ * (the trie then decides each name). */
+static __always_inline void remember_dir(struct file_opened *o, __u32 v, __u64 n)
+{
+	struct kite_path_slot *s = kite_path_slot(0);
+	__u32 zero = 0;
+	struct file_dir_val *d = bpf_map_lookup_elem(&file_dir_scratch, &zero);
+	if (!o->cacheable || !s || !d || (s->flags & KITE_PATH_TRUNCATED))
+		return;
+	__u64 dir_len = n - 1 - s->leaf_len; /* "<folder>/" */
+	if (n < 2 || s->leaf_len == 0 || dir_len >= n)
+		return;
+	__u64 key_len = v >> KITE_PREFIX_LEN_SHIFT;
+	d->epoch = o->epoch;
+	d->hash_len = o->hash_len;
+	d->inode = o->inode;
+	d->action = v & KITE_PREFIX_ACTION_MASK;
+	if (key_len > dir_len || (key_len == dir_len && (v & KITE_PREFIX_BELOW)))
+		d->action = FILE_DIR_LOOKUP; /* a key below the folder: the decision depends on the name */
+	d->path_len = 0;
+	if (d->action == KITE_PREFIX_WATCH || d->action == FILE_DIR_LOOKUP) {
+		if (dir_len >= FILE_DIR_PATH_MAX)
+			return;
+		bpf_probe_read_kernel(d->path, dir_len, s->buf);
+		d->path_len = dir_len;
+	}
+	bpf_map_update_elem(&file_dir_cache, &o->dir, d, BPF_ANY);
+}
+
+#define KITE_EPERM 1
+#define KITE_EACCES 13
+
+/* An open, at its exit: decided on the path of the file it opened, or (failed) on its name. The record
+ * carries the decided path first, then (successful opens) the name exactly as the process gave it. */
+static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struct file_args *a)
+{
+	if (!kite_filter_pass_current(&file_stats))
 		return 0;
-	kite_fill_header(&e->hdr, a.op, size);
-	kite_output(&file_events, &file_stats, r, size);
-	return 0;
+	struct task_struct *t = bpf_get_current_task_btf();
+	long ret = ctx->ret;
+	__u64 n1 = 0;
+	int resolved = 0;
+	struct file_opened o = {};
+	__u32 watch = 0;
+	if (ret >= 0) {
+		struct path p = {};
+		int known = opened_in_known_dir(t, ret, &o, &p);
+		if (known == FILE_DIR_UNWATCHED) {
+			kite_stat_inc(&file_stats, FILE_STAT_PATH_FILTERED);
+			return 0;
+		}
+		if (known == FILE_DIR_WATCHED || known == FILE_DIR_BUILT) {
+			n1 = o.leaf_name;
+			resolved = 1;
+			watch = known == FILE_DIR_WATCHED ? KITE_PREFIX_WATCH : kite_path_action(0);
+		} else if (p.dentry) {
+			resolved = (n1 = kite_path_of_file(0, (__u64)p.dentry, (__u64)p.mnt, o.dir.root_dentry, o.dir.root_mnt)) != 0;
+			if (resolved) {
+				__u32 value = kite_path_lookup(0);
+				watch = value & KITE_PREFIX_ACTION_MASK;
+				remember_dir(&o, value, n1);
+			}
+		}
+	}
+	if (!resolved) {
+		n1 = kite_path_build(0, bpf_get_current_task(), a->dirfd, (__u64)a->path);
+		watch = n1 ? kite_path_action(0) : 0;
+	}
+	int undecided = 0;
+	if (watch != KITE_PREFIX_WATCH) {
+		if (watch == 0 && !resolved && n1 &&
+		    (ret == -KITE_EACCES || ret == -KITE_EPERM || kite_path_has_dotdot(0, n1))) {
+			undecided = 1;
+		} else {
+			kite_stat_inc(&file_stats, FILE_STAT_PATH_FILTERED);
+			return 0;
+		}
+	}
+	struct file_record *r = file_record_buf();
+	struct kite_path_slot *s = kite_path_slot(0);
+	if (!r || !s)
+		return 0;
+	struct file_event *e = (struct file_event *)r->buf;
+	__u8 f1 = s->flags;
+	asm volatile("" : "+r"(n1));
+	if (n1 > FILE_PATH_MAX)
+		return 0;
+	bpf_probe_read_kernel(e->data, n1, s->buf);
+	__u64 n2 = 0;
+	if (resolved) {
+		long m = bpf_probe_read_user_str(&e->data[n1], FILE_PATH_MAX, a->path);
+		if (m > 0) {
+			n2 = m;
+			if (e->data[n1] != '/')
+				f1 |= KITE_PATH_RELATIVE;
+		}
+	} else if (undecided) {
+		f1 |= KITE_PATH_UNDECIDED;
+	}
+	return file_emit(r, (struct task_struct *)bpf_get_current_task(), a, ret, n1, n2, f1, 0);
+}
+
+/* The user registers saved at the system call's entry hold its arguments (bpf/lib/path.h needs
+ * Linux 5.17 already; bpf_task_pt_regs is 5.15). */
+static __always_inline struct pt_regs *syscall_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+#define OPEN_ARGS(SYS) { .op = KITE_OP_FILE_OPEN, .syscall = SYS, .dirfd = KITE_AT_FDCWD, .dirfd2 = KITE_AT_FDCWD }
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int handle_exit_open(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = syscall_regs();
+	struct file_args a = OPEN_ARGS(FILE_SYS_OPEN);
+	a.path = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a.open_flags = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	a.mode = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	return open_exit(ctx, &a);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int handle_exit_openat(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = syscall_regs();
+	struct file_args a = OPEN_ARGS(FILE_SYS_OPENAT);
+	a.dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a.path = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+	a.open_flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	a.mode = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	return open_exit(ctx, &a);
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int handle_exit_creat(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = syscall_regs();
+	struct file_args a = OPEN_ARGS(FILE_SYS_CREAT);
+	a.path = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a.open_flags = 01 | 0100 | 01000;
+	a.mode = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	return open_exit(ctx, &a);
+}
+
+/* openat2(dirfd, name, struct open_how *how, size): flags and mode are in user memory. */
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int handle_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+	struct pt_regs *regs = syscall_regs();
+	struct file_args a = OPEN_ARGS(FILE_SYS_OPENAT2);
+	a.dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a.path = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+	struct open_how how = {};
+	bpf_probe_read_user(&how, sizeof(how), (void *)PT_REGS_PARM3_CORE_SYSCALL(regs));
+	a.open_flags = how.flags;
+	a.mode = how.mode;
+	return open_exit(ctx, &a);
 }
 
 #define ARG(i) (ctx->args[i])
@@ -189,9 +516,6 @@ static __always_inline int file_exit(struct trace_event_raw_sys_exit *ctx, __u16
 		return file_exit(ctx, SYS);                                             \
 	}
 
-FILE_ENTER(open, KITE_OP_FILE_OPEN, FILE_SYS_OPEN, .path = STR(0), .open_flags = ARG(1), .mode = ARG(2))
-FILE_ENTER(openat, KITE_OP_FILE_OPEN, FILE_SYS_OPENAT, .dirfd = ARG(0), .path = STR(1), .open_flags = ARG(2), .mode = ARG(3))
-FILE_ENTER(creat, KITE_OP_FILE_OPEN, FILE_SYS_CREAT, .path = STR(0), .open_flags = 01 | 0100 | 01000, .mode = ARG(1))
 FILE_ENTER(unlink, KITE_OP_FILE_UNLINK, FILE_SYS_UNLINK, .path = STR(0))
 FILE_ENTER(unlinkat, KITE_OP_FILE_UNLINK, FILE_SYS_UNLINKAT, .dirfd = ARG(0), .path = STR(1), .open_flags = ARG(2))
 FILE_ENTER(rename, KITE_OP_FILE_RENAME, FILE_SYS_RENAME, .path = STR(0), .path2 = STR(1))
@@ -208,9 +532,30 @@ FILE_ENTER(fchownat, KITE_OP_FILE_CHOWN, FILE_SYS_FCHOWNAT, .dirfd = ARG(0), .pa
 FILE_ENTER(truncate, KITE_OP_FILE_TRUNCATE, FILE_SYS_TRUNCATE, .path = STR(0), .length = ARG(1))
 FILE_ENTER(ftruncate, KITE_OP_FILE_TRUNCATE, FILE_SYS_FTRUNCATE, .dirfd = ARG(0), .length = ARG(1))
 
-/* openat2(dirfd, name, struct open_how *how, size): flags and mode are in user memory. */
+/* With `paths.resolve: false` the receiver attaches these instead of the exit-only open programs: opens
+ * are decided at entry on the name, like the other calls (no dentry walk per open; `..` goes to user
+ * space, symbolic links are not followed). */
+#define FILE_OPEN_NAMED(name, SYS, ...)                                                 \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                     \
+	int handle_named_enter_##name(struct trace_event_raw_sys_enter *ctx)            \
+	{                                                                               \
+		struct file_args a = { .op = KITE_OP_FILE_OPEN, .syscall = SYS,         \
+				       .dirfd = KITE_AT_FDCWD, .dirfd2 = KITE_AT_FDCWD, \
+				       __VA_ARGS__ };                                   \
+		return file_enter(&a);                                                  \
+	}                                                                               \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                      \
+	int handle_named_exit_##name(struct trace_event_raw_sys_exit *ctx)              \
+	{                                                                               \
+		return file_exit(ctx, SYS);                                             \
+	}
+
+FILE_OPEN_NAMED(open, FILE_SYS_OPEN, .path = STR(0), .open_flags = ARG(1), .mode = ARG(2))
+FILE_OPEN_NAMED(openat, FILE_SYS_OPENAT, .dirfd = ARG(0), .path = STR(1), .open_flags = ARG(2), .mode = ARG(3))
+FILE_OPEN_NAMED(creat, FILE_SYS_CREAT, .path = STR(0), .open_flags = 01 | 0100 | 01000, .mode = ARG(1))
+
 SEC("tracepoint/syscalls/sys_enter_openat2")
-int handle_enter_openat2(struct trace_event_raw_sys_enter *ctx)
+int handle_named_enter_openat2(struct trace_event_raw_sys_enter *ctx)
 {
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)ctx->args[2]);
@@ -220,7 +565,45 @@ int handle_enter_openat2(struct trace_event_raw_sys_enter *ctx)
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat2")
-int handle_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+int handle_named_exit_openat2(struct trace_event_raw_sys_exit *ctx)
 {
 	return file_exit(ctx, FILE_SYS_OPENAT2);
+}
+
+/* Changes that may move a folder's path (bump file_path_epoch, which drops file_dir_cache): renames,
+ * folder removals, mounts. Attached with the exit-only open programs. */
+static __always_inline int bump_epoch(long ret)
+{
+	if (ret != 0)
+		return 0;
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&file_path_epoch, &zero);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	return 0;
+}
+
+#define FILE_EPOCH(name)                                                    \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                          \
+	int handle_epoch_##name(struct trace_event_raw_sys_exit *ctx)       \
+	{                                                                   \
+		return bump_epoch(ctx->ret);                                \
+	}
+
+FILE_EPOCH(rename)
+FILE_EPOCH(renameat)
+FILE_EPOCH(renameat2)
+FILE_EPOCH(rmdir)
+FILE_EPOCH(mount)
+FILE_EPOCH(umount)
+FILE_EPOCH(move_mount)
+FILE_EPOCH(pivot_root)
+
+/* unlinkat(dirfd, name, AT_REMOVEDIR) removes a folder. */
+SEC("tracepoint/syscalls/sys_exit_unlinkat")
+int handle_epoch_unlinkat(struct trace_event_raw_sys_exit *ctx)
+{
+	if (PT_REGS_PARM3_CORE_SYSCALL(syscall_regs()) & 0x200)
+		return bump_epoch(ctx->ret);
+	return 0;
 }

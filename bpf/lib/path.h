@@ -24,6 +24,7 @@
  * the built path is looked up in the trie without a copy. `buf` is twice KITE_PATH_MAX so that every
  * write at an offset below KITE_PATH_MAX stays inside it whatever its length. */
 struct kite_path_slot {
+	__u32 leaf_len;  /* bytes of the last component (kite_path_of_file) */
 	__u32 flags;     /* enum kite_path_flags of the last build */
 	__u32 prefixlen;
 	char buf[2 * KITE_PATH_MAX];
@@ -55,11 +56,20 @@ struct kite_path_walk {
 	struct dentry *d;
 	struct vfsmount *vm;
 	struct mount *m;
+	struct dentry *mnt_root; /* of vm */
 	struct dentry *root_d;
 	struct vfsmount *root_m;
-	__u32 slot;
+	struct kite_path_slot *s;
 	__u32 n;
 	__u32 done;
+	__u32 leaf_len;
+};
+
+/* struct dentry's d_parent and d_name, which the kernel keeps side by side: one read per level. */
+struct kite_dentry_up {
+	struct dentry *parent;
+	__u64 hash_len;
+	const unsigned char *name;
 };
 
 static long kite_path_walk_step(__u64 i, void *ctx)
@@ -73,26 +83,35 @@ static long kite_path_walk_step(__u64 i, void *ctx)
 		w->done = 1;
 		return 1;
 	}
-	struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	if (d == mnt_root || d == parent) {
+	struct kite_dentry_up up = {};
+	if (bpf_core_field_offset(struct dentry, d_name) == bpf_core_field_offset(struct dentry, d_parent) + 8) {
+		bpf_probe_read_kernel(&up, sizeof(up), (void *)d + bpf_core_field_offset(struct dentry, d_parent));
+	} else {
+		up.parent = BPF_CORE_READ(d, d_parent);
+		up.name = BPF_CORE_READ(d, d_name.name);
+	}
+	if (d == w->mnt_root || d == up.parent) {
 		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
-		if (mp == m || d != mnt_root) {
+		if (mp == m || d != w->mnt_root) {
 			w->done = 1; /* the root of the mount tree, or of a detached file system */
 			return 1;
 		}
 		w->d = BPF_CORE_READ(m, mnt_mountpoint);
 		w->m = mp;
-		w->vm = &mp->mnt;
+		struct vfsmount *nvm = &mp->mnt;
+		w->vm = nvm;
+		w->mnt_root = BPF_CORE_READ(nvm, mnt_root);
 		return 0;
 	}
-	struct kite_path_slot *s = kite_path_slot(w->slot);
+	struct kite_path_slot *s = w->s;
 	__u32 n = w->n;
 	if (!s || n >= KITE_PATH_DEPTH)
 		return 1;
-	s->names[n & (KITE_PATH_DEPTH - 1)] = BPF_CORE_READ(d, d_name.name);
+	s->names[n & (KITE_PATH_DEPTH - 1)] = up.name;
+	if (n == 0)
+		w->leaf_len = up.hash_len >> 32;
 	w->n = n + 1;
-	w->d = parent;
+	w->d = up.parent;
 	return 0;
 }
 
@@ -126,16 +145,20 @@ static long kite_path_copy_step(__u64 i, void *ctx)
 }
 
 /* Writes the absolute path of (dentry, vfsmount) into slot `slot`; returns its length (no NUL). */
-static __always_inline __u32 kite_path_of_dir(__u32 slot, struct task_struct *t, struct dentry *d, struct vfsmount *vm, __u8 *flags)
+static __always_inline __u32 kite_path_of_dir(__u32 slot, struct dentry *root_d, struct vfsmount *root_m, struct dentry *d,
+					      struct vfsmount *vm, __u8 *flags)
 {
 	struct kite_path_walk w = {};
 	w.d = d;
 	w.vm = vm;
 	w.m = container_of(vm, struct mount, mnt);
-	w.root_d = BPF_CORE_READ(t, fs, root.dentry);
-	w.root_m = BPF_CORE_READ(t, fs, root.mnt);
-	w.slot = slot;
+	w.root_d = root_d;
+	w.root_m = root_m;
+	w.mnt_root = BPF_CORE_READ(vm, mnt_root);
+	w.s = kite_path_slot(slot);
 	bpf_loop(KITE_PATH_DEPTH + 16, kite_path_walk_step, &w, 0);
+	if (w.s)
+		w.s->leaf_len = w.leaf_len;
 	if (!w.done)
 		*flags |= KITE_PATH_TRUNCATED;
 	struct kite_path_copy c = { .slot = slot, .n = w.n };
@@ -192,7 +215,7 @@ static __always_inline __u32 kite_path_build_inline(__u32 slot, struct task_stru
 		d = BPF_CORE_READ(f, f_path.dentry);
 		vm = BPF_CORE_READ(f, f_path.mnt);
 	}
-	__u32 off = kite_path_of_dir(slot, t, d, vm, flags);
+	__u32 off = kite_path_of_dir(slot, BPF_CORE_READ(t, fs, root.dentry), BPF_CORE_READ(t, fs, root.mnt), d, vm, flags);
 	s = kite_path_slot(slot);
 	if (!s)
 		return 0;
@@ -237,9 +260,70 @@ __noinline __u32 kite_path_build(__u32 slot, __u64 task, int dirfd, __u64 name)
 	return size;
 }
 
+/* Whether the path in slot `slot` (`size` bytes with its NUL) may have a `..` component: it has two
+ * dots in a row somewhere (a name such as "a..b" also counts; whoever asks decides again on the
+ * normalized path). Eight bytes per step. */
+struct kite_dotdot_scan {
+	__u32 slot;
+	__u32 size;
+	__u32 found;
+	__u32 carry; /* the previous word ended with a dot */
+};
+
+static long kite_dotdot_step(__u64 i, void *ctx)
+{
+	struct kite_dotdot_scan *c = ctx;
+	struct kite_path_slot *s = kite_path_slot(c->slot);
+	__u32 at = (__u32)i * 8;
+	if (!s || at >= c->size)
+		return 1;
+	__u64 w = *(__u64 *)&s->buf[at & (KITE_PATH_MAX - 1)];
+	__u32 left = c->size - at;
+	if (left < 8)
+		w &= (1ULL << (left * 8)) - 1; /* bytes past the NUL are left over from earlier paths */
+	__u64 x = w ^ 0x2e2e2e2e2e2e2e2eULL;  /* a '.' byte becomes 0 */
+	__u64 dots = ~(((x & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | x | 0x7f7f7f7f7f7f7f7fULL);
+	/* dots: 0x80 in each byte that is a '.' (little endian: byte k at bits 8k..8k+7) */
+	if ((dots & (dots >> 8)) || (c->carry && (dots & 0x80))) {
+		c->found = 1;
+		return 1;
+	}
+	c->carry = (dots >> 63) & 1;
+	return 0;
+}
+
+static __always_inline int kite_path_has_dotdot(__u32 slot, __u32 size)
+{
+	struct kite_dotdot_scan c = { .slot = slot, .size = size };
+	bpf_loop(KITE_PATH_MAX / 8, kite_dotdot_step, &c, 0);
+	return c.found;
+}
+
+/* Builds, in slot `slot`, the absolute path of the open file at (dentry `d`, vfsmount `vm`) as seen
+ * from the root (`root_d`, `root_m`). Returns its size with its NUL; the slot's `flags` are
+ * KITE_PATH_RESOLVED (and KITE_PATH_TRUNCATED when it was cut). The caller reads the pointers (from
+ * the BTF task, without a helper call per field). */
+__noinline __u32 kite_path_of_file(__u32 slot, __u64 d, __u64 vm, __u64 root_d, __u64 root_m)
+{
+	__u8 flags = KITE_PATH_RESOLVED;
+	struct kite_path_slot *s = kite_path_slot(slot);
+	if (!s || !d || !vm)
+		return 0;
+	__u32 off = kite_path_of_dir(slot, (struct dentry *)root_d, (struct vfsmount *)root_m, (struct dentry *)d,
+				     (struct vfsmount *)vm, &flags);
+	s = kite_path_slot(slot);
+	if (!s)
+		return 0;
+	if (off == 0)
+		s->buf[off++] = '/';
+	s->buf[off & (KITE_PATH_MAX - 1)] = 0;
+	s->flags = flags;
+	return off + 1;
+}
+
 /* Looks the path built in slot `slot` up in the watched-prefix trie: enum kite_prefix_action, or 0
- * when no prefix covers it. */
-static __always_inline __u32 kite_path_action(__u32 slot)
+ * when no prefix covers it (kite_path_lookup: the whole value, enum kite_prefix_value). */
+static __always_inline __u32 kite_path_lookup(__u32 slot)
 {
 	struct kite_path_slot *s = kite_path_slot(slot);
 	if (!s)
@@ -247,6 +331,11 @@ static __always_inline __u32 kite_path_action(__u32 slot)
 	s->prefixlen = KITE_PREFIX_MAX * 8;
 	__u32 *v = bpf_map_lookup_elem(&kite_prefixes, &s->prefixlen);
 	return v ? *v : 0;
+}
+
+static __always_inline __u32 kite_path_action(__u32 slot)
+{
+	return kite_path_lookup(slot) & KITE_PREFIX_ACTION_MASK;
 }
 
 #endif

@@ -25,12 +25,26 @@ enum kite_prefix_action {
 	KITE_PREFIX_IGNORE = 2,
 };
 
+/* A trie value: the action (enum kite_prefix_action, or 0 for a folder that only has prefixes below
+ * it), KITE_PREFIX_BELOW when some prefix lies strictly below the key's folder, and the key's length
+ * in bytes from bit KITE_PREFIX_LEN_SHIFT. User space adds a KITE_PREFIX_BELOW key "<a>/" for every
+ * folder <a> above a prefix, carrying the action that applies there, so one lookup tells whether a
+ * folder's decision holds for every name in it. */
+enum kite_prefix_value {
+	KITE_PREFIX_ACTION_MASK = 0xff,
+	KITE_PREFIX_BELOW = 0x100,
+	KITE_PREFIX_LEN_SHIFT = 16,
+};
+
 /* How a built path came to be (bpf/lib/path.h). */
 enum kite_path_flags {
 	KITE_PATH_TRUNCATED = 1,   /* longer than KITE_PATH_MAX or deeper than KITE_PATH_DEPTH: cut */
 	KITE_PATH_RELATIVE = 2,    /* named relative to the cwd or a directory fd, joined here */
 	KITE_PATH_FROM_FD = 4,     /* the path of an open file descriptor */
 	KITE_PATH_UNREADABLE = 8,  /* the name could not be read (bad pointer, closed fd) */
+	KITE_PATH_RESOLVED = 16,   /* the path of the file the call opened: `..` and symlinks resolved */
+	KITE_PATH_UNDECIDED = 32,  /* not watched as named, but may resolve into a watched prefix (`..`, or
+	                            * a failed open denied by permissions): user space resolves and decides */
 };
 
 #endif

@@ -9,6 +9,7 @@ import { Btf } from '../helpers/btf';
 import { BPF_DIR } from '../helpers/paths';
 import { FILE_EVENT, FILE_LIMITS, FILE_SYSCALLS, FileOp, FileStat, PathFlags, PrefixAction } from '../../src/receivers/file/wire';
 import { OPERATION_SYSCALLS } from '../../src/receivers/file/receiver';
+import { PrefixValue } from '../../src/receivers/file/prefixes';
 import { KiteStat } from '../../src/receivers/bpf-receiver';
 
 const btf = new Btf(join(BPF_DIR, 'file.bpf.o'));
@@ -39,4 +40,5 @@ test('enums: kite_op (file part), file_stat, file_syscall, kite_path_flags, kite
   assert.deepEqual(Object.values(OPERATION_SYSCALLS).flat().sort(), Object.values(FILE_SYSCALLS).sort(), 'every system call has an operation');
   assert.deepEqual(btf.enumValues('kite_path_flags'), Object.fromEntries(Object.entries(PathFlags).map(([k, v]) => [`KITE_PATH_${k}`, v])));
   assert.deepEqual(btf.enumValues('kite_prefix_action'), { KITE_PREFIX_WATCH: PrefixAction.WATCH, KITE_PREFIX_IGNORE: PrefixAction.IGNORE });
+  assert.deepEqual(btf.enumValues('kite_prefix_value'), { KITE_PREFIX_ACTION_MASK: PrefixValue.ACTION_MASK, KITE_PREFIX_BELOW: PrefixValue.BELOW, KITE_PREFIX_LEN_SHIFT: PrefixValue.LEN_SHIFT });
 });

@@ -12,7 +12,7 @@ import { decodeFile, FileOp, FileWire, FILE_EVENT, PathFlags, PrefixAction } fro
 import { FileReceiver, openIntent } from '../../src/receivers/file/receiver';
 import { fileReceiverFactory } from '../../src/receivers/file/factory';
 import { toFileConfig } from '../../src/receivers/file/config';
-import { expandPrefix, prefixEntries, prefixKeys } from '../../src/receivers/file/prefixes';
+import { expandPrefix, PrefixMatcher, prefixEntries, prefixKeys, PrefixValue, trieEntries } from '../../src/receivers/file/prefixes';
 
 const fixture = (name: string): Buffer => Buffer.from(readFileSync(join(TESTDATA, 'file', name), 'utf8').trim(), 'hex');
 
@@ -88,6 +88,66 @@ test('dot-dot and dot components are normalized; the raw path is kept', () => {
   const rec = receiver().toRecord({ ...w, path: '/tmp/./kite-fixture/sub/../etc-like/x' });
   assert.equal(rec['file.path'], '/tmp/kite-fixture/etc-like/x');
   assert.equal(rec['kite.file.path.unnormalized'], '/tmp/./kite-fixture/sub/../etc-like/x');
+});
+
+test('a successful open carries the path of the opened file (symlinks and .. resolved) and the name as given', () => {
+  const w = decode(fixture('open-symlink-resolved.hex'));
+  assert.equal(w.pathFlags, PathFlags.RESOLVED | PathFlags.RELATIVE);
+  assert.equal(w.path, '/tmp/kite-fixture/etc-like/secret');
+  assert.equal(w.path2, 'link');
+  const rec = receiver().toRecord(w);
+  assert.equal(rec['file.path'], '/tmp/kite-fixture/etc-like/secret');
+  assert.equal(rec['kite.file.path.requested'], 'link');
+  assert.equal(rec['kite.file.path.relative'], true);
+  assert.equal(rec['kite.file.new_path'], undefined);
+  assert.equal(rec['kite.file.path.unnormalized'], undefined);
+  const same = receiver().toRecord({ ...w, path2: w.path });
+  assert.equal(same['kite.file.path.requested'], undefined, 'only when it differs');
+});
+
+test('a failed open left undecided by the kernel: resolved and decided in user space with the same prefixes', () => {
+  const buf = fixture('open-dotdot-undecided.hex');
+  assert.equal(decode(buf).pathFlags, PathFlags.UNDECIDED);
+  const watching = (include: string[]) => {
+    const host = testHost();
+    const rx = new FileReceiver(parseComponentId('file')!, host, toFileConfig(settings(fileReceiverFactory, { paths: { include, exclude: [] } })));
+    return { rx, host, decode: (b: Buffer) => (rx as unknown as { decode(b: Buffer, o: number, l: number): unknown }).decode(b, 0, b.length) };
+  };
+  const inside = watching(['/tmp/kite-fixture/etc-like']);
+  const rec = inside.decode(buf) as Record<string, unknown>;
+  assert.equal(rec['file.path'], '/tmp/kite-fixture/etc-like/secret');
+  assert.equal(rec['kite.file.path.requested'], '/tmp/kite-fixture/other/../etc-like/secret');
+  assert.equal(rec['error.type'], 'EACCES');
+  const outside = watching(['/tmp/kite-fixture/other']);
+  assert.equal(outside.decode(buf), null, 'resolves out of the watched folder: dropped');
+});
+
+test('prefix matcher: the longest prefix decides, like the kernel trie', () => {
+  const m = new PrefixMatcher(['/etc', '/home/*/.ssh', '/'], ['/etc/ld.so.cache', '/etc/skip'], (d) => (d === '/home' ? ['ann', 'bob'] : []));
+  assert.equal(m.action('/etc'), PrefixAction.WATCH);
+  assert.equal(m.action('/etc/shadow'), PrefixAction.WATCH);
+  assert.equal(m.action('/etc/ld.so.cache'), PrefixAction.IGNORE);
+  assert.equal(m.action('/etc/skip/deeper/x'), PrefixAction.IGNORE);
+  assert.equal(m.action('/home/ann/.ssh/id_rsa'), PrefixAction.WATCH);
+  assert.equal(m.action('/etcfoo'), PrefixAction.WATCH, 'under /');
+  const narrow = new PrefixMatcher(['/etc'], []);
+  assert.equal(narrow.action('/etcfoo'), 0);
+  assert.equal(narrow.action('/tmp/x'), 0);
+});
+
+test('trie values: every folder above a prefix is marked, with the action that applies there and its key length', () => {
+  const byForm = new Map(trieEntries(['/etc', '/home/*/.ssh'], ['/etc/ld.so.cache'], (d) => (d === '/home' ? ['ann'] : [])).map((e) => [e.key.toString('utf8', 4, 4 + e.key.readUInt32LE(0) / 8), e.value]));
+  const v = (form: string) => byForm.get(form);
+  assert.equal(v('/etc/'), PrefixAction.WATCH | PrefixValue.BELOW | (5 << PrefixValue.LEN_SHIFT), '/etc/ld.so.cache is below /etc');
+  assert.equal(v('/etc\0'), PrefixAction.WATCH | (5 << PrefixValue.LEN_SHIFT));
+  assert.equal(v('/etc/ld.so.cache\0'), PrefixAction.IGNORE | (17 << PrefixValue.LEN_SHIFT));
+  assert.equal(v('/'), PrefixValue.BELOW | (1 << PrefixValue.LEN_SHIFT), 'nothing watched at /, prefixes below');
+  assert.equal(v('/home/'), PrefixValue.BELOW | (6 << PrefixValue.LEN_SHIFT));
+  assert.equal(v('/home/ann/'), PrefixValue.BELOW | (10 << PrefixValue.LEN_SHIFT));
+  assert.equal(v('/home/ann/.ssh/'), PrefixAction.WATCH | (15 << PrefixValue.LEN_SHIFT), 'no prefix below it: every name in it is watched');
+  assert.equal(byForm.size, 9, 'both forms of the 3 prefixes, 3 folders above them');
+  const inherited = new Map(trieEntries(['/srv'], ['/srv/cache/tmp'], () => []).map((e) => [e.key.toString('utf8', 4, 4 + e.key.readUInt32LE(0) / 8), e.value]));
+  assert.equal(inherited.get('/srv/cache/')! & PrefixValue.ACTION_MASK, PrefixAction.WATCH, 'a folder marker inside a watched prefix keeps watch');
 });
 
 test('malformed records are reported, never thrown', () => {

@@ -1,5 +1,5 @@
 /** Settings of the file receiver. */
-import { byteSize, parseByteSize, stringListOf } from '../../component/formats';
+import { boolean, byteSize, parseByteSize, stringListOf } from '../../component/formats';
 import { FilterSettings, filterSchema } from '../filters';
 import { FILE_LIMITS } from './wire';
 
@@ -18,7 +18,7 @@ export const DEFAULT_RING_BUFFER_SIZE = '16MiB';
 
 /** As written in the YAML (after defaults). */
 export interface FileRawConfig {
-  paths: { include: string[]; exclude: string[] };
+  paths: { include: string[]; exclude: string[]; resolve: boolean };
   operations: string[];
   ring_buffer_size: string | number;
   filter: FilterSettings;
@@ -28,6 +28,8 @@ export interface FileRawConfig {
 export interface FileConfig {
   include: string[];
   exclude: string[];
+  /** Opens decided on the path of the opened file (true) or on the name given (false). */
+  resolve: boolean;
   operations: FileOperation[];
   ringBufferSize: number;
   filter: FilterSettings;
@@ -46,6 +48,11 @@ export const fileSchema = {
       doc: 'Path prefixes inside watched ones that are not reported (the longest matching prefix decides).',
       format: prefixList,
       default: DEFAULT_IGNORED_PATHS,
+    },
+    resolve: {
+      doc: 'Decide opens on the path of the file actually opened (`..`, symbolic links and relative names resolved by the kernel), so that no name leads around a watched prefix; false decides them on the name as given, made absolute (cheaper per open: no walk of the opened file\'s folders; `..` is still resolved in user space, symbolic links are not followed).',
+      format: boolean(),
+      default: true,
     },
   },
   operations: {
@@ -79,6 +86,7 @@ export function toFileConfig(raw: FileRawConfig): FileConfig {
   return {
     include: raw.paths.include,
     exclude: raw.paths.exclude,
+    resolve: raw.paths.resolve,
     operations: raw.operations as FileOperation[],
     ringBufferSize: parseByteSize(raw.ring_buffer_size)!,
     filter: raw.filter,

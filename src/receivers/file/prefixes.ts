@@ -49,9 +49,12 @@ export function prefixKeys(prefix: string): Buffer[] {
   });
 }
 
+/** Trie entries by key (hex): the key and its enum kite_prefix_action. */
+export type PrefixEntries = Map<string, { key: Buffer; action: number }>;
+
 /** Every trie entry: include and exclude prefixes, globs expanded; exclude wins on equal prefixes. */
-export function prefixEntries(include: string[], exclude: string[], readdir?: (dir: string) => string[]): Map<string, { key: Buffer; action: number }> {
-  const out = new Map<string, { key: Buffer; action: number }>();
+export function prefixEntries(include: string[], exclude: string[], readdir?: (dir: string) => string[]): PrefixEntries {
+  const out: PrefixEntries = new Map();
   const add = (list: string[], action: number): void => {
     for (const pattern of list) {
       for (const p of expandPrefix(pattern, readdir)) {
@@ -64,16 +67,91 @@ export function prefixEntries(include: string[], exclude: string[], readdir?: (d
   return out;
 }
 
+/** enum kite_prefix_value (bpf/lib/path_wire.h) */
+export const PrefixValue = { ACTION_MASK: 0xff, BELOW: 0x100, LEN_SHIFT: 16 } as const;
+
+/**
+ * The trie's keys and values (enum kite_prefix_value): every prefix key with its action, and for every
+ * folder above a prefix a key "<folder>/" marked KITE_PREFIX_BELOW that carries the action applying
+ * there; each value holds its key's length. One lookup then tells the kernel whether a folder's
+ * decision holds for every name in it.
+ */
+export function trieEntries(include: string[], exclude: string[], readdir?: (dir: string) => string[]): { key: Buffer; value: number }[] {
+  return trieEntriesOf(prefixEntries(include, exclude, readdir));
+}
+
+/** trieEntries for given prefix entries (those of the settings, or narrowed by a pushdown: ./pushdown.ts). */
+export function trieEntriesOf(entries: PrefixEntries): { key: Buffer; value: number }[] {
+  const matcher = PrefixMatcher.of(entries);
+  const byForm = new Map<string, { key: Buffer; value: number }>();
+  const form = (key: Buffer) => key.toString('utf8', 4, 4 + key.readUInt32LE(0) / 8);
+  for (const { key, action } of entries.values()) byForm.set(form(key), { key, value: action });
+  for (const { key } of entries.values()) {
+    const f = form(key);
+    // every folder strictly above the prefix: "/", "/a/", "/a/b/" for "/a/b/c/" or "/a/b/c\0"
+    for (let i = 0; i < f.length - 1; i++) {
+      if (f.charCodeAt(i) !== 47) continue;
+      const folder = f.slice(0, i + 1);
+      const have = byForm.get(folder);
+      if (have) {
+        have.value |= PrefixValue.BELOW;
+        continue;
+      }
+      const k = Buffer.alloc(KEY_SIZE);
+      const n = k.write(folder, 4, 'utf8');
+      k.writeUInt32LE(n * 8, 0);
+      byForm.set(folder, { key: k, value: matcher.action(folder.length > 1 ? folder.slice(0, -1) : '/') | PrefixValue.BELOW });
+    }
+  }
+  for (const e of byForm.values()) e.value |= (e.key.readUInt32LE(0) / 8) << PrefixValue.LEN_SHIFT;
+  return [...byForm.values()];
+}
+
 /** Fills the loaded object's `kite_prefixes` trie. Returns how many watched prefixes there are. */
 export function applyPrefixes(obj: BpfObject, include: string[], exclude: string[]): number {
-  const entries = prefixEntries(include, exclude);
+  return writeTrie(obj, prefixEntries(include, exclude));
+}
+
+/** Fills the loaded object's `kite_prefixes` trie from prefix entries; returns how many are watched. */
+export function writeTrie(obj: BpfObject, entries: PrefixEntries): number {
   const map = obj.map('kite_prefixes');
   const value = Buffer.alloc(4);
-  let watched = 0;
-  for (const { key, action } of entries.values()) {
-    value.writeUInt32LE(action);
+  for (const { key, value: v } of trieEntriesOf(entries)) {
+    value.writeUInt32LE(v >>> 0);
     map.update(key, value);
-    if (action === PrefixAction.WATCH) watched++;
   }
-  return watched;
+  return [...entries.values()].filter((e) => e.action === PrefixAction.WATCH).length;
+}
+
+/** The watched-prefix decision of the kernel's trie, in user space: the longest prefix decides, exclude
+ * wins on equal prefixes (for records the kernel leaves undecided, bpf/file.bpf.c). */
+export class PrefixMatcher {
+  private readonly byKey = new Map<string, number>();
+
+  constructor(include: string[], exclude: string[], readdir?: (dir: string) => string[]) {
+    this.add(prefixEntries(include, exclude, readdir));
+  }
+
+  /** The matcher of given prefix entries (e.g. narrowed by a pushdown). */
+  static of(entries: PrefixEntries): PrefixMatcher {
+    const m = new PrefixMatcher([], []);
+    m.add(entries);
+    return m;
+  }
+
+  private add(entries: PrefixEntries): void {
+    for (const { key, action } of entries.values()) this.byKey.set(key.toString('utf8', 4, 4 + key.readUInt32LE(0) / 8), action);
+  }
+
+  /** enum kite_prefix_action for an absolute, normalized path, or 0 when no prefix covers it. Keys
+   * need not end at a "/" (a pushed-down `file.path.startsWith('/etc/pass')`): every length is tried. */
+  action(path: string): number {
+    const exact = this.byKey.get(`${path}\0`);
+    if (exact) return exact;
+    for (let i = path.length; i > 0; i--) {
+      const a = this.byKey.get(path.slice(0, i));
+      if (a) return a;
+    }
+    return 0;
+  }
 }

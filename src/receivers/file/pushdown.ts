@@ -11,7 +11,6 @@
  * with "." or ".." components or doubled slashes before the prefix's end ("/tmp/../etc/passwd") is
  * judged by its written form in the kernel.
  */
-import { BpfObject } from '../../bpf/object';
 import type { KernelPredicate, PushdownPlan } from '../../processors/filter/pushdown';
 import { FILE_LIMITS, PrefixAction } from './wire';
 
@@ -97,17 +96,4 @@ export function narrowPrefixEntries(entries: Map<string, PrefixEntry>, pushdown:
     out.set(key.toString('hex'), { key, action: PrefixAction.IGNORE });
   }
   return out;
-}
-
-/** Fills the loaded object's `kite_prefixes` trie; returns how many watched keys there are. */
-export function writePrefixEntries(obj: BpfObject, entries: Map<string, PrefixEntry>): number {
-  const map = obj.map('kite_prefixes');
-  const value = Buffer.alloc(4);
-  let watched = 0;
-  for (const { key, action } of entries.values()) {
-    value.writeUInt32LE(action);
-    map.update(key, value);
-    if (action === PrefixAction.WATCH) watched++;
-  }
-  return watched;
 }

@@ -7,17 +7,17 @@
  * (arguments) with its exit (result: the fd, 0, or the errno as error.type).
  */
 import { posix } from 'node:path';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readlinkSync } from 'node:fs';
 import { ComponentId, Host, KiteRecord } from '../../component/component';
 import { BootClock } from '../../bpf/clock';
 import { BpfObject, errnoName } from '../../bpf/object';
 import { BpfReceiver } from '../bpf-receiver';
 import { UserNames } from '../exec/users';
 import { FileConfig, FileOperation } from './config';
-import { applyPrefixes, prefixEntries } from './prefixes';
-import { FilePrefixPushdown, narrowPrefixEntries, takeFilePrefixes, writePrefixEntries } from './pushdown';
+import { PrefixMatcher, prefixEntries, writeTrie } from './prefixes';
+import { FilePrefixPushdown, narrowPrefixEntries, takeFilePrefixes } from './pushdown';
 import type { KernelPredicate, PushdownField, PushdownPlan } from '../../processors/filter/pushdown';
-import { decodeFile, FileOp, FileStat, FileWire, FILE_SYSCALLS, PathFlags } from './wire';
+import { decodeFile, FileOp, FileStat, FileWire, FILE_SYSCALLS, PathFlags, PrefixAction } from './wire';
 
 const EVENT_NAMES: Record<number, string> = {
   [FileOp.OPEN]: 'file.open',
@@ -28,7 +28,7 @@ const EVENT_NAMES: Record<number, string> = {
   [FileOp.TRUNCATE]: 'file.truncate',
 };
 
-/** The system calls behind each operation (one entry and one exit program each). */
+/** The system calls behind each operation (one entry and one exit program each; opens: exit only). */
 export const OPERATION_SYSCALLS: Record<FileOperation, string[]> = {
   open: ['open', 'openat', 'openat2', 'creat'],
   unlink: ['unlink', 'unlinkat'],
@@ -39,13 +39,28 @@ export const OPERATION_SYSCALLS: Record<FileOperation, string[]> = {
 };
 
 const ALL_SYSCALLS = Object.values(OPERATION_SYSCALLS).flat();
+const OPEN_SYSCALLS = new Set(OPERATION_SYSCALLS.open);
+
+/** The programs of a system call (bpf/file.bpf.c). Opens have two sets: decided at exit only on the
+ * opened file (`resolve`), or at entry on the name. */
+export function programsOf(syscall: string, resolve = true): string[] {
+  if (!OPEN_SYSCALLS.has(syscall)) return [`handle_enter_${syscall}`, `handle_exit_${syscall}`];
+  return resolve ? [`handle_exit_${syscall}`] : [`handle_named_enter_${syscall}`, `handle_named_exit_${syscall}`];
+}
 const TRACEFS_SYSCALLS = ['/sys/kernel/tracing/events/syscalls', '/sys/kernel/debug/tracing/events/syscalls'];
 
+/** System calls that may change a folder's path: with `resolve`, their exits drop the kernel's cache
+ * of unwatched folders (bpf/file.bpf.c, handle_epoch_<call>). */
+export const EPOCH_SYSCALLS = ['rename', 'renameat', 'renameat2', 'rmdir', 'unlinkat', 'mount', 'umount', 'move_mount', 'pivot_root'];
+
 /** The system calls this kernel has a tracepoint for (all of them when tracefs cannot be read). */
-function syscallsOf(ops: FileOperation[]): string[] {
-  const wanted = ops.flatMap((o) => OPERATION_SYSCALLS[o]);
+function existing(wanted: string[]): string[] {
   const dir = TRACEFS_SYSCALLS.find((d) => existsSync(d));
   return dir ? wanted.filter((s) => existsSync(`${dir}/sys_enter_${s}`)) : wanted;
+}
+
+function syscallsOf(ops: FileOperation[]): string[] {
+  return existing(ops.flatMap((o) => OPERATION_SYSCALLS[o]));
 }
 
 const O = { ACCMODE: 0o3, WRONLY: 0o1, RDWR: 0o2, CREAT: 0o100, EXCL: 0o200, TRUNC: 0o1000, APPEND: 0o2000, DIRECTORY: 0o200000, PATH: 0o10000000 } as const;
@@ -64,35 +79,75 @@ export function openIntent(flags: number): string[] {
   return out;
 }
 
+const O_PATH = 0o10000000;
+
+/**
+ * Where `path` (absolute, as process `tgid` sees it) leads in that process's root: its symbolic links
+ * and `..` resolved by the kernel (an O_PATH open through /proc/<tgid>/root, which needs no permission
+ * on the file itself). A process that has already exited is resolved in the agent's own root. When
+ * the path cannot be opened (it does not exist), `path` normalized lexically.
+ */
+export function resolveInRoot(tgid: number, path: string): string {
+  const lexical = posix.normalize(path);
+  let root = '/';
+  let through = '';
+  try {
+    root = readlinkSync(`/proc/${tgid}/root`);
+    through = `/proc/${tgid}/root`;
+  } catch {
+    // gone: its own root is no longer known
+  }
+  try {
+    const fd = openSync(through ? `${through}${path}` : path, O_PATH);
+    try {
+      const real = readlinkSync(`/proc/self/fd/${fd}`);
+      if (root === '/') return real;
+      if (real === root) return '/';
+      return real.startsWith(`${root}/`) ? real.slice(root.length) : lexical;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return lexical;
+  }
+}
+
+/** dirname and basename of an absolute, normalized path (what posix.dirname and basename give). */
+function splitPath(path: string): [string, string] {
+  const i = path.lastIndexOf('/');
+  if (i <= 0) return ['/', path.slice(i + 1)];
+  return [path.slice(0, i), path.slice(i + 1)];
+}
+
 const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 
 export class FileReceiver extends BpfReceiver {
   private readonly clock = new BootClock();
   private readonly users = new UserNames();
-  private readonly syscalls: string[];
+  private readonly programs: string[];
+  private matcher: PrefixMatcher | null = null;
+  private undecidedDropped = 0;
   /** `file.path` prefix conditions of a filter processor (./pushdown.ts). */
   private prefixPushdown: FilePrefixPushdown = { include: null, exclude: [] };
 
   constructor(id: ComponentId, host: Host, private readonly cfg: FileConfig) {
-    const syscalls = syscallsOf(cfg.operations);
+    const epoch = cfg.resolve && cfg.operations.includes('open') ? existing(EPOCH_SYSCALLS) : [];
+    const programs = [...syscallsOf(cfg.operations).flatMap((s) => programsOf(s, cfg.resolve)), ...epoch.map((s) => `handle_epoch_${s}`)];
     super(id, host, {
       object: 'file',
-      programs: syscalls.flatMap((s) => [`handle_enter_${s}`, `handle_exit_${s}`]),
+      programs,
       ringMap: 'file_events',
       statsMap: 'file_stats',
       ringBufferSize: cfg.ringBufferSize,
       filter: cfg.filter,
     });
-    this.syscalls = syscalls;
+    this.programs = programs;
   }
 
   protected override configure(obj: BpfObject): void {
-    for (const s of ALL_SYSCALLS) {
-      if (!this.syscalls.includes(s)) {
-        obj.program(`handle_enter_${s}`).setAutoload(false);
-        obj.program(`handle_exit_${s}`).setAutoload(false);
-      }
-    }
+    const wanted = new Set(this.programs);
+    const every = new Set([...ALL_SYSCALLS.flatMap((s) => [...programsOf(s, true), ...programsOf(s, false)]), ...EPOCH_SYSCALLS.map((s) => `handle_epoch_${s}`)]);
+    for (const p of every) if (!wanted.has(p)) obj.program(p).setAutoload(false);
   }
 
   protected override get ownPushdownFields(): PushdownField[] {
@@ -106,38 +161,59 @@ export class FileReceiver extends BpfReceiver {
   }
 
   protected override afterLoad(obj: BpfObject): void {
+    const settings = prefixEntries(this.cfg.include, this.cfg.exclude);
     const pushed = this.prefixPushdown.include !== null || this.prefixPushdown.exclude.length > 0;
-    const n = pushed
-      ? writePrefixEntries(obj, narrowPrefixEntries(prefixEntries(this.cfg.include, this.cfg.exclude), this.prefixPushdown))
-      : applyPrefixes(obj, this.cfg.include, this.cfg.exclude);
+    const entries = pushed ? narrowPrefixEntries(settings, this.prefixPushdown) : settings;
+    const n = writeTrie(obj, entries);
+    // records the kernel leaves undecided are judged in user space by the same entries
+    this.matcher = PrefixMatcher.of(entries);
     this.host.logger.info('watched path prefixes', { component: `receiver/${this.id.key}`, prefixes: n });
   }
 
   protected override tick(): void {
     this.clock.sync();
     const obj = this.obj;
-    if (obj?.isLoaded) this.host.stats.set(`receiver/${this.id.key}`, 'path_filtered', Number(obj.map('file_stats').sumPerCpuU64(FileStat.PATH_FILTERED)));
+    if (!obj?.isLoaded) return;
+    const kernel = Number(obj.map('file_stats').sumPerCpuU64(FileStat.PATH_FILTERED));
+    this.host.stats.set(`receiver/${this.id.key}`, 'path_filtered', kernel + this.undecidedDropped);
+    this.host.stats.set(`receiver/${this.id.key}`, 'path_filtered_user', this.undecidedDropped);
   }
 
-  protected decode(buf: Buffer, offset: number, length: number): KiteRecord | string {
+  protected decode(buf: Buffer, offset: number, length: number): KiteRecord | string | null {
     const w = decodeFile(buf, offset, length);
     if (typeof w === 'string') return w;
+    if (w.pathFlags & PathFlags.UNDECIDED) {
+      // not watched as named, but it may resolve into a watched prefix: resolve it and decide here
+      const resolved = resolveInRoot(w.tgid, w.path);
+      this.matcher ??= new PrefixMatcher(this.cfg.include, this.cfg.exclude);
+      if (this.matcher.action(resolved) !== PrefixAction.WATCH) {
+        this.undecidedDropped++;
+        return null;
+      }
+      return this.toRecord(w, resolved);
+    }
     return this.toRecord(w);
   }
 
-  toRecord(w: FileWire): KiteRecord {
-    const path = w.path ? posix.normalize(w.path) : '';
+  toRecord(w: FileWire, resolved?: string): KiteRecord {
+    const path = resolved ?? (!w.path ? '' : w.pathFlags & PathFlags.RESOLVED ? w.path : posix.normalize(w.path));
+    const [dir, name] = path ? splitPath(path) : ['', ''];
     const rec: KiteRecord = {
       time: this.clock.formatHiLo(w.ktimeHi, w.ktimeLo),
       'event.name': EVENT_NAMES[w.op]!,
       'kite.event_id': this.host.nextEventId(),
       ...this.host.resource,
       'file.path': path,
-      'file.directory': path ? posix.dirname(path) : '',
-      'file.name': path ? posix.basename(path) : '',
+      'file.directory': dir,
+      'file.name': name,
       'kite.file.syscall': FILE_SYSCALLS[w.syscall] ?? `unknown_${w.syscall}`,
     };
-    if (w.path !== path) rec['kite.file.path.unnormalized'] = w.path;
+    if (w.pathFlags & (PathFlags.RESOLVED | PathFlags.UNDECIDED)) {
+      const requested = w.pathFlags & PathFlags.RESOLVED ? w.path2 : w.path;
+      if (requested && requested !== path) rec['kite.file.path.requested'] = requested;
+    } else if (w.path !== path) {
+      rec['kite.file.path.unnormalized'] = w.path;
+    }
     if (w.pathFlags & PathFlags.RELATIVE) rec['kite.file.path.relative'] = true;
     if (w.pathFlags & PathFlags.FROM_FD) rec['kite.file.path.from_fd'] = true;
     if ((w.pathFlags | w.path2Flags) & PathFlags.TRUNCATED) rec['kite.file.path.truncated'] = true;
@@ -160,6 +236,7 @@ export class FileReceiver extends BpfReceiver {
         if (w.openFlags & AT_REMOVEDIR) rec['kite.file.directory_removed'] = true;
         break;
       case FileOp.RENAME: {
+        // path2 is the new name (for opens it is the name as given: kite.file.path.requested)
         const to = w.path2 ? posix.normalize(w.path2) : '';
         rec['kite.file.new_path'] = to;
         rec['kite.file.new_directory'] = to ? posix.dirname(to) : '';

@@ -16,7 +16,7 @@ export const FILE_SYSCALLS: Record<number, string> = {
 };
 
 /** enum kite_path_flags (bpf/lib/path_wire.h) */
-export const PathFlags = { TRUNCATED: 1, RELATIVE: 2, FROM_FD: 4, UNREADABLE: 8 } as const;
+export const PathFlags = { TRUNCATED: 1, RELATIVE: 2, FROM_FD: 4, UNREADABLE: 8, RESOLVED: 16, UNDECIDED: 32 } as const;
 
 /** enum kite_prefix_action (bpf/lib/path_wire.h) */
 export const PrefixAction = { WATCH: 1, IGNORE: 2 } as const;
@@ -96,6 +96,10 @@ function cstr(buf: Buffer, start: number, max: number): string {
 
 const OPS = new Set<number>(Object.values(FileOp));
 
+/** A little-endian 64-bit integer as a number, without a BigInt (exact up to 2^53). */
+const u64 = (buf: Buffer, at: number): number => buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 0x100000000;
+const s64 = (buf: Buffer, at: number): number => buf.readUInt32LE(at) + buf.readInt32LE(at + 4) * 0x100000000;
+
 export function decodeFile(buf: Buffer, off: number, len: number): FileWire | string {
   if (len < FILE_EVENT.size) return 'short_record';
   const op = buf.readUInt16LE(off);
@@ -117,9 +121,9 @@ export function decodeFile(buf: Buffer, off: number, len: number): FileWire | st
     euid: buf.readUInt32LE(off + 28),
     gid: buf.readUInt32LE(off + 32),
     egid: buf.readUInt32LE(off + 36),
-    cgroupId: Number(buf.readBigUInt64LE(off + 40)),
-    ret: Number(buf.readBigInt64LE(off + 48)),
-    length: Number(buf.readBigInt64LE(off + 56)),
+    cgroupId: u64(buf, off + 40),
+    ret: s64(buf, off + 48),
+    length: s64(buf, off + 56),
     openFlags: buf.readUInt32LE(off + 64),
     mode: buf.readUInt32LE(off + 68),
     ownerUid: buf.readUInt32LE(off + 72),
