@@ -167,6 +167,7 @@ static __always_inline int file_exit(struct trace_event_raw_sys_exit *ctx, __u16
 	if (size > sizeof(*r))
 		return 0;
 	kite_fill_header(&e->hdr, a.op, size);
+	kite_set_exec_seq(&e->hdr, (struct task_struct *)bpf_get_current_task());
 	kite_output(&file_events, &file_stats, r, size);
 	return 0;
 }

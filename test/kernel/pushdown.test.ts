@@ -9,11 +9,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KITE } from '../helpers/paths';
 import { buildTestProgram, waitFor } from '../helpers/kernel';
+import { readRecordLines } from '../helpers/events';
 
 const trigger = buildTestProgram('trigger');
 
@@ -35,7 +36,7 @@ async function runAgent(yaml: string, body: (out: string) => Promise<void>): Pro
   return err.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
-const records = (out: string) => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+const records = (out: string) => readRecordLines(out);
 
 test('a comm condition heading the pipeline is enforced in the kernel: same records, no user-space drops', async () => {
   const tag = `kite-${randomUUID()}`;

@@ -16,6 +16,7 @@ import { UserNames } from '../exec/users';
 import { FileConfig, FileOperation } from './config';
 import { applyPrefixes } from './prefixes';
 import { decodeFile, FileOp, FileStat, FileWire, FILE_SYSCALLS, PathFlags } from './wire';
+import { addExecSeq } from '../wire-header';
 
 const EVENT_NAMES: Record<number, string> = {
   [FileOp.OPEN]: 'file.open',
@@ -171,6 +172,7 @@ export class FileReceiver extends BpfReceiver {
     const user = this.users.user(w.euid);
     if (user !== undefined) rec['process.user.name'] = user;
     rec['kite.cgroup.id'] = w.cgroupId;
+    addExecSeq(rec, w.execSeq);
     return rec;
   }
 }
