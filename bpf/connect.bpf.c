@@ -75,6 +75,8 @@ struct conn_start {
 	__u32 tgid;
 	__u32 uid;
 	__u32 gid;
+	__u16 exec_seq; /* of the connecting task: kite_event_header.exec_seq */
+	__u8 _pad[6];
 	char comm[CONNECT_COMM_LEN];
 };
 
@@ -179,9 +181,11 @@ static __always_inline void fill_current(struct connect_event *e)
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 }
 
-static __always_inline void emit(struct connect_event *e, __u16 op)
+/* `exec_seq`: the acting task's (kite_exec_seq_of), or 0 where there is no acting task to read. */
+static __always_inline void emit(struct connect_event *e, __u16 op, __u16 exec_seq)
 {
 	kite_fill_header(&e->hdr, op, sizeof(*e));
+	e->hdr.exec_seq = exec_seq;
 	kite_output(&connect_events, &connect_stats, e, sizeof(*e));
 }
 
@@ -202,6 +206,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 			return 0;
 		struct conn_start st = { .ktime = bpf_ktime_get_boot_ns() };
 		fill_current(e);
+		st.exec_seq = kite_exec_seq_of((struct task_struct *)bpf_get_current_task());
 		st.pid = e->pid;
 		st.tgid = e->tgid;
 		st.uid = e->uid;
@@ -228,6 +233,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	__builtin_memcpy(e->comm, st->comm, sizeof(e->comm));
 	e->protocol = KITE_IPPROTO_TCP;
 	e->duration_ns = bpf_ktime_get_boot_ns() - st->ktime;
+	__u16 exec_seq = st->exec_seq;
 	bpf_map_delete_elem(&connect_pending, &key);
 	if (newstate == TCP_ESTABLISHED) {
 		e->result = CONNECT_RESULT_ESTABLISHED;
@@ -245,7 +251,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		else
 			e->result = CONNECT_RESULT_ABORTED;
 	}
-	emit(e, KITE_OP_NET_CONNECT);
+	emit(e, KITE_OP_NET_CONNECT, exec_seq);
 	return 0;
 }
 
@@ -275,7 +281,7 @@ static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
 	fill_current(e);
 	e->protocol = KITE_IPPROTO_TCP;
 	e->result = CONNECT_RESULT_ESTABLISHED;
-	emit(e, KITE_OP_NET_ACCEPT);
+	emit(e, KITE_OP_NET_ACCEPT, kite_exec_seq_of(t));
 	return 0;
 }
 
@@ -324,7 +330,7 @@ static __always_inline int udp_dest(struct bpf_sock_addr *ctx, __u16 family, __u
 	struct bpf_sock *sk = ctx->sk;
 	if (sk)
 		e->local_port = sk->src_port;
-	emit(e, KITE_OP_NET_UDP);
+	emit(e, KITE_OP_NET_UDP, 0); /* cgroup socket hooks cannot read the task */
 	return 1;
 }
 

@@ -241,6 +241,7 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (size > sizeof(*s))
 		return 0;
 	kite_fill_header(&e->hdr, KITE_OP_PROCESS_EXEC, size);
+	kite_set_exec_seq(&e->hdr, p);
 	kite_output(&exec_events, &exec_stats, s, size);
 	return 0;
 }
@@ -265,6 +266,7 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	fill_task(e, child);
 	e->ppid = BPF_CORE_READ(parent, tgid);
 	kite_fill_header(&e->hdr, KITE_OP_PROCESS_FORK, sizeof(*e));
+	kite_set_exec_seq(&e->hdr, child);
 	kite_output(&exec_events, &exec_stats, e, sizeof(*e));
 	return 0;
 }
@@ -284,6 +286,7 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 	fill_task(e, p);
 	e->exit_code = BPF_CORE_READ(p, exit_code);
 	kite_fill_header(&e->hdr, KITE_OP_PROCESS_EXIT, sizeof(*e));
+	kite_set_exec_seq(&e->hdr, p);
 	kite_output(&exec_events, &exec_stats, e, sizeof(*e));
 	return 0;
 }

@@ -155,6 +155,7 @@ static __always_inline int file_emit(struct file_record *r, struct task_struct *
 	if (size > sizeof(*r))
 		return 0;
 	kite_fill_header(&e->hdr, a->op, size);
+	kite_set_exec_seq(&e->hdr, t);
 	kite_output(&file_events, &file_stats, r, size);
 	return 0;
 }

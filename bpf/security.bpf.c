@@ -630,6 +630,7 @@ static __always_inline int security_exit(struct trace_event_raw_sys_exit *ctx, _
 	}
 	BPF_CORE_READ_STR_INTO(&e->comm, t, comm);
 	kite_fill_header(&e->hdr, op_of(kind), sizeof(*e));
+	kite_set_exec_seq(&e->hdr, t);
 	kite_output(&security_events, &security_stats, e, sizeof(*e));
 out:
 	bpf_map_delete_elem(&security_pending, &pid_tgid);

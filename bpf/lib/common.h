@@ -29,11 +29,16 @@ enum kite_op {
 	KITE_OP_BENCH_OPEN = 100,
 };
 
+#define KITE_EXEC_SEQ_KNOWN 0x8000
+
 /* Every record starts with this header. `size` is the whole record, header included. */
 struct kite_event_header {
 	__u16 op;      /* enum kite_op */
 	__u16 size;
-	__u32 cpu;
+	__u16 cpu;
+	__u16 exec_seq; /* KITE_EXEC_SEQ_KNOWN | low 15 bits of the acting task's self_exec_id (bumped by
+			 * every exec), or 0 when the record has no acting task: lets user space tell a
+			 * record that follows an exec from the exec record, which travels in another ring */
 	__u64 ktime;   /* bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME, nanoseconds */
 };
 

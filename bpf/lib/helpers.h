@@ -4,6 +4,7 @@
 #define KITE_HELPERS_H
 
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include "common.h"
 
 /* Puts a wire type into the object's BTF (as a .bss pointer nobody uses), so that the layout test
@@ -31,7 +32,20 @@ static __always_inline void kite_fill_header(struct kite_event_header *h, __u16 
 	h->op = op;
 	h->size = (__u16)size;
 	h->cpu = bpf_get_smp_processor_id();
+	h->exec_seq = 0;
 	h->ktime = bpf_ktime_get_boot_ns();
+}
+
+/* Stamps the header with the exec generation of `t`, the task the record is about (see
+ * kite_event_header.exec_seq). Threads share it; a forked child starts with its parent's. */
+static __always_inline __u16 kite_exec_seq_of(struct task_struct *t)
+{
+	return KITE_EXEC_SEQ_KNOWN | (__u16)(BPF_CORE_READ(t, self_exec_id) & 0x7fff);
+}
+
+static __always_inline void kite_set_exec_seq(struct kite_event_header *h, struct task_struct *t)
+{
+	h->exec_seq = kite_exec_seq_of(t);
 }
 
 /* Copies `size` bytes of `data` to `ring`; counts the record as emitted or as lost (ring full). */

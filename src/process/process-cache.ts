@@ -28,6 +28,10 @@ export interface ProcEntry {
   childAncestry: Ancestry | undefined;
   /** Approximate bytes held by this entry's strings. */
   bytes: number;
+  /** The exec generation (kite.process.exec_seq) of the program this entry describes, once known. */
+  execSeq?: number;
+  /** The program the process ran before its last exec (for late records of it), when known. */
+  previous?: { path: string; args: string[]; cmdline: string; execId: string; execSeq: number };
 }
 
 /** A process's ancestors, parent first, as lists shared by every record of the process (never modified). */

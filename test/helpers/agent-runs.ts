@@ -4,11 +4,12 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KITE } from './paths';
 import { waitFor } from './kernel';
+import { readRecordLines } from './events';
 
 export async function runAgent(yaml: string, body: (out: string) => Promise<void>): Promise<Record<string, unknown>[]> {
   const dir = mkdtempSync(join(tmpdir(), 'kite-pd-'));
@@ -28,7 +29,8 @@ export async function runAgent(yaml: string, body: (out: string) => Promise<void
   return err.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
 
-export const records = (out: string) => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+/** The records the file exporter wrote so far (whole lines only). */
+export const records = (out: string): Record<string, unknown>[] => readRecordLines(out);
 
 /** Runs the same workload with the filter's pushdown on and off; returns both runs' records and final counters. */
 export async function onAndOff(yaml: (pushdown: boolean) => string, workload: () => Promise<void>): Promise<{ on: Run; off: Run }> {

@@ -1,5 +1,6 @@
 /** Synthetic security records with known, unique ids, for exporter tests and benchmarks. */
 import { KiteRecord } from '../../src/component/component';
+import { readFileSync } from 'node:fs';
 
 const KINDS = ['process.exec', 'process.exit', 'file.open', 'network.connect', 'dns.query'] as const;
 
@@ -39,4 +40,18 @@ export function makeRecord(run: string, i: number): KiteRecord {
 
 export function makeRecords(run: string, n: number, from = 0): KiteRecord[] {
   return Array.from({ length: n }, (_, k) => makeRecord(run, from + k));
+}
+
+/**
+ * The records in an NDJSON file written by the `file` exporter, which may be writing a line right now:
+ * only whole lines count. An absent file has none.
+ */
+export function readRecordLines(path: string): KiteRecord[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l) as KiteRecord);
 }

@@ -7,12 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KITE, ROOT } from '../helpers/paths';
 import { bpfIdsOf, buildTestProgram, waitFor, waitUnloaded } from '../helpers/kernel';
 import { createNetPair, spawnIn } from '../helpers/netpair';
+import { readRecordLines } from '../helpers/events';
 
 const NOBODY = 65534;
 
@@ -29,7 +30,7 @@ test('kite run with file and connect: reads of /etc/shadow and /etc/passwd by no
   try {
     await waitFor(() => (err.includes('"msg":"ready"') ? true : agent.exitCode !== null ? (() => { throw new Error(`agent exited: ${err}`); })() : undefined), 20000, 'the ready line');
     const ids = bpfIdsOf(agent.pid!);
-    const records = (): Record<string, unknown>[] => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : []);
+    const records = (): Record<string, unknown>[] => readRecordLines(out);
 
     const cat = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '/bin/cat', '/etc/shadow', '/etc/passwd'], { stdio: 'ignore' });
     await once(cat, 'exit');

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KITE, ROOT } from '../helpers/paths';
 import { waitFor } from '../helpers/kernel';
+import { readRecordLines } from '../helpers/events';
 
 /** The capabilities named in the first column of docs/capabilities.md's table. */
 export function documentedCapabilities(): string[] {
@@ -46,7 +47,7 @@ test('as nobody with exactly the documented capabilities: exec records with pre-
     const exitEarly = once(early, 'exit');
     early.kill('SIGTERM');
     await exitEarly;
-    const records = () => readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const records = () => readRecordLines(out);
     const rec = await waitFor(() => records().find((r) => r['process.pid'] === echo.pid && r['event.name'] === 'process.exec'), 2000, 'the echo exec');
     assert.deepEqual(rec['process.command_args'], ['/bin/echo', echoTag]);
     const ex = await waitFor(() => records().find((r) => r['process.pid'] === early.pid && r['event.name'] === 'process.exit'), 2000, 'the exit of the earlier root process');

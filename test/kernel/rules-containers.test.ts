@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KiteRecord } from '../../src/component/component';
@@ -23,6 +23,7 @@ import { createHost, Service } from '../../src/pipeline/service';
 import { createRegistry } from '../../src/registry';
 import { buildBusyboxImage, PODMAN_RUN, runContainer, unifiedCgroupRoot } from '../helpers/containers';
 import { ms, waitFor } from '../helpers/kernel';
+import { readRecordLines } from '../helpers/events';
 
 const TAG = `kite-rules-ctr-${randomUUID().slice(0, 8)}`;
 const IMAGE = `localhost/kite-test-rules:${TAG}`;
@@ -61,7 +62,7 @@ async function podman(args: string[]): Promise<number | null> {
 
 function records(): KiteRecord[] {
   if (!existsSync(out)) return [];
-  return readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as KiteRecord);
+  return readRecordLines(out);
 }
 
 const tagged = (suffix: string) => (r: KiteRecord): boolean => String(r['process.command_line'] ?? '').endsWith(`${TAG}-${suffix}`);

@@ -32,6 +32,7 @@ import { BPF_DIR, KITE, ROOT } from '../helpers/paths';
 import { BpfObject } from '../../src/bpf/object';
 import { ALL_TRACEPOINTS, MODULE_LOAD_PROGRAM, tracefsEvents } from '../../src/receivers/security/syscalls';
 import { bpfIdsOf, buildTestProgram, waitFor, waitUnloaded } from '../helpers/kernel';
+import { readRecordLines } from '../helpers/events';
 
 const NOBODY = 65534;
 let tool: string;
@@ -612,7 +613,7 @@ test('the agent as nobody with exactly the documented capabilities (docs/capabil
     await waitFor(() => (err.includes('"msg":"ready"') ? true : agent.exitCode !== null ? (() => { throw new Error(err); })() : undefined), 15000, 'ready');
     const port = await freePort();
     const { pid } = await run(tool, ['listen', String(port)]);
-    const records = (): KiteRecord[] => (existsSync(out) ? readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as KiteRecord) : []);
+    const records = (): KiteRecord[] => readRecordLines(out);
     const rec = await waitFor(() => records().find((r) => r['process.pid'] === pid && r['kite.syscall'] === 'listen'), 3000, 'the listen, through the agent');
     assert.equal(rec['network.local.port'], port);
     assert.equal(rec['event.name'], 'network.listen');

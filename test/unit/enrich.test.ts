@@ -11,7 +11,7 @@ import { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lastValueFrom, from, toArray } from 'rxjs';
+import { lastValueFrom, from, toArray, Subject, VirtualTimeScheduler } from 'rxjs';
 import { KiteRecord, parseComponentId } from '../../src/component/component';
 import { EnrichConfig } from '../../src/processors/enrich/config';
 import { EnrichProcessor } from '../../src/processors/enrich/processor';
@@ -42,7 +42,7 @@ function fakeProc(pid: number, p: FakeProc): void {
 function config(over: Partial<EnrichConfig> = {}): EnrichConfig {
   return {
     ancestryDepth: 4, maxProcesses: 1000, maxTableBytes: 1 << 20, exitedTtlMs: 30_000, hashExecutables: false, maxHashFileBytes: 1 << 20,
-    containerUsers: true, kubeletEndpoint: '', kubeletPollMs: 1000, criEndpoint: '', criPollMs: 1000, procRoot: root, seed: true, ...over,
+    containerUsers: true, kubeletEndpoint: '', kubeletPollMs: 1000, criEndpoint: '', criPollMs: 1000, execWaitMs: 50, maxHeldRecords: 8192, procRoot: root, seed: true, ...over,
   };
 }
 
@@ -251,4 +251,65 @@ test('the process table stays within its bounds; exited processes expire', () =>
   assert.ok(t.get(last), 'kept within the ttl');
   t.sweep(15);
   assert.equal(t.get(last), undefined, 'forgotten after it');
+});
+
+test('a record that follows an exec waits for the exec record (another ring) and names the new program; a late one names the old', async () => {
+  const host = testHost();
+  const p = processor({}, host);
+  await p.start();
+  const seq = (n: number, name = 'file.open', extra: Record<string, string> = {}) =>
+    rec(name, 't', { 'process.pid': 200, 'kite.process.exec_seq': n, ...extra });
+  const out = await run(p, [
+    seq(3),                                                                    // learns nginx's generation
+    seq(4, 'file.open', { 'file.path': '/etc/shadow' }),                       // after an exec not seen yet: held
+    rec('process.exec', 't', { 'process.pid': 200, 'process.parent_pid': 100, 'kite.process.exec_seq': 4,
+      'process.executable.path': '/usr/bin/cat', 'process.command_args': ['cat', '/etc/shadow'], 'kite.process.exec_id': 'E-cat' }),
+    seq(3, 'file.open', { 'file.path': '/etc/nginx/nginx.conf' }),            // late record of nginx
+  ]);
+  await p.shutdown();
+  assert.deepEqual(out.map((r) => [r['event.name'], r['process.executable.path']]), [
+    ['file.open', '/usr/sbin/nginx'],
+    ['process.exec', '/usr/bin/cat'],
+    ['file.open', '/usr/bin/cat'],
+    ['file.open', '/usr/sbin/nginx'],
+  ]);
+  assert.equal(out[2]!['file.path'], '/etc/shadow');
+  assert.equal(out[2]!['kite.process.exec_id'], 'E-cat');
+  assert.equal(out[3]!['process.command_line'], 'nginx: master process');
+  const c = host.stats.snapshot()['processor/enrich']!;
+  assert.equal(c['exec_wait.held'], 1);
+  assert.equal(c['exec_wait.timeout'], undefined);
+  assert.equal(c.received, 4);
+  assert.equal(c.emitted, 4);
+});
+
+test('exec_wait: a held record is released after the wait when its exec record never comes (lost), and the held set is bounded', async () => {
+  const host = testHost();
+  const vts = new VirtualTimeScheduler();
+  const p = new EnrichProcessor(parseComponentId('enrich')!, host, config({ execWaitMs: 50, maxHeldRecords: 16 }), {
+    identity: { hostName: 'node-1', hostId: 'machine-1', bootId: 'boot-1', kernelRelease: '6.1.0' },
+    hostUsers: { user: () => undefined, group: () => undefined }, scheduler: vts,
+  });
+  await p.start();
+  const input = new Subject<KiteRecord>();
+  const out: KiteRecord[] = [];
+  let done = false;
+  input.pipe(p.operator()).subscribe({ next: (r) => out.push(r), complete: () => { done = true; } });
+  input.next(rec('file.open', 't', { 'process.pid': 200, 'kite.process.exec_seq': 7 }));
+  input.next(rec('file.open', 't', { 'process.pid': 200, 'kite.process.exec_seq': 8 }));
+  assert.equal(out.length, 1, 'the second waits for an exec record');
+  vts.flush();
+  assert.equal(out.length, 2, 'released after exec_wait');
+  assert.equal(out[1]!['process.executable.path'], '/usr/sbin/nginx', 'with what is known');
+  for (let i = 0; i < 20; i++) input.next(rec('file.open', 't', { 'process.pid': 200, 'kite.process.exec_seq': 9 }));
+  assert.ok(out.length >= 2 + 4, 'beyond max_held_records the oldest are released at once');
+  input.complete();
+  assert.ok(done);
+  assert.equal(out.length, 22, 'completion releases the rest: nothing lost');
+  await p.shutdown();
+  const c = host.stats.snapshot()['processor/enrich']!;
+  assert.equal(c['exec_wait.timeout'], 1);
+  assert.ok((c['exec_wait.overflow'] ?? 0) > 0);
+  assert.equal(c.received, 22);
+  assert.equal(c.emitted, 22);
 });

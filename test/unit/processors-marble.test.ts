@@ -22,7 +22,7 @@ const id = (k: string) => parseComponentId(k)!;
 function enrich(host = testHost(), scheduler?: TestScheduler): EnrichProcessor {
   return new EnrichProcessor(id('enrich'), host, {
     ancestryDepth: 4, maxProcesses: 1000, maxTableBytes: 1 << 20, exitedTtlMs: 10, hashExecutables: false, maxHashFileBytes: 1 << 20,
-    containerUsers: true, kubeletEndpoint: '', kubeletPollMs: 1000, criEndpoint: '', criPollMs: 1000, procRoot: '/nonexistent-proc', seed: false,
+    containerUsers: true, kubeletEndpoint: '', kubeletPollMs: 1000, criEndpoint: '', criPollMs: 1000, execWaitMs: 50, maxHeldRecords: 8192, procRoot: '/nonexistent-proc', seed: false,
   }, { scheduler, identity: { hostName: 'h', hostId: 'mid', bootId: 'boot', kernelRelease: '6.1' }, hostUsers: { user: () => undefined, group: () => undefined } });
 }
 

@@ -8,6 +8,8 @@ export const DEFAULT_EXITED_TTL = '30s';
 export const DEFAULT_MAX_HASH_FILE_SIZE = '64MiB';
 export const DEFAULT_KUBELET_POLL_INTERVAL = '30s';
 export const DEFAULT_CRI_POLL_INTERVAL = '10s';
+export const DEFAULT_EXEC_WAIT = '50ms';
+export const DEFAULT_MAX_HELD_RECORDS = 8192;
 
 export interface EnrichRawConfig {
   ancestry_depth: number;
@@ -21,6 +23,8 @@ export interface EnrichRawConfig {
   kubelet_poll_interval: string | number;
   cri_endpoint: string;
   cri_poll_interval: string | number;
+  exec_wait: string | number;
+  max_held_records: number;
 }
 
 export interface EnrichConfig {
@@ -35,6 +39,8 @@ export interface EnrichConfig {
   kubeletPollMs: number;
   criEndpoint: string;
   criPollMs: number;
+  execWaitMs: number;
+  maxHeldRecords: number;
   /** Where /proc is (tests); not a YAML option. */
   procRoot: string;
   /** Seed the table from /proc at start (tests turn it off); not a YAML option. */
@@ -97,6 +103,16 @@ export const enrichSchema = {
     format: duration({ min: 500, max: 3_600_000 }),
     default: DEFAULT_CRI_POLL_INTERVAL,
   },
+  exec_wait: {
+    doc: "Longest time a record that follows an exec (file, security) waits for the exec record, which the kernel sends through another ring buffer, so that it names the new program, not the old one. Records know this from kite.process.exec_seq; they wait only in that case (counted as exec_wait.held, and exec_wait.timeout when the exec record did not come in time). 0 turns waiting off.",
+    format: duration({ min: 0, max: 10_000 }),
+    default: DEFAULT_EXEC_WAIT,
+  },
+  max_held_records: {
+    doc: 'Most records waiting for an exec record at once (see exec_wait); beyond it the oldest are released without waiting (counted as exec_wait.overflow).',
+    format: integer({ min: 16, max: 1_048_576 }),
+    default: DEFAULT_MAX_HELD_RECORDS,
+  },
 };
 
 export function toEnrichConfig(raw: EnrichRawConfig): EnrichConfig {
@@ -112,6 +128,8 @@ export function toEnrichConfig(raw: EnrichRawConfig): EnrichConfig {
     kubeletPollMs: durationMs(raw.kubelet_poll_interval),
     criEndpoint: raw.cri_endpoint ?? '',
     criPollMs: durationMs(raw.cri_poll_interval ?? DEFAULT_CRI_POLL_INTERVAL),
+    execWaitMs: durationMs(raw.exec_wait),
+    maxHeldRecords: raw.max_held_records,
     procRoot: '/proc',
     seed: true,
   };

@@ -7,7 +7,9 @@
  * counted as a cache miss, and added to later records.
  *
  * Counters (processor/<id>): received, emitted, cache_miss.{process,parent,cgroup,container_users,hash},
- * table_evicted, lookups_failed, hash_computed, hash_skipped.too_large; levels, every second:
+ * table_evicted, lookups_failed, hash_computed, hash_skipped.too_large,
+ * exec_wait.{held,timeout,overflow} (records held for an exec record: see exec_wait; held records are
+ * emitted later, so received = emitted still holds once they are released); levels, every second:
  * process_table_size (entries), process_table_exited (entries of exited processes kept for late
  * events) and process_table_bytes.
  */
@@ -16,7 +18,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { hostname, release } from 'node:os';
-import { asyncScheduler, Observable, OperatorFunction, SchedulerLike } from 'rxjs';
+import { asyncScheduler, Observable, OperatorFunction, SchedulerLike, Subscription } from 'rxjs';
 import { AttrValue, ComponentId, Host, KiteRecord, Processor } from '../../component/component';
 import { BootClock } from '../../bpf/clock';
 import { CgroupInfo, parseCgroupPath } from '../../process/cgroup';
@@ -102,7 +104,12 @@ export class EnrichProcessor implements Processor {
   private readonly missContainerUsers: Counter;
   private readonly missHash: Counter;
   private readonly lookupsFailed: Counter;
+  private readonly execWaitHeld: Counter;
+  private readonly execWaitTimeout: Counter;
+  private readonly execWaitOverflow: Counter;
   private started = false;
+  /** Whether process.exec/fork records come through (the pipeline has an exec receiver). */
+  private seesProcessEvents = false;
 
   constructor(id: ComponentId, private readonly host: Host, private readonly cfg: EnrichConfig, deps: EnrichDeps = {}) {
     this.scheduler = deps.scheduler ?? asyncScheduler;
@@ -113,6 +120,9 @@ export class EnrichProcessor implements Processor {
     this.missContainerUsers = this.counters.counter('cache_miss.container_users');
     this.missHash = this.counters.counter('cache_miss.hash');
     this.lookupsFailed = this.counters.counter('lookups_failed');
+    this.execWaitHeld = this.counters.counter('exec_wait.held');
+    this.execWaitTimeout = this.counters.counter('exec_wait.timeout');
+    this.execWaitOverflow = this.counters.counter('exec_wait.overflow');
     this.table = new ProcessCache({ maxEntries: cfg.maxProcesses, maxBytes: cfg.maxTableBytes, exitedTtlMs: cfg.exitedTtlMs });
     this.counters.levels = () => ({
       process_table_size: this.table.size,
@@ -288,27 +298,102 @@ export class EnrichProcessor implements Processor {
   operator(): OperatorFunction<KiteRecord, KiteRecord> {
     return (source) => new Observable<KiteRecord>((sub) => {
       const c = this.counters;
+      const waitMs = this.cfg.execWaitMs;
+      /**
+       * Records of a process that has exec'd while its exec record has not come yet (the exec record
+       * travels in the exec receiver's ring, the others in their own), per pid in arrival order, each
+       * group with the timer that releases it anyway after exec_wait.
+       */
+      const waiting = new Map<number, { records: KiteRecord[]; timer: Subscription }>();
+      let held = 0;
+      const emit = (r: KiteRecord): void => {
+        const out = this.enrich(r);
+        c.emitted++;
+        sub.next(out);
+      };
+      const release = (pid: number): void => {
+        const w = waiting.get(pid);
+        if (!w) return;
+        waiting.delete(pid);
+        w.timer.unsubscribe();
+        held -= w.records.length;
+        for (const r of w.records) emit(r);
+      };
+      const hold = (pid: number, r: KiteRecord): void => {
+        let w = waiting.get(pid);
+        if (!w) {
+          w = { records: [], timer: this.scheduler.schedule(() => { this.execWaitTimeout.n++; release(pid); }, waitMs) };
+          waiting.set(pid, w);
+        }
+        w.records.push(r);
+        held++;
+        this.execWaitHeld.n++;
+        while (held > this.cfg.maxHeldRecords) {
+          const oldest = waiting.keys().next().value as number;
+          this.execWaitOverflow.n += waiting.get(oldest)!.records.length;
+          release(oldest);
+        }
+      };
       const s = source.subscribe({
         next: (r) => {
           c.received++;
-          const out = this.enrich(r);
-          c.emitted++;
-          sub.next(out);
+          const pid = r['process.pid'];
+          if (waitMs > 0 && typeof pid === 'number') {
+            const ev = r['event.name'];
+            if (ev === 'process.exec' || ev === 'process.fork') {
+              this.seesProcessEvents = true;
+              emit(r);
+              release(pid);
+              return;
+            }
+            if (ev === 'process.exit') {
+              release(pid);
+            } else if (waiting.has(pid) || this.followsUnseenExec(r, pid)) {
+              hold(pid, r);
+              return;
+            }
+          }
+          emit(r);
         },
         error: (e) => {
+          for (const pid of [...waiting.keys()]) release(pid);
           c.publish();
           sub.error(e);
         },
         complete: () => {
+          for (const pid of [...waiting.keys()]) release(pid);
           c.publish();
           sub.complete();
         },
       });
       return () => {
         s.unsubscribe();
+        for (const w of waiting.values()) w.timer.unsubscribe();
+        waiting.clear();
         c.publish();
       };
     });
+  }
+
+  /**
+   * Whether `r` was made by a program of `pid` newer than the one the table knows: its exec generation
+   * (kite.process.exec_seq, 15 bits, bumped by every exec) is ahead of the entry's, or the process is not
+   * in the table yet while process records flow through this pipeline. Learns the
+   * generation of entries seeded from /proc from their first record.
+   */
+  private followsUnseenExec(r: KiteRecord, pid: number): boolean {
+    const seq = r['kite.process.exec_seq'];
+    if (typeof seq !== 'number') return false;
+    const e = this.table.get(pid);
+    // not known at all: its fork or exec record is probably still in the exec ring (when the pipeline
+    // has an exec receiver: it has sent process records before)
+    if (!e) return this.seesProcessEvents;
+    if (e.execSeq === undefined) {
+      e.execSeq = seq;
+      return false;
+    }
+    const ahead = (seq - e.execSeq) & 0x7fff;
+    return ahead > 0 && ahead < 0x4000;
   }
 
   /**
@@ -364,18 +449,22 @@ export class EnrichProcessor implements Processor {
     }
 
     if (e) {
-      if (out['process.executable.path'] === undefined && e.path) {
-        out['process.executable.path'] = e.path;
-        out['process.executable.name'] = basename(e.path);
+      // a late record of the program the process ran before its last exec: describe that program
+      const seq = r['kite.process.exec_seq'];
+      const prev = e.previous;
+      const img = prev && typeof seq === 'number' && seq === prev.execSeq && seq !== e.execSeq ? prev : e;
+      if (out['process.executable.path'] === undefined && img.path) {
+        out['process.executable.path'] = img.path;
+        out['process.executable.name'] = basename(img.path);
       }
-      if (out['process.command_line'] === undefined && e.args.length) {
-        out['process.command_args'] = e.args;
-        out['process.command_line'] = e.cmdline;
+      if (out['process.command_line'] === undefined && img.args.length) {
+        out['process.command_args'] = img.args;
+        out['process.command_line'] = img.cmdline;
       }
-      if (out['kite.process.exec_id'] === undefined) out['kite.process.exec_id'] = e.execId;
+      if (out['kite.process.exec_id'] === undefined) out['kite.process.exec_id'] = img.execId;
       if (out['process.creation.time'] === undefined && e.startNs !== undefined) out['process.creation.time'] = this.clock.formatNs(e.startNs);
       if (this.hasher) {
-        if (e.hash) out['process.executable.hash.sha256'] = e.hash;
+        if (img !== e) { /* the hash is the current program's */ } else if (e.hash) out['process.executable.hash.sha256'] = e.hash;
         else this.missHash.n++;
       }
     }
@@ -399,7 +488,10 @@ export class EnrichProcessor implements Processor {
     const e: ProcEntry = {
       pid, ppid, path, args, cmdline: typeof r['process.command_line'] === 'string' ? r['process.command_line'] : args.join(' '),
       execId: typeof given === 'string' ? given : this.fallbackExecId(r, pid),
-      startNs: old?.startNs, exitedAt: 0, cgroup: old?.cgroup, cgroupId: old?.cgroupId, hash: undefined, childAncestry: undefined, bytes: entryBytes(path, args),
+      startNs: old?.startNs, exitedAt: 0, cgroup: old?.cgroup, cgroupId: old?.cgroupId, hash: undefined, childAncestry: undefined,
+      bytes: entryBytes(path, args) + (old && old.execSeq !== undefined ? entryBytes(old.path, old.args) : 0),
+      execSeq: seqOf(r),
+      previous: old && old.execSeq !== undefined ? { path: old.path, args: old.args, cmdline: old.cmdline, execId: old.execId, execSeq: old.execSeq } : undefined,
     };
     this.table.set(e);
     if (this.hasher) this.requestHash(pid);
@@ -417,6 +509,7 @@ export class EnrichProcessor implements Processor {
       execId: typeof given === 'string' ? given : this.fallbackExecId(r, pid),
       startNs: undefined, exitedAt: 0, cgroup: parent?.cgroup, cgroupId: parent?.cgroupId, hash: parent?.path === path ? parent?.hash : undefined, childAncestry: undefined,
       bytes: entryBytes(path, args),
+      execSeq: seqOf(r),
     };
     this.table.set(e);
     return e;
@@ -541,4 +634,10 @@ function setName(out: KiteRecord, key: string, names: Map<number, string>, id: A
   if (typeof id !== 'number') return;
   const n = names.get(id);
   if (n !== undefined) out[key] = n;
+}
+
+/** A record's exec generation (kite.process.exec_seq), when the kernel stamped one. */
+function seqOf(r: KiteRecord): number | undefined {
+  const v = r['kite.process.exec_seq'];
+  return typeof v === 'number' ? v : undefined;
 }

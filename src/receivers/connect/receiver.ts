@@ -14,6 +14,7 @@ import { UserNames } from '../exec/users';
 import { ConnectConfig } from './config';
 import { prefixKey } from './peers';
 import { AF_INET, CONNECT_RESULTS, ConnectStat, ConnectWire, decodeConnect, NetOp, PeerAction } from './wire';
+import { addExecSeq } from '../wire-header';
 
 const EVENT_NAMES: Record<number, string> = { [NetOp.CONNECT]: 'network.connect', [NetOp.ACCEPT]: 'network.accept', [NetOp.UDP]: 'network.udp' };
 const CGROUP_PROGRAMS = ['handle_connect4', 'handle_connect6', 'handle_sendmsg4', 'handle_sendmsg6'];
@@ -159,6 +160,7 @@ export class ConnectReceiver extends BpfReceiver {
     const user = this.users.user(w.uid);
     if (user !== undefined) rec['process.user.name'] = user;
     rec['kite.cgroup.id'] = w.cgroupId;
+    addExecSeq(rec, w.execSeq);
     return rec;
   }
 }

@@ -47,6 +47,8 @@ export const CONNECT_EVENT = {
 
 export interface ConnectWire {
   op: number;
+  /** hdr.exec_seq, raw (see addExecSeq in ../wire-header). */
+  execSeq: number;
   ktimeHi: number;
   ktimeLo: number;
   pid: number;
@@ -105,6 +107,7 @@ export function decodeConnect(buf: Buffer, off: number, len: number): ConnectWir
   if (family !== AF_INET && family !== AF_INET6) return 'bad_family';
   return {
     op,
+    execSeq: buf.readUInt16LE(off + 6),
     ktimeLo: buf.readUInt32LE(off + 8),
     ktimeHi: buf.readUInt32LE(off + 12),
     pid: buf.readUInt32LE(off + 16),

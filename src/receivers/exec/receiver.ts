@@ -16,6 +16,7 @@ import { ExecConfig } from './config';
 import { ProcessInfo, ProcessTable, readBootId } from './process-table';
 import { UserNames } from './users';
 import { decodeExec, ExecFlags, ExecWire, EXEC_RODATA, FD_KIND_NAMES, KiteOp } from './wire';
+import { addExecSeq } from '../wire-header';
 
 const STDIO_ATTRS = ['kite.process.stdin.type', 'kite.process.stdout.type', 'kite.process.stderr.type'] as const;
 
@@ -143,6 +144,7 @@ export class ExecReceiver extends BpfReceiver {
     const group = this.users.group(w.egid);
     if (group !== undefined) rec['process.group.name'] = group;
     rec['kite.cgroup.id'] = w.cgroupId;
+    addExecSeq(rec, w.execSeq);
     if (w.cgroupName) rec['kite.cgroup.name'] = w.cgroupName;
     return rec;
   }

@@ -54,6 +54,8 @@ export const EXEC_LIMITS = { commLen: 16, argsMax: 8192, pathBuf: 4096, cgroupNa
 export interface ExecWire {
   op: number;
   cpu: number;
+  /** hdr.exec_seq, raw (see addExecSeq in ../wire-header). */
+  execSeq: number;
   /** CLOCK_BOOTTIME ns as two u32 halves (exact without BigInt). */
   ktimeHi: number;
   ktimeLo: number;
@@ -118,7 +120,8 @@ export function decodeExec(buf: Buffer, off: number, len: number): ExecWire | st
   const data = off + EXEC_EVENT.size;
   return {
     op,
-    cpu: buf.readUInt32LE(off + 4),
+    cpu: buf.readUInt16LE(off + 4),
+    execSeq: buf.readUInt16LE(off + 6),
     ktimeLo: buf.readUInt32LE(off + 8),
     ktimeHi: buf.readUInt32LE(off + 12),
     pid: buf.readUInt32LE(off + 16),

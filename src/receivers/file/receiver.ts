@@ -18,6 +18,7 @@ import { PrefixMatcher, prefixEntries, writeTrie } from './prefixes';
 import { FilePrefixPushdown, narrowPrefixEntries, takeFilePrefixes } from './pushdown';
 import type { KernelPredicate, PushdownField, PushdownPlan } from '../../processors/filter/pushdown';
 import { decodeFile, FileOp, FileStat, FileWire, FILE_SYSCALLS, PathFlags, PrefixAction } from './wire';
+import { addExecSeq } from '../wire-header';
 
 const EVENT_NAMES: Record<number, string> = {
   [FileOp.OPEN]: 'file.open',
@@ -265,6 +266,7 @@ export class FileReceiver extends BpfReceiver {
     const user = this.users.user(w.euid);
     if (user !== undefined) rec['process.user.name'] = user;
     rec['kite.cgroup.id'] = w.cgroupId;
+    addExecSeq(rec, w.execSeq);
     return rec;
   }
 }

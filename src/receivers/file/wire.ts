@@ -60,6 +60,8 @@ export const FILE_EVENT = {
 export interface FileWire {
   op: number;
   cpu: number;
+  /** hdr.exec_seq, raw (see addExecSeq in ../wire-header). */
+  execSeq: number;
   /** CLOCK_BOOTTIME ns as two u32 halves (exact without BigInt). */
   ktimeHi: number;
   ktimeLo: number;
@@ -112,7 +114,8 @@ export function decodeFile(buf: Buffer, off: number, len: number): FileWire | st
   const data = off + FILE_EVENT.size;
   return {
     op,
-    cpu: buf.readUInt32LE(off + 4),
+    cpu: buf.readUInt16LE(off + 4),
+    execSeq: buf.readUInt16LE(off + 6),
     ktimeLo: buf.readUInt32LE(off + 8),
     ktimeHi: buf.readUInt32LE(off + 12),
     pid: buf.readUInt32LE(off + 16),

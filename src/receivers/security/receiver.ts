@@ -21,6 +21,7 @@ import { UserNames } from '../exec/users';
 import { SecurityConfig } from './config';
 import { ALL_TRACEPOINTS, hooksOf, MODULE_LOAD_PROGRAM, programsOf, SecurityHooks, SYSCALL_NAMES, tracefsEvents } from './syscalls';
 import { Creds, decodeSecurity, NS_KINDS, NsKind, SecurityFlags, SecurityKind, SecurityKindName, SecurityOp, SecurityWire } from './wire';
+import { addExecSeq } from '../wire-header';
 
 const EVENT_NAMES: Record<number, string> = {
   [SecurityOp.PROCESS_PRIVILEGE_CHANGE]: 'process.privilege_change',
@@ -215,6 +216,7 @@ export class SecurityReceiver extends BpfReceiver {
       if (removed) rec['kite.process.capabilities.removed'] = capNames(removed);
     }
     rec['kite.cgroup.id'] = w.cgroupId;
+    addExecSeq(rec, w.execSeq);
     const a = w.args;
     switch (w.op) {
       case SecurityOp.PROCESS_PRIVILEGE_CHANGE:

@@ -130,6 +130,8 @@ export interface Creds {
 export interface SecurityWire {
   op: number;
   cpu: number;
+  /** hdr.exec_seq, raw (see addExecSeq in ../wire-header). */
+  execSeq: number;
   ktimeHi: number;
   ktimeLo: number;
   pid: number;
@@ -193,7 +195,8 @@ export function decodeSecurity(buf: Buffer, off: number, len: number): SecurityW
   const max = SECURITY_LIMITS.strMax;
   return {
     op,
-    cpu: buf.readUInt32LE(off + 4),
+    cpu: buf.readUInt16LE(off + 4),
+    execSeq: buf.readUInt16LE(off + 6),
     ktimeLo: buf.readUInt32LE(off + 8),
     ktimeHi: buf.readUInt32LE(off + 12),
     pid: buf.readUInt32LE(off + 16),
