@@ -7,7 +7,8 @@
  * (arguments) with its exit (result: the fd, 0, or the errno as error.type).
  */
 import { posix } from 'node:path';
-import { closeSync, existsSync, openSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync } from 'node:fs';
+import { syscallsWithTracepoints } from '../../bpf/tracefs';
 import { ComponentId, Host, KiteRecord } from '../../component/component';
 import { BootClock } from '../../bpf/clock';
 import { BpfObject, errnoName } from '../../bpf/object';
@@ -48,17 +49,12 @@ export function programsOf(syscall: string, resolve = true): string[] {
   if (!OPEN_SYSCALLS.has(syscall)) return [`handle_enter_${syscall}`, `handle_exit_${syscall}`];
   return resolve ? [`handle_exit_${syscall}`] : [`handle_named_enter_${syscall}`, `handle_named_exit_${syscall}`];
 }
-const TRACEFS_SYSCALLS = ['/sys/kernel/tracing/events/syscalls', '/sys/kernel/debug/tracing/events/syscalls'];
-
 /** System calls that may change a folder's path: with `resolve`, their exits drop the kernel's cache
  * of unwatched folders (bpf/file.bpf.c, handle_epoch_<call>). */
 export const EPOCH_SYSCALLS = ['rename', 'renameat', 'renameat2', 'rmdir', 'unlinkat', 'mount', 'umount', 'move_mount', 'pivot_root'];
 
 /** The system calls this kernel has a tracepoint for (all of them when tracefs cannot be read). */
-function existing(wanted: string[]): string[] {
-  const dir = TRACEFS_SYSCALLS.find((d) => existsSync(d));
-  return dir ? wanted.filter((s) => existsSync(`${dir}/sys_enter_${s}`)) : wanted;
-}
+const existing = (wanted: string[]): string[] => syscallsWithTracepoints(wanted);
 
 function syscallsOf(ops: FileOperation[]): string[] {
   return existing(ops.flatMap((o) => OPERATION_SYSCALLS[o]));

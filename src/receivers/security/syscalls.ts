@@ -4,7 +4,7 @@
  * programs `handle_enter_<name>` / `handle_exit_<name>` in bpf/security.bpf.c. Only the families the
  * config asks for are attached; a syscall this kernel has no tracepoint for is skipped.
  */
-import { statSync } from 'node:fs';
+import { pathExists, tracefsEvents } from '../../bpf/tracefs';
 import { SecurityKindName } from './wire';
 
 /** Event families, as written in the config's `events` list. */
@@ -43,23 +43,7 @@ export const ALL_TRACEPOINTS: string[] = Object.values(FAMILY_KINDS).flat().map(
 /** The BTF tracepoint that names a module the kernel loaded (module family). */
 export const MODULE_LOAD_PROGRAM = 'handle_module_load';
 
-const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
-
-/** stat(), not access() (existsSync): access() checks with the real uid and drops the capabilities of
- * an agent running as a non-root user with CAP_DAC_READ_SEARCH, so tracefs would look absent. */
-function exists(p: string): boolean {
-  try {
-    return statSync(p, { throwIfNoEntry: false }) !== undefined;
-  } catch {
-    return false;
-  }
-}
-
-/** tracefs' events folder, or undefined when tracefs is not mounted or not readable. */
-export function tracefsEvents(): string | undefined {
-  const d = TRACEFS.find((p) => exists(`${p}/events/syscalls`));
-  return d ? `${d}/events` : undefined;
-}
+export { tracefsEvents };
 
 export interface SecurityHooks {
   /** Tracepoint names of the chosen families' syscalls this kernel has (programs to attach). */
@@ -74,11 +58,11 @@ export interface SecurityHooks {
 export function hooksOf(families: readonly Family[], events: string | undefined = tracefsEvents()): SecurityHooks {
   const wanted = families.flatMap((f) => FAMILY_KINDS[f]).map(tracepointOf);
   if (!events) return { syscalls: wanted, missing: [], moduleLoad: false };
-  const has = (tp: string): boolean => exists(`${events}/syscalls/sys_enter_${tp}`) && exists(`${events}/syscalls/sys_exit_${tp}`);
+  const has = (tp: string): boolean => pathExists(`${events}/syscalls/sys_enter_${tp}`) && pathExists(`${events}/syscalls/sys_exit_${tp}`);
   return {
     syscalls: wanted.filter(has),
     missing: wanted.filter((tp) => !has(tp)),
-    moduleLoad: families.includes('module') && exists(`${events}/module/module_load`),
+    moduleLoad: families.includes('module') && pathExists(`${events}/module/module_load`),
   };
 }
 
