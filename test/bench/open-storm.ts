@@ -1,320 +1,70 @@
 /**
- * Open storm, side by side: build/bench/openstorm (open(PATH) + close, N times) on a watched path and
- * on an unwatched path, with no tracer, with a bare in-kernel counter on the file receiver's openat
- * hooks (the floor: bpf/bench/opencount.bpf.c), with Kite (file receiver -> file exporter), with
- * libbpf-tools opensnoop and with bpftrace (an enter-side printf one-liner).
+ * Open storm, side by side: build/bench/openstorm (open(PATH, O_RDONLY) + close, N times) on a watched
+ * path (/etc/hostname, under the file receiver's default /etc) and on an unwatched one (a file on
+ * tmpfs), with no tracer, with the floor (a bare counter on every hook of config/bench.yaml), with Kite
+ * running config/bench.yaml, with libbpf-tools opensnoop, with bpftrace (an enter-side printf) and with
+ * auditd (an openat rule). Within a repetition a tracer is started once and both workloads run under it
+ * (their order alternates); variants rotate per repetition (test/bench/common.ts, runStormCase).
  *
- * Repetitions are interleaved and the variant order rotates every repetition; within a repetition a
- * tracer is started once, confirmed attached, and both workloads run under it (their order alternates).
- * Only the workload is timed (the generator measures itself). Tracer CPU: the tracer process over the
- * workload and until its output stops growing (it has caught up), so the next workload runs on a quiet
- * machine; not counted for the floor, whose cost is all in the traced task. Losses are per run: what
- * the tracer reported during that run (Kite: the kernel's ring_full counter, logged as lost_total).
- *
- * Prints a markdown table on stdout; raw runs go to build/bench/open-storm.jsonl.
- * Environment: BENCH_REPS (7), BENCH_OPEN_N (200000), BENCH_SETTLE_MS (1200), BENCH_VARIANTS
- * (comma-separated subset of none,floor,kite,opensnoop,bpftrace).
+ * Prints a markdown table on stdout; raw runs in build/bench/open-storm.jsonl, the summary in
+ * build/bench/open-storm.summary.json. Environment: BENCH_REPS (7; quick 3), BENCH_OPEN_N (200000;
+ * quick 50000), BENCH_SETTLE_MS (800), BENCH_VARIANTS (a comma-separated subset).
  */
-import { ChildProcess, execFileSync } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import {
-  BENCH_BUILD, envInt, fmt, int, LineReader, log, mdTable, median, minMax, processCpuSeconds, ROOT, sleep, spawnTracked,
-  stopChild, waitExit,
+  benchInt, buildGenerator, envInt, FLOOR_SLOT, log, mainStorm, runGenerator, SHM_ROOT, startAudit, startBpftrace, startFloor, startKite,
+  startTool, StormCase, VariantSpec,
 } from './common';
-import { BpfObject, setLibbpfLogger } from '../../src/bpf/object';
-import { DEFAULT_IGNORED_PATHS, DEFAULT_WATCHED_PATHS } from '../../src/receivers/file/config';
 
-type Variant = 'none' | 'floor' | 'kite' | 'opensnoop' | 'bpftrace';
-type Workload = 'watched' | 'unwatched';
-const ALL: Variant[] = ['none', 'floor', 'kite', 'opensnoop', 'bpftrace'];
-const VARIANTS: Variant[] = process.env.BENCH_VARIANTS ? (process.env.BENCH_VARIANTS.split(',') as Variant[]).filter((v) => ALL.includes(v)) : ALL;
-const WORKLOADS: Workload[] = ['watched', 'unwatched'];
+const N = benchInt('BENCH_OPEN_N', 200_000, 50_000);
+const DIR = `${SHM_ROOT}/open`;
+const TARGET: Record<string, string> = { watched: '/etc/hostname', unwatched: `${DIR}/plain/target` };
 
-const REPS = envInt('BENCH_REPS', 7);
-const N = envInt('BENCH_OPEN_N', 200000);
-const SETTLE_MS = envInt('BENCH_SETTLE_MS', 1200);
-const SHM = '/dev/shm/kite-bench-open';
-const TARGET: Record<Workload, string> = { watched: `${SHM}/watched/target`, unwatched: `${SHM}/plain/target` };
-const GENERATOR = resolve(BENCH_BUILD, 'openstorm');
-const GENERATOR_SRC = resolve(ROOT, 'test', 'bench', 'openstorm.c');
-const FLOOR_OBJ = resolve(ROOT, 'build', 'bpf', 'bench', 'opencount.bpf.o');
-const KITE_MAIN = resolve(ROOT, 'dist', 'src', 'main.js');
-const OPENSNOOP = '/usr/sbin/opensnoop';
-const BPFTRACE = '/usr/bin/bpftrace';
-const RAW = resolve(BENCH_BUILD, 'open-storm.jsonl');
+const variants: VariantSpec[] = [
+  { name: 'none', what: 'the workload alone.', start: async () => null },
+  { name: 'floor', what: 'bare per-CPU counters on every hook of config/bench.yaml (bpf/bench/allcount.bpf.c); its events are sys_enter_openat hits.', start: () => startFloor(FLOOR_SLOT.fileEnter) },
+  {
+    name: 'kite', what: 'the agent on config/bench.yaml (every receiver, enrich, filter, dedupe, to a file on tmpfs and to Kafka); events are file records of the generator and the path, dedupe summaries counted with their repeats. An unwatched open must produce none.',
+    start: () => startKite('open-kite', (r, pid, key) => r['process.pid'] === pid && r['file.path'] === key),
+  },
+  {
+    name: 'opensnoop', what: 'libbpf-tools opensnoop, every open on the system, to a file on tmpfs.',
+    start: () => startTool('open-opensnoop', '/usr/sbin/opensnoop', [], { links: 2, match: (f, _l, pid, key) => Number(f[0]) === pid && f[f.length - 1] === key }),
+  },
+  {
+    name: 'bpftrace', what: 'bpftrace `tracepoint:syscalls:sys_enter_openat { printf("%d %s\\n", pid, str(args->filename)); }`.',
+    start: () => startBpftrace('open-bpftrace', 'tracepoint:syscalls:sys_enter_openat { printf("%d %s\\n", pid, str(args->filename)); }', 1,
+      (f, _l, pid, key) => f.length === 2 && Number(f[0]) === pid && f[1] === key),
+  },
+  {
+    name: 'auditd', what: `auditd with \`-a always,exit -F arch=b64 -S openat\`, its log on tmpfs; N/4 opens per run (the per-op cost is steady).`,
+    start: () => startAudit('open-audit', ['openat']), n: Math.max(1000, Math.round(N / 4)),
+  },
+];
 
-interface GenResult { pid: number; n: number; ok: number; ns_per_op: number }
+const only = process.env.BENCH_VARIANTS?.split(',');
+const GEN = buildGenerator('openstorm');
 
-interface Run {
-  rep: number;
-  variant: Variant;
-  workload: Workload;
-  nsPerOp: number;
-  performed: number;
-  captured?: number;
-  lost?: number;
-  cpuS?: number;
-}
+const c: StormCase = {
+  name: 'open-storm',
+  title: `Open storm: open(PATH, O_RDONLY) + close, N=${N}, watched and unwatched path`,
+  reps: benchInt('BENCH_REPS', 7, 3),
+  settleMs: envInt('BENCH_SETTLE_MS', 800),
+  workloads: ['watched', 'unwatched'],
+  variants: only ? variants.filter((v) => only.includes(v.name)) : variants,
+  run: (w, n) => runGenerator(GEN, [String(n ?? N), TARGET[w]!]),
+  key: (w) => TARGET[w]!,
+  eventsPerOp: 1,
+  unit: 'open',
+  notes: [
+    'watched: /etc/hostname (under /etc, a default watched prefix); unwatched: a file on tmpfs that no prefix covers, so Kite must report nothing for it (captured 0 is right there).',
+    'over the floor: ratio minus the floor\'s ratio in the same run; the targets are at most +0.3x (watched) and +0.1x (unwatched).',
+  ],
+};
 
-interface Tracer {
-  pid: number | null;
-  /** Output file that grows while the tracer catches up (null: nothing to wait for). */
-  output: string | null;
-  stop(): Promise<void>;
-  /** Events for `path` by process `genPid`, and losses the tracer reported (all runs so far). */
-  count(genPid: number, path: string): { captured: number; lost: number };
-}
-
-class VariantUnavailable extends Error {}
-
-function buildGenerator(): void {
-  if (existsSync(GENERATOR) && statSync(GENERATOR).mtimeMs >= statSync(GENERATOR_SRC).mtimeMs) return;
-  mkdirSync(BENCH_BUILD, { recursive: true });
-  execFileSync('gcc', ['-O2', '-Wall', '-o', GENERATOR, GENERATOR_SRC]);
-}
-
-async function runGenerator(n: number, path: string): Promise<GenResult> {
-  const gen = spawnTracked(GENERATOR, [String(n), path], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const out = new LineReader(gen.stdout!);
-  const line = await out.next(300_000);
-  const code = await waitExit(gen, 10_000);
-  if (!line || code !== 0) throw new Error(`openstorm ${n} ${path} failed (exit ${code})`);
-  return JSON.parse(line) as GenResult;
-}
-
-function perfLinksOf(pid: number): number {
-  try {
-    const list = JSON.parse(execFileSync('bpftool', ['-j', 'perf', 'list'], { encoding: 'utf8' })) as Array<{ pid: number }>;
-    return list.filter((e) => e.pid === pid).length;
-  } catch {
-    return 0;
-  }
-}
-
-async function waitLinks(proc: ChildProcess, n: number, what: string, errPath: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (perfLinksOf(proc.pid!) < n) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new VariantUnavailable(`${what} exited: ${readFileSync(errPath, 'utf8').slice(0, 400)}`);
-    if (Date.now() > deadline) {
-      await stopChild(proc, 'SIGKILL', 5000);
-      throw new VariantUnavailable(`${what} did not attach within 20 s`);
-    }
-    await sleep(20);
-  }
-}
-
-function startFloor(): Tracer {
-  if (!existsSync(FLOOR_OBJ)) throw new VariantUnavailable(`${FLOOR_OBJ} is missing (make bpf)`);
-  setLibbpfLogger(() => {});
-  const obj = BpfObject.open(FLOOR_OBJ);
-  obj.load();
-  obj.attach('handle_enter_openat');
-  obj.attach('handle_exit_openat');
-  return {
-    pid: null,
-    output: null,
-    async stop() { obj.close(); },
-    count() { return { captured: Number(obj.map('opencount_hits').sumPerCpuU64(0)), lost: 0 }; },
-  };
-}
-
-async function startKite(): Promise<Tracer> {
-  if (!existsSync(KITE_MAIN)) throw new VariantUnavailable(`${KITE_MAIN} is missing (make build)`);
-  const yaml = `${SHM}/kite.yaml`;
-  const out = `${SHM}/kite.jsonl`;
-  const include = [...DEFAULT_WATCHED_PATHS, `${SHM}/watched`];
-  writeFileSync(yaml, `receivers:\n  file:\n    paths:\n      include: ${JSON.stringify(include)}\n      exclude: ${JSON.stringify(DEFAULT_IGNORED_PATHS)}\n` +
-    `exporters:\n  file:\n    path: ${out}\nservice:\n  pipelines:\n    main: { receivers: [file], exporters: [file] }\n`);
-  rmSync(out, { force: true });
-  const proc = spawnTracked(process.execPath, [KITE_MAIN, 'run', '--config', yaml], { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
-  let lost = 0;
-  let readyResolve: () => void = () => {};
-  const ready = new Promise<void>((r) => (readyResolve = r));
-  const err = new LineReader(proc.stderr!, (l) => {
-    if (l.includes('"msg":"ready"')) readyResolve();
-    const m = /"lost_total":(\d+)/.exec(l);
-    if (m) lost = Number(m[1]);
-  });
-  const first = await Promise.race([ready.then(() => 'ready'), waitExit(proc, 60_000).then(() => 'exit', () => 'timeout')]);
-  if (first !== 'ready') throw new VariantUnavailable(`kite did not start: ${err.tail.slice(-5).join(' | ')}`);
-  return {
-    pid: proc.pid!,
-    output: out,
-    async stop() { await stopChild(proc, 'SIGTERM', 30_000); },
-    count(genPid, path) {
-      let captured = 0;
-      const text = existsSync(out) ? readFileSync(out, 'utf8') : '';
-      const pidKey = `"process.pid":${genPid},`;
-      const pathKey = `"file.path":${JSON.stringify(path)}`;
-      for (const line of text.split('\n')) if (line.includes(pidKey) && line.includes(pathKey)) captured++;
-      return { captured, lost };
-    },
-  };
-}
-
-async function startTool(variant: 'opensnoop' | 'bpftrace'): Promise<Tracer> {
-  const bin = variant === 'opensnoop' ? OPENSNOOP : BPFTRACE;
-  if (!existsSync(bin)) throw new VariantUnavailable(`${bin} is not installed (apt-get install ${variant === 'opensnoop' ? 'libbpf-tools' : 'bpftrace'})`);
-  const out = `${SHM}/${variant}.txt`;
-  const errPath = `${SHM}/${variant}.err`;
-  const outFd = openSync(out, 'w');
-  const errFd = openSync(errPath, 'w');
-  const args = variant === 'opensnoop' ? [] : ['-e', 'tracepoint:syscalls:sys_enter_openat { printf("%d %s\\n", pid, str(args->filename)); }'];
-  const proc = spawnTracked(bin, args, { stdio: ['ignore', outFd, errFd] });
-  closeSync(outFd);
-  closeSync(errFd);
-  await waitLinks(proc, variant === 'opensnoop' ? 2 : 1, variant, errPath);
-  await sleep(200);
-  return {
-    pid: proc.pid!,
-    output: out,
-    async stop() { await stopChild(proc, 'SIGINT', 10_000); },
-    count(genPid, path) {
-      let captured = 0;
-      let lost = 0;
-      const text = readFileSync(out, 'utf8') + '\n' + readFileSync(errPath, 'utf8');
-      for (const line of text.split('\n')) {
-        const l = /lost (\d+) events/i.exec(line);
-        if (l) { lost += Number(l[1]); continue; }
-        const f = line.trim().split(/\s+/);
-        if (Number(f[0]) === genPid && f[f.length - 1] === path) captured++;
-      }
-      return { captured, lost };
-    },
-  };
-}
-
-/** Waits until the tracer has caught up: its output stops growing for 300 ms (at most 60 s), and at
- * least SETTLE_MS, so that its CPU and its events are counted and the next workload runs on a quiet
- * machine. */
-async function settle(t: Tracer): Promise<void> {
-  await sleep(SETTLE_MS);
-  if (!t.output) return;
-  const size = () => (existsSync(t.output!) ? statSync(t.output!).size : 0);
-  const end = Date.now() + 60_000;
-  let last = -1;
-  while (Date.now() < end) {
-    const now = size();
-    if (now === last) return;
-    last = now;
-    await sleep(300);
-  }
-}
-
-async function start(v: Variant): Promise<Tracer | null> {
-  if (v === 'none') return null;
-  if (v === 'floor') return startFloor();
-  if (v === 'kite') return startKite();
-  return startTool(v);
-}
-
-async function runRep(rep: number, v: Variant): Promise<Run[]> {
-  const tracer = await start(v);
-  const runs: Run[] = [];
-  const pending: { run: Run; gen: GenResult; path: string; lostBefore: number; lostAfter: number }[] = [];
-  try {
-    if (tracer) await sleep(300);
-    const order = rep % 2 ? [...WORKLOADS].reverse() : WORKLOADS;
-    for (const w of order) {
-      const cpu0 = tracer?.pid ? processCpuSeconds(tracer.pid) : 0;
-      const before = tracer && v === 'floor' ? tracer.count(0, '').captured : 0;
-      const lostBefore = tracer && v !== 'floor' ? tracer.count(0, '').lost : 0;
-      const gen = await runGenerator(N, TARGET[w]);
-      const run: Run = { rep, variant: v, workload: w, nsPerOp: gen.ns_per_op, performed: gen.ok };
-      if (tracer) {
-        await settle(tracer);
-        if (tracer.pid) run.cpuS = processCpuSeconds(tracer.pid) - cpu0;
-        if (v === 'floor') run.captured = Math.round((tracer.count(0, '').captured - before));
-      }
-      runs.push(run);
-      pending.push({ run, gen, path: TARGET[w], lostBefore, lostAfter: tracer && v !== 'floor' ? tracer.count(0, '').lost : 0 });
-    }
-  } finally {
-    await tracer?.stop();
-  }
-  if (tracer && v !== 'floor') {
-    for (const p of pending) {
-      const c = tracer.count(p.gen.pid, p.path);
-      p.run.captured = c.captured;
-      p.run.lost = p.lostAfter - p.lostBefore;
-    }
-  }
-  return runs;
-}
-
-function table(runs: Run[], unavailable: Map<Variant, string>): string {
-  const rows: string[][] = [];
-  for (const w of WORKLOADS) {
-    const of = (v: Variant) => runs.filter((r) => r.workload === w && r.variant === v);
-    const baseMed = median(of('none').map((r) => r.nsPerOp));
-    const floorMed = median(of('floor').map((r) => r.nsPerOp));
-    const baseByRep = new Map(of('none').map((r) => [r.rep, r.nsPerOp]));
-    for (const v of VARIANTS) {
-      const rs = of(v);
-      if (!rs.length) continue;
-      const med = median(rs.map((r) => r.nsPerOp));
-      const paired = (m: Map<number, number>) => minMax(rs.filter((r) => m.has(r.rep)).map((r) => r.nsPerOp / m.get(r.rep)!));
-      const performed = rs.reduce((a, r) => a + r.performed, 0);
-      const captured = rs.reduce((a, r) => a + (r.captured ?? 0), 0);
-      const lost = rs.reduce((a, r) => a + (r.lost ?? 0), 0);
-      const evs = median(rs.map((r) => (r.captured ?? 0) / ((r.performed * r.nsPerOp) / 1e9)));
-      const cpu = rs.filter((r) => r.cpuS !== undefined).map((r) => r.cpuS!);
-      rows.push([
-        w, v, String(rs.length), int(med), `${fmt(med / baseMed)}x`, v === 'none' ? '' : paired(baseByRep),
-        Number.isFinite(floorMed) && v !== 'none' ? `${fmt(med / baseMed - floorMed / baseMed, 2)}x` : '',
-        v === 'none' ? '' : `${captured}/${performed}`, v === 'none' ? '' : int(evs), v === 'none' || v === 'floor' ? '' : String(lost),
-        cpu.length ? fmt(median(cpu), 3) : '',
-      ]);
-    }
-  }
-  const notes = [...unavailable].map(([v, why]) => `* **${v}: not measured.** ${why.split('\n')[0]}`);
-  return [
-    `### Open storm: open(PATH, O_RDONLY) + close, N=${N}, ${REPS} interleaved reps`,
-    '',
-    mdTable(['path', 'variant', 'reps', 'median ns/op', 'ratio vs none', 'paired ratio vs none min-max', 'over the floor (ratio - floor ratio)', 'events seen / opens', 'events/s (median)', 'lost reported', 'tracer CPU s per run (median)'], rows),
-    '',
-    'floor: a bare per-CPU counter on sys_enter_openat and sys_exit_openat (the hooks the file receiver uses for openat); its "events" are entry hits. ' +
-      'kite: the file receiver with the default watched prefixes plus the watched folder, all operations attached, writing JSON lines to a file on tmpfs. ' +
-      'An unwatched open must produce no Kite event. opensnoop and bpftrace trace every open on the system (events = lines for the generator and the path).',
-    ...(notes.length ? ['', ...notes] : []),
-  ].join('\n');
-}
-
-async function main(): Promise<void> {
-  buildGenerator();
-  for (const w of WORKLOADS) {
-    mkdirSync(resolve(TARGET[w], '..'), { recursive: true });
-    writeFileSync(TARGET[w], 'x');
-  }
-  mkdirSync(BENCH_BUILD, { recursive: true });
-  writeFileSync(RAW, '');
-  const unavailable = new Map<Variant, string>();
-  const runs: Run[] = [];
-  log(`open storm: N=${N}, ${REPS} reps x ${VARIANTS.join('/')} x ${WORKLOADS.join('/')}`);
-  await runGenerator(Math.min(20000, N), TARGET.watched);
-  for (let rep = 0; rep < REPS; rep++) {
-    const order = VARIANTS.map((_, i) => VARIANTS[(i + rep) % VARIANTS.length]!);
-    for (const v of order) {
-      if (unavailable.has(v)) continue;
-      try {
-        for (const r of await runRep(rep, v)) {
-          runs.push(r);
-          appendFileSync(RAW, `${JSON.stringify(r)}\n`);
-          log(`rep ${rep + 1}/${REPS} ${v} ${r.workload}: ${int(r.nsPerOp)} ns/op captured ${r.captured ?? '-'} lost ${r.lost ?? '-'} cpu ${fmt(r.cpuS ?? NaN, 3)}`);
-        }
-      } catch (e) {
-        if (!(e instanceof VariantUnavailable)) throw e;
-        unavailable.set(v, e.message);
-        log(`${v} skipped: ${e.message}`);
-      }
-    }
-  }
-  process.stdout.write(`${table(runs, unavailable)}\n`);
-  rmSync(SHM, { recursive: true, force: true });
-}
-
-main().catch((e: unknown) => {
+mkdirSync(`${DIR}/plain`, { recursive: true });
+writeFileSync(TARGET.unwatched!, 'x');
+mainStorm(c, () => rmSync(DIR, { recursive: true, force: true })).catch((e: unknown) => {
   log(`open storm failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   process.exitCode = 1;
 });
