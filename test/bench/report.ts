@@ -266,4 +266,4 @@ function main(): void {
   process.stderr.write(`[bench] wrote docs/benchmarks.md, ${plots.length} plots${i >= 0 ? ', README headline' : ''}\n`);
 }
 
-main();
+if (require.main === module) main();
