@@ -23,7 +23,7 @@ import { createHost } from '../../src/pipeline/service';
 import { makeRecords } from '../helpers/events';
 import { createExporter } from '../helpers/exporters';
 import { Collector, KafkaBroker, waitFor } from '../helpers/peers';
-import { envInt, log } from './common';
+import { benchInt, log, QUICK } from './common';
 
 interface Result {
   name: string;
@@ -103,7 +103,7 @@ function child(args: string[]): Promise<Result> {
 }
 
 async function main(): Promise<void> {
-  const n = envInt('KITE_BENCH_EVENTS', 200_000);
+  const n = benchInt('KITE_BENCH_EVENTS', 200_000, 50_000);
   const work = mkdtempSync(join(tmpdir(), 'kite-bench-exporters-'));
   const stream = join(work, 'stream.jsonl');
   writeFileSync(stream, `${makeRecords('bench', n).map((r) => JSON.stringify(r)).join('\n')}\n`);
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
       `| ${peer[r.name]} | ${r.events} | ${Math.round(rate).toLocaleString('en-US')} | ${base ? (rate / (base.events / base.seconds)).toFixed(2) : '-'} | ${r.cpuCores.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.delivered} / ${verified[r.name]} | ${r.dropped} |`,
     );
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`### Exporters: a recorded stream of ${n} records into each exporter and its real peer${QUICK ? ' (quick run)' : ''}\n\n${lines.join('\n')}\n`);
 }
 
 if (process.argv[2] === '--case') {

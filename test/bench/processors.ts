@@ -15,10 +15,10 @@ import { enrichFactory } from '../../src/processors/enrich/factory';
 import { filterFactory } from '../../src/processors/filter/factory';
 import { dedupeFactory } from '../../src/processors/dedupe/factory';
 import { EnrichProcessor } from '../../src/processors/enrich/processor';
-import { envInt, fmt, int, log, mdTable, median, ROOT } from './common';
+import { benchInt, fmt, int, log, mdTable, median, QUICK, ROOT } from './common';
 
-const EVENTS = envInt('BENCH_EVENTS', 300_000);
-const ROUNDS = envInt('BENCH_ROUNDS', 5);
+const EVENTS = benchInt('BENCH_EVENTS', 300_000, 100_000);
+const ROUNDS = benchInt('BENCH_ROUNDS', 5, 2);
 
 export const FILTER_INCLUDE = 'event.name in ["process.exec", "process.exit"] && !process.executable.path.startsWith("/usr/lib/") && process.user.id < 65534';
 export const FILTER_EXCLUDE = 'process.parent.executable.path.glob("/usr/sbin/cron*")';
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     const over = name === 'pass-through' ? '' : `${fmt(cpuMin - base.min, 3)} (median ${fmt(cpuMed - base.med, 3)})`;
     return [name, int(EVENTS), int(1e6 / wall), fmt(wall, 3), `${fmt(cpuMin, 3)} (median ${fmt(cpuMed, 3)})`, over, int(ms[0]!.out)];
   });
-  process.stdout.write(`\n### Processors on recorded exec records (${records.length} recorded, each replayed as a fresh object built as the exec receiver builds it; ${ROUNDS} rounds, least and median)\n\n`);
+  process.stdout.write(`\n### Processors on recorded exec records (${records.length} recorded, each replayed as a fresh object built as the exec receiver builds it; ${ROUNDS} rounds, least and median)${QUICK ? ' (quick run)' : ''}\n\n`);
   process.stdout.write(`${mdTable(['pipeline', 'events', 'events/s (best round)', 'µs/event wall (best)', 'CPU µs/event', 'CPU µs/event over pass-through', 'records out'], rows)}\n`);
   const stack = least(results.get('enrich + filter + dedupe')!.map((m) => m.cpuUs)) - base.min;
   process.stdout.write(`\nenrich + filter + dedupe: ${fmt(stack, 3)} µs of CPU per event over pass-through in the least disturbed round (target: under 2 µs).\n`);

@@ -19,9 +19,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Subject } from 'rxjs';
 import { BpfObject, setLibbpfLogger } from '../../src/bpf/object';
 import { RingReader } from '../../src/bpf/ringbuf';
-import { BENCH_BUILD, envInt, fmt, int, LineReader, log, mdTable, median, minMax, ROOT, sleep, spawnTracked, waitExit } from './common';
+import { BENCH_BUILD, benchInt, envInt, fmt, int, LineReader, log, mdTable, median, minMax, QUICK, ROOT, sleep, spawnTracked, waitExit } from './common';
 
-const REPS = envInt('BENCH_RING_REPS', 5);
+const REPS = benchInt('BENCH_RING_REPS', 5, 2);
 const SECONDS = envInt('BENCH_RING_SECONDS', 3);
 const RING_BYTES = envInt('BENCH_RING_MB', 16) * 1024 * 1024;
 const PROCS = (process.env.BENCH_RING_PROCS || '1,2').split(',').map(Number);
@@ -216,7 +216,7 @@ function table(runs: Run[]): string {
     }
   }
   return [
-    `### Ring buffer: one 64-byte record per getppid(), ${SECONDS} s per run, ${REPS} interleaved reps, ring ${RING_BYTES >> 20} MiB`,
+    `### Ring buffer: one 64-byte record per getppid(), ${SECONDS} s per run, ${REPS} interleaved reps, ring ${RING_BYTES >> 20} MiB${QUICK ? ' (quick run)' : ''}`,
     '',
     mdTable(
       ['producers', 'variant', 'reps', 'generator getppid/s (median)', 'rate vs no program (paired min-max)', 'delivered ev/s (median)',

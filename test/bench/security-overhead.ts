@@ -10,7 +10,7 @@
  * against the all-syscalls hooks).
  *
  * Usage (root, after make build): node dist/test/bench/security-overhead.js
- * Environment: BENCH_SEC_REPS (5), BENCH_SEC_SECONDS (2), BENCH_SEC_PROCS (1); BENCH_QUICK=1 for 3
+ * Environment: BENCH_SEC_REPS (5), BENCH_SEC_SECONDS (2), BENCH_SEC_PROCS (1); KITE_BENCH_QUICK=1 for 3
  * repetitions of 1 s.
  * Prints a markdown table on stdout; raw runs go to build/bench/security-overhead.jsonl.
  */
@@ -24,11 +24,10 @@ import { SecurityReceiver } from '../../src/receivers/security/receiver';
 import { testHost } from '../helpers/host';
 import { settings } from '../helpers/settings';
 import { hooksOf, FAMILIES } from '../../src/receivers/security/syscalls';
-import { BENCH_BUILD, envInt, fmt, int, LineReader, log, mdTable, median, minMax, ROOT, spawnTracked, waitExit } from './common';
+import { BENCH_BUILD, benchInt, envInt, fmt, int, LineReader, log, mdTable, median, minMax, QUICK, ROOT, spawnTracked, waitExit } from './common';
 
-const QUICK = process.env.BENCH_QUICK === '1';
-const REPS = envInt('BENCH_SEC_REPS', QUICK ? 3 : 5);
-const SECONDS = envInt('BENCH_SEC_SECONDS', QUICK ? 1 : 2);
+const REPS = benchInt('BENCH_SEC_REPS', 5, 3);
+const SECONDS = benchInt('BENCH_SEC_SECONDS', 2, 1);
 const PROCS = envInt('BENCH_SEC_PROCS', 1);
 const GENERATOR = resolve(BENCH_BUILD, 'getppidstorm');
 const COUNTER = resolve(ROOT, 'build', 'bpf', 'bench', 'syscount.bpf.o');
@@ -119,7 +118,9 @@ async function main(): Promise<void> {
     v === 'security' ? `${fmt(median(secVsSame), 3)} (${minMax(secVsSame, 3)})` : '',
     v === 'security' ? `${fmt(median(secVsAll), 3)} (${minMax(secVsAll, 3)})` : '',
   ]);
-  process.stdout.write(`## security receiver overhead: getppid() storm, ${PROCS} process(es), ${SECONDS} s, ${REPS} repetitions\n\n`);
+  process.stdout.write(`### Security receiver overhead: getppid() storm, ${PROCS} process(es), ${SECONDS} s, ${REPS} repetitions${QUICK ? ' (quick run)' : ''}
+
+`);
   process.stdout.write(mdTable(['variant', 'median getppid/s', 'ratio vs none', 'paired min-max', 'receiver vs counter on its hooks (min-max)', 'receiver vs counter on every syscall (min-max)'], rows));
   process.stdout.write('\n');
 }
