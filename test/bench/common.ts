@@ -324,27 +324,34 @@ export async function startFloor(slot: number): Promise<Tracer> {
   const { PacketCapture, interfaceIndex } = await import('../../src/bpf/packet-socket');
   setLibbpfLogger(() => {});
   const obj = BpfObject.open(FLOOR_OBJ);
-  obj.load();
-  const names = obj.programs().map((p) => p.name);
-  const cgroupProgs = names.filter((n) => n.startsWith('count_connect_') || n.startsWith('count_dns_') || n === 'count_egress');
-  for (const name of names) {
-    if (cgroupProgs.includes(name) || name === 'count_packet' || name === 'count_xdp') continue;
-    try {
-      obj.attach(name);
-    } catch (e) {
-      // a syscall this kernel does not have (fchmodat2 before 6.6): the file receiver skips it too
-      if (!/fchmodat2/.test(name)) throw e;
-    }
-  }
-  const fd = openSync(cgroup2Root(), 'r');
+  let capture: InstanceType<typeof PacketCapture> | null = null;
   try {
-    for (const p of cgroupProgs) obj.attachCgroup(p, fd);
-  } finally {
-    closeSync(fd);
+    obj.load();
+    const names = obj.programs().map((p) => p.name);
+    const cgroupProgs = names.filter((n) => n.startsWith('count_connect_') || n.startsWith('count_dns_') || n === 'count_egress');
+    for (const name of names) {
+      if (cgroupProgs.includes(name) || name === 'count_packet' || name === 'count_xdp') continue;
+      try {
+        obj.attach(name);
+      } catch (e) {
+        // a syscall this kernel does not have (fchmodat2 before 6.6): the file receiver skips it too
+        if (!/fchmodat2/.test(name)) throw e;
+      }
+    }
+    const fd = openSync(cgroup2Root(), 'r');
+    try {
+      for (const p of cgroupProgs) obj.attachCgroup(p, fd);
+    } finally {
+      closeSync(fd);
+    }
+    obj.attachXdpMode('count_xdp', interfaceIndex('lo'), 'generic', 'lo');
+    capture = new PacketCapture(obj.program('count_packet').fd, [0], () => {});
+    capture.start();
+  } catch (e) {
+    await capture?.stop();
+    obj.close();
+    throw new VariantUnavailable(`the floor could not attach: ${e instanceof Error ? e.message : String(e)}`);
   }
-  obj.attachXdpMode('count_xdp', interfaceIndex('lo'), 'generic', 'lo');
-  const capture = new PacketCapture(obj.program('count_packet').fd, [0], () => {});
-  capture.start();
   const hits = new Map<number, number>();
   let mark = 0;
   const read = (): number => Number(obj.map('allcount_hits').sumPerCpuU64(slot));
@@ -354,7 +361,7 @@ export async function startFloor(slot: number): Promise<Tracer> {
     before() { mark = read(); },
     after(genPid) { hits.set(genPid, read() - mark); },
     async stop() {
-      await capture.stop();
+      await capture?.stop();
       obj.close();
     },
     count: (genPid) => hits.get(genPid) ?? 0,
