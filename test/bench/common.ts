@@ -398,7 +398,7 @@ function kiteLosses(line: string): number {
 /**
  * Runs `kite run` on config/bench.yaml (or on `yaml` when given) as its own process, ready when it logs
  * "ready". count() reads its file exporter's output: records for which `match` is true, each standing
- * for 1 + kite.repeat_count events (dedupe summaries carry the repeats they folded).
+ * for one event, a dedupe summary for the kite.repeat_count repeats it folded.
  */
 export async function startKite(tag: string, match: (r: Record<string, unknown>, genPid: number, key: string) => boolean, opts: { yaml?: string; prefilter?: 'pid' | 'key' } = {}): Promise<Tracer> {
   const yaml = opts.yaml;
@@ -447,7 +447,8 @@ export async function startKite(tag: string, match: (r: Record<string, unknown>,
         } catch {
           continue; // a torn last line counts as not captured
         }
-        if (match(r, genPid, key)) n += 1 + (typeof r['kite.repeat_count'] === 'number' ? r['kite.repeat_count'] : 0);
+        // a dedupe summary stands for the repeats it folded; the first record went out on its own
+        if (match(r, genPid, key)) n += r['kite.summary'] === 'dedupe' && typeof r['kite.repeat_count'] === 'number' ? r['kite.repeat_count'] : 1;
       }
       return n;
     },
