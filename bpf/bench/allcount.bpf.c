@@ -3,8 +3,9 @@
  * every hook that the pipeline's receivers attach: exec (sched tp_btf), file (the per-syscall
  * tracepoints of every watched operation), connect (inet_sock_set_state, accept exits, cgroup
  * sock_addr), dns (a socket filter on packet sockets that keeps nothing, cgroup sock_addr and
- * egress), security (tp_btf sys_enter and sys_exit) and xdp_policy (XDP). What being on these hooks
- * costs before any work is done. Loaded by test/bench/common.ts (startFloor). */
+ * egress) and xdp_policy (XDP); the security receiver's per-syscall tracepoint pairs are counted by
+ * bpf/bench/syscount.bpf.c, loaded alongside. What being on these hooks costs before any work is done.
+ * Loaded by test/bench/common.ts (startFloor). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
@@ -87,11 +88,6 @@ int count_egress(struct __sk_buff *skb) { hit(SLOT_EGRESS); return 1; }
 /* Keeps nothing: no packet is copied to the socket. */
 SEC("socket")
 int count_packet(struct __sk_buff *skb) { hit(SLOT_DNS_PACKET); return 0; }
-
-SEC("tp_btf/sys_enter")
-int count_sys_enter(void *ctx) { hit(SLOT_SECURITY); return 0; }
-SEC("tp_btf/sys_exit")
-int count_sys_exit(void *ctx) { hit(SLOT_OTHER); return 0; }
 
 SEC("xdp")
 int count_xdp(struct xdp_md *ctx) { hit(SLOT_XDP); return XDP_PASS; }

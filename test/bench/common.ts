@@ -309,13 +309,16 @@ export async function settle(t: Tracer, settleMs: number): Promise<void> {
 
 // --- the floor: bpf/bench/allcount.bpf.c on every hook of config/bench.yaml ----------------------
 
-export const FLOOR_SLOT = { exec: 0, fileEnter: 1, fileExit: 2, connect: 3, accept: 4, dnsPacket: 5, sockAddr: 6, security: 7, xdp: 8, egress: 9 } as const;
+/** Slots of allcount_hits (bpf/bench/allcount.bpf.c). */
+export const FLOOR_SLOT = { exec: 0, fileEnter: 1, fileExit: 2, connect: 3, accept: 4, dnsPacket: 5, sockAddr: 6, xdp: 8, egress: 9 } as const;
 const FLOOR_OBJ = resolve(ROOT, 'build', 'bpf', 'bench', 'allcount.bpf.o');
+const SYSCOUNT_OBJ = resolve(ROOT, 'build', 'bpf', 'bench', 'syscount.bpf.o');
 
 /**
  * Loads the bare counters on every hook the benchmark pipeline attaches (same programs' kinds, same
  * tracepoints, cgroup hooks on the cgroup v2 root, a socket filter that keeps nothing on a packet
- * socket of every interface, generic XDP on lo). `slot` is what count() reports: its hits per run.
+ * socket of every interface, generic XDP on lo, and bpf/bench/syscount.bpf.c on the security
+ * receiver's per-syscall tracepoint pairs). `slot` is what count() reports: its hits per run.
  */
 export async function startFloor(slot: number): Promise<Tracer> {
   if (!existsSync(FLOOR_OBJ)) throw new VariantUnavailable(`${FLOOR_OBJ} is missing (make bpf)`);
@@ -324,7 +327,9 @@ export async function startFloor(slot: number): Promise<Tracer> {
   const { PacketCapture, interfaceIndex } = await import('../../src/bpf/packet-socket');
   setLibbpfLogger(() => {});
   const obj = BpfObject.open(FLOOR_OBJ);
+  const { hooksOf, FAMILIES } = await import('../../src/receivers/security/syscalls');
   let capture: InstanceType<typeof PacketCapture> | null = null;
+  let security: ReturnType<typeof BpfObject.open> | null = null;
   try {
     obj.load();
     const names = obj.programs().map((p) => p.name);
@@ -347,8 +352,15 @@ export async function startFloor(slot: number): Promise<Tracer> {
     obj.attachXdpMode('count_xdp', interfaceIndex('lo'), 'generic', 'lo');
     capture = new PacketCapture(obj.program('count_packet').fd, [0], () => {});
     capture.start();
+    // the security receiver's hooks: one tracepoint pair per watched syscall, every family
+    security = BpfObject.open(SYSCOUNT_OBJ);
+    const same = hooksOf(FAMILIES).syscalls.flatMap((s) => [`count_enter_${s}`, `count_exit_${s}`]);
+    for (const p of security.programs()) if (!same.includes(p.name)) p.setAutoload(false);
+    security.load();
+    for (const p of same) security.attach(p);
   } catch (e) {
     await capture?.stop();
+    security?.close();
     obj.close();
     throw new VariantUnavailable(`the floor could not attach: ${e instanceof Error ? e.message : String(e)}`);
   }
@@ -362,6 +374,7 @@ export async function startFloor(slot: number): Promise<Tracer> {
     after(genPid) { hits.set(genPid, read() - mark); },
     async stop() {
       await capture?.stop();
+      security?.close();
       obj.close();
     },
     count: (genPid) => hits.get(genPid) ?? 0,
