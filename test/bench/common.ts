@@ -682,6 +682,8 @@ export interface StormCase {
   key(workload: string): string;
   /** Events each op should produce for the tracers (one per open, exec, connect; query + answer for DNS). */
   eventsPerOp: number;
+  /** Events per op a variant should report for a workload when it differs (Kite on an unwatched path: 0). */
+  eventsPerOpFor?(variant: string, workload: string): number;
   /** The unit of one op, for the table ("open", "exec", ...). */
   unit: string;
   /** Show the time per op in ms instead of ns (long ops such as a whole build). */
@@ -805,7 +807,7 @@ export function summarizeStorm(c: StormCase, runs: StormRun[]): StormRow[] {
         pairedMax: Math.max(...paired),
         overFloor: v.name === 'none' || v.name === 'floor' ? NaN : med / baseMed - floorMed / baseMed,
         captured,
-        expected: rs.reduce((a, r) => a + r.performed, 0) * c.eventsPerOp,
+        expected: rs.reduce((a, r) => a + r.performed, 0) * (c.eventsPerOpFor?.(v.name, w) ?? c.eventsPerOp),
         lost: rs.reduce((a, r) => a + (r.lost ?? 0), 0),
         cpuSPerMillion: cpu.length && c.eventsPerOp ? median(cpu) : NaN,
         cpuSPerRun: median(rs.filter((r) => r.cpuS !== undefined).map((r) => r.cpuS!)),
@@ -823,7 +825,7 @@ export function stormTable(c: StormCase, rows: StormRow[], unavailable: Map<stri
       r.workload, r.variant, String(r.reps), c.inMs ? int(r.medianNs / 1e6) : int(r.medianNs), `${fmt(r.ratio)}x`,
       tr ? `${fmt(r.pairedMin)}-${fmt(r.pairedMax)} (IQR ${fmt(r.pairedQ1)}-${fmt(r.pairedQ3)})` : '',
       Number.isFinite(r.overFloor) ? `${r.overFloor >= 0 ? '+' : ''}${fmt(r.overFloor)}x` : '',
-      !r.expected && tr ? 'not matched' : r.variant === 'floor' ? `${int(r.captured)} hook hits, system-wide` : tr ? `${int(r.captured)} / ${int(r.expected)} (${fmt((100 * r.captured) / Math.max(1, r.expected), 1)}%)` : '',
+      !c.eventsPerOp && tr ? 'not matched' : !r.expected && tr ? `${int(r.captured)} (none expected)` : r.variant === 'floor' ? `${int(r.captured)} hook hits, system-wide` : tr ? `${int(r.captured)} / ${int(r.expected)} (${fmt((100 * r.captured) / Math.max(1, r.expected), 1)}%)` : '',
       tr && r.variant !== 'floor' ? String(r.lost) : '',
       Number.isFinite(r.cpuSPerMillion) ? fmt(r.cpuSPerMillion, 1) : '',
       Number.isFinite(r.cpuSPerRun) ? fmt(r.cpuSPerRun, 2) : '',

@@ -55,6 +55,7 @@ const c: StormCase = {
   run: (w, n) => runGenerator(GEN, [String(n ?? N), TARGET[w]!]),
   key: (w) => TARGET[w]!,
   eventsPerOp: 1,
+  eventsPerOpFor: (v, w) => (v === 'kite' && w === 'unwatched' ? 0 : 1),
   unit: 'open',
   notes: [
     'watched: /etc/hostname (under /etc, a default watched prefix); unwatched: a file on tmpfs that no prefix covers, so Kite must report nothing for it (captured 0 is right there).',

@@ -169,7 +169,7 @@ function headline(storms: Map<string, StormSummary>, ladder: LadderStep[] | null
       const label = c === 'open-storm' ? `open storm, ${w} path` : names[c]!;
       lines.push(`| ${label} | ${ratio(k)} | ${ratio(f)} | ${k && Number.isFinite(k.overFloor) ? `${k.overFloor >= 0 ? '+' : ''}${fmt(k.overFloor)}x` : 'n/a'} | ` +
         `${ratio(row(s, w, peers[c]!))} | ${ratio(row(s, w, 'bpftrace'))} | ${ratio(row(s, w, 'auditd'))} | ` +
-        `${k && k.expected ? `${fmt((100 * k.captured) / k.expected, 1)}%, ${k.lost} lost` : k ? 'n/a' : ''} |`);
+        `${k && k.expected ? `${fmt((100 * k.captured) / k.expected, 1)}%, ${k.lost} lost` : k && s.rows.some((r) => r.expected) ? `${int(k.captured)} (none expected), ${k.lost} lost` : k ? 'not matched' : ''} |`);
     }
   }
   const out = [
