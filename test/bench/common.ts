@@ -3,7 +3,7 @@
  * processes that never outlive the driver. Progress goes to stderr; only tables go to stdout.
  */
 import { ChildProcess, execFileSync, spawn, SpawnOptions } from 'node:child_process';
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 
@@ -207,6 +207,27 @@ export const QUICK = process.env.KITE_BENCH_QUICK === '1';
 /** An integer knob: the environment, else the full or the quick default. */
 export function benchInt(name: string, full: number, quick: number): number {
   return envInt(name, QUICK ? quick : full);
+}
+
+/** Calls `fn` for every line of `file`, reading it in 4 MiB chunks (outputs can outgrow a string). */
+export function forEachLine(file: string, fn: (line: string) => void): void {
+  if (!existsSync(file)) return;
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(4 << 20);
+    let rest = '';
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n <= 0) break;
+      const text = rest + buf.toString('utf8', 0, n);
+      const lines = text.split('\n');
+      rest = lines.pop()!;
+      for (const l of lines) fn(l);
+    }
+    if (rest) fn(rest);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Linear-interpolated quantile (q in [0, 1]). */
@@ -450,19 +471,18 @@ export async function startKite(tag: string, match: (r: Record<string, unknown>,
     },
     count(genPid, key) {
       let n = 0;
-      if (!existsSync(out)) return 0;
       const pre = opts.prefilter === 'key' ? key : String(genPid);
-      for (const line of readFileSync(out, 'utf8').split('\n')) {
-        if (!line.includes(pre)) continue;
+      forEachLine(out, (line) => {
+        if (!line.includes(pre)) return;
         let r: Record<string, unknown>;
         try {
           r = JSON.parse(line) as Record<string, unknown>;
         } catch {
-          continue; // a torn last line counts as not captured
+          return; // a torn last line counts as not captured
         }
         // a dedupe summary stands for the repeats it folded; the first record went out on its own
         if (match(r, genPid, key)) n += r['kite.summary'] === 'dedupe' && typeof r['kite.repeat_count'] === 'number' ? r['kite.repeat_count'] : 1;
-      }
+      });
       return n;
     },
     lost: () => lost,
@@ -506,9 +526,7 @@ export async function startTool(tag: string, bin: string, args: string[], opts: 
     await sleep(20);
   }
   await sleep(200);
-  let text: string | null = null;
   let rss = NaN;
-  const all = (): string => (text ??= readFileSync(out, 'utf8') + '\n' + readFileSync(errPath, 'utf8'));
   return {
     cpuPids: [proc.pid!],
     output: out,
@@ -522,14 +540,23 @@ export async function startTool(tag: string, bin: string, args: string[], opts: 
     },
     count(genPid, key) {
       let n = 0;
-      for (const line of all().split('\n')) if (opts.match(line.trim().split(/\s+/), line, genPid, key)) n++;
+      const each = (line: string): void => {
+        if (opts.match(line.trim().split(/\s+/), line, genPid, key)) n++;
+      };
+      forEachLine(out, each);
+      forEachLine(errPath, each);
       return n;
     },
     lost() {
       let n = 0;
-      for (const m of all().matchAll(/lost (\d+) events/gi)) n += Number(m[1]);
-      const d = /(\d+) packets? dropped by kernel/.exec(all());
-      return n + (d ? Number(d[1]) : 0);
+      const each = (line: string): void => {
+        for (const m of line.matchAll(/lost (\d+) events/gi)) n += Number(m[1]);
+        const d = /(\d+) packets? dropped by kernel/.exec(line);
+        if (d) n += Number(d[1]);
+      };
+      forEachLine(out, each);
+      forEachLine(errPath, each);
+      return n;
     },
     rssMiB: () => rss,
   };
@@ -591,24 +618,21 @@ export async function startAudit(tag: string, syscalls: string[]): Promise<Trace
   let records: Map<string, { pid: number; ppid: number; nr: number; names: string[] }> | null = null;
   const parse = (): typeof records => {
     if (records) return records;
-    records = new Map();
-    const text = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
-    for (const line of text.split('\n')) {
+    const recs = new Map<string, { pid: number; ppid: number; nr: number; names: string[] }>();
+    records = recs;
+    forEachLine(logFile, (line) => {
       const id = /msg=audit\(([\d.:]+)\)/.exec(line)?.[1];
-      if (!id) continue;
+      if (!id) return;
       if (line.startsWith('type=SYSCALL') && line.includes(`key="${AUDIT_KEY}"`)) {
         const num = (k: string): number => Number(new RegExp(`\\b${k}=(\\d+)`).exec(line)?.[1] ?? -1);
-        const e = records.get(id) ?? { pid: 0, ppid: 0, nr: 0, names: [] };
+        const e = recs.get(id) ?? { pid: 0, ppid: 0, nr: 0, names: [] };
         Object.assign(e, { pid: num('pid'), ppid: num('ppid'), nr: num('syscall') });
-        records.set(id, e);
-      } else if (line.startsWith('type=PATH')) {
+        recs.set(id, e);
+      } else if (line.startsWith('type=PATH') && recs.has(id)) {
         const name = /\bname="([^"]*)"/.exec(line)?.[1];
-        if (!name) continue;
-        const e = records.get(id) ?? { pid: 0, ppid: 0, nr: 0, names: [] };
-        e.names.push(name);
-        records.set(id, e);
+        if (name) recs.get(id)!.names.push(name);
       }
-    }
+    });
     return records;
   };
   return {
@@ -628,6 +652,8 @@ export async function startAudit(tag: string, syscalls: string[]): Promise<Trace
         await stopChild(proc, 'SIGTERM', 15_000);
         ctl('-e', '0'); // auditd leaves audit enabled when it exits
       }
+      parse(); // what count() needs, then the log goes: it is large (every process's records) and on tmpfs
+      rmSync(logFile, { force: true });
     },
     count(genPid, key) {
       let n = 0;
