@@ -312,17 +312,20 @@ export function groupTracer(ts: Tracer[]): Tracer {
   };
 }
 
-/** Waits until `t` has caught up: at least `settleMs`, then until its output stops growing for 300 ms (at most 60 s). */
+/**
+ * Waits until `t` has caught up: at least `settleMs`, then until its output grows by less than 16 KiB
+ * in 300 ms (a system-wide tracer never stops printing on a busy machine), at most 30 s.
+ */
 export async function settle(t: Tracer, settleMs: number): Promise<void> {
   await sleep(settleMs);
   const outputs = t.output ? [t.output] : [];
   if (!outputs.length) return;
   const size = (): number => outputs.reduce((a, f) => a + (existsSync(f) ? statSync(f).size : 0), 0);
-  const end = Date.now() + 60_000;
+  const end = Date.now() + 30_000;
   let last = -1;
   while (Date.now() < end) {
     const now = size();
-    if (now === last) return;
+    if (last >= 0 && now - last < 16 << 10) return;
     last = now;
     await sleep(300);
   }

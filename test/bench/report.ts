@@ -153,7 +153,7 @@ function ratio(r: StormRow | undefined): string {
 }
 
 /** The headline: Kite against the floor and the peers, and the ladder's limits. */
-function headline(storms: Map<string, StormSummary>, ladder: LadderStep[] | null): string {
+function headline(storms: Map<string, StormSummary>, ladder: LadderStep[] | null, perOp: Record<string, number>): string {
   const lines: string[] = [
     '| workload | Kite (config/bench.yaml) | floor (bare counters, same hooks) | Kite over the floor | libbpf-tools | bpftrace | auditd | Kite events captured |',
     '|---|---|---|---|---|---|---|---|',
@@ -180,12 +180,14 @@ function headline(storms: Map<string, StormSummary>, ladder: LadderStep[] | null
   if (ladder?.length) {
     const limits = [...new Set(ladder.map((s) => s.receiver))].map((rx) => {
       const steps = ladder.filter((s) => s.receiver === rx);
-      const clean = steps.filter((s) => s.drops === 0);
-      const best = clean.length ? Math.max(...clean.map((s) => s.deliveredPerS)) : 0;
-      const p99 = Math.max(...steps.filter((s) => s.drops === 0).map((s) => s.latP99Ms).filter(Number.isFinite), 0);
-      return `${rx} ${int(best)} records/s without a kernel drop (latency p99 at most ${fmt(p99, 1)} ms there, peak RSS ${fmt(Math.max(...steps.map((s) => s.rssMiB)), 0)} MiB)`;
+      // sustained: no kernel drop and at least 98% of the expected records delivered within the step
+      const ok = steps.filter((s) => s.drops === 0 && s.deliveredPerS >= 0.98 * s.achieved * (perOp[rx] ?? 1));
+      const best = ok.sort((a, b) => b.deliveredPerS - a.deliveredPerS)[0];
+      const firstDrop = steps.filter((s) => s.drops > 0).sort((a, b) => a.achieved - b.achieved)[0];
+      return `**${rx}** ${best ? `${int(best.deliveredPerS)} records/s sustained (p99 latency ${fmt(best.latP99Ms, 1)} ms, RSS ${fmt(best.rssMiB, 0)} MiB)` : 'no sustained step'}` +
+        (firstDrop ? `, first kernel drops at ${int(firstDrop.achieved)} ops/s offered` : ', no kernel drop at any step');
     });
-    out.push('', `Throughput ladder: ${limits.join('; ')}.`);
+    out.push('', `Throughput ladder (each receiver with its defaults to a file; sustained = no kernel drop and at least 98% of the records delivered within the step): ${limits.join('; ')}.`);
   }
   return out.join('\n');
 }
@@ -197,7 +199,8 @@ function main(): void {
     const s = readJson<StormSummary>(c);
     if (s) storms.set(c, s);
   }
-  const ladderSummary = readJson<{ steps: LadderStep[] }>('ladder');
+  const ladderSummary = readJson<{ steps: LadderStep[]; ladders: Record<string, { perOp: number }> }>('ladder');
+  const perOp = Object.fromEntries(Object.entries(ladderSummary?.ladders ?? {}).map(([k, l]) => [k, l.perOp]));
   const ladder = ladderSummary?.steps ?? null;
   const plots: string[] = [];
 
@@ -228,7 +231,8 @@ function main(): void {
   const commit = sh('git', ['rev-parse', '--short', 'HEAD']);
   const kernel = sh('uname', ['-r']);
   const facts = `${started.slice(0, 10)}, ${machine()}, Linux ${kernel}, Node.js ${process.version}, commit ${commit}, \`make bench\`${QUICK ? ' with `KITE_BENCH_QUICK=1`' : ''}`;
-  const head = headline(storms, ladder);
+  const head = headline(storms, ladder, perOp);
+  const foreign = (process.env.KITE_BENCH_FOREIGN ?? '').split(', ').filter(Boolean);
   const sections = (process.env.KITE_BENCH_CASES ?? '').split(' ').filter(Boolean)
     .map((c) => resolve(SECTIONS, `${c}.md`)).filter(existsSync).map((f) => readFileSync(f, 'utf8').trim());
   const doc = [
@@ -238,7 +242,8 @@ function main(): void {
     '',
     `**Generated** by \`make bench\` on ${facts}. Started ${started}; load average before the run: ${process.env.KITE_BENCH_LOAD ?? 'unknown'}.`,
     QUICK ? '\n**This is a quick run** (`KITE_BENCH_QUICK=1`: fewer repetitions, smaller workloads): for development, not for quoting.\n' : '',
-    process.env.KITE_BENCH_FOREIGN ? `**Warning:** tracing BPF programs of something else were loaded when the suite started (their cost is in every variant, baseline included): ${process.env.KITE_BENCH_FOREIGN}.\n` : '',
+    process.env.KITE_BENCH_PARTIAL ? `**Partial run:** only ${process.env.KITE_BENCH_PARTIAL} ran at the time above; the other sections come from the previous run in this checkout (build/bench/sections/).\n` : '',
+    process.env.KITE_BENCH_FOREIGN ? `**Warning:** ${foreign.length} tracing BPF programs of something else were loaded when the suite started (their cost is in every variant, baseline included): ${foreign.slice(0, 6).join(', ')}${foreign.length > 6 ? ', ...' : ''}.\n` : '',
     'How to read it: every case runs its variants interleaved (the order rotates every repetition), so a slow minute of the machine hits them alike; ratios are ratios of medians against no agent in the same run, with the min-max (and IQR) of the per-repetition ratios. The floor is a bare per-CPU counter on every hook the benchmark pipeline attaches: what being on those hooks costs before any work. How each case is driven: [test/bench/README.md](../test/bench/README.md).',
     '',
     '## Headline',

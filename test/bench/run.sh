@@ -40,7 +40,9 @@ if [ ! -x /usr/sbin/auditd ]; then
 fi
 
 mkdir -p "$OUT" "$SECTIONS"
-rm -f "$SECTIONS"/*.md "$OUT"/*.summary.json
+# a partial run (KITE_BENCH_CASES) replaces only its own cases' results; the report takes every case's latest
+for c in "${CASES[@]}"; do rm -f "$SECTIONS/$c.md" "$OUT/$c.summary.json"; done
+[ -n "${KITE_BENCH_CASES:-}" ] || rm -f "$SECTIONS"/*.md "$OUT"/*.summary.json
 for gen in execstorm getppidstorm; do
 	if [ ! -x "$OUT/$gen" ] || [ "test/bench/$gen.c" -nt "$OUT/$gen" ]; then
 		gcc -O2 -Wall -Wextra -o "$OUT/$gen" "test/bench/$gen.c"
@@ -113,13 +115,16 @@ done
 	echo
 	echo "$KITE_BENCH_STARTED, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), kernel $(uname -r), $(nproc) CPUs, node $(node --version), load average before the run $KITE_BENCH_LOAD${KITE_BENCH_QUICK:+, QUICK RUN}"
 	echo
-	for c in "${CASES[@]}"; do
+	for c in "${ALL_CASES[@]}"; do
+		[ -f "$SECTIONS/$c.md" ] || continue
 		cat "$SECTIONS/$c.md"
 		echo
 	done
 } >"$RESULTS"
 
-KITE_BENCH_CASES="${CASES[*]}" node dist/test/bench/report.js
+REPORTED=()
+for c in "${ALL_CASES[@]}"; do [ -f "$SECTIONS/$c.md" ] && REPORTED+=("$c"); done
+KITE_BENCH_CASES="${REPORTED[*]}" KITE_BENCH_PARTIAL="${KITE_BENCH_CASES:-}" node dist/test/bench/report.js
 say "results: docs/benchmarks.md (and $RESULTS)"
 
 if bpftool prog show 2>/dev/null | grep -qE "name (handle_sys_enter_getppid|count_[a-z_0-9]+)\b"; then
