@@ -124,7 +124,8 @@ done
 
 REPORTED=()
 for c in "${ALL_CASES[@]}"; do [ -f "$SECTIONS/$c.md" ] && REPORTED+=("$c"); done
-KITE_BENCH_CASES="${REPORTED[*]}" KITE_BENCH_PARTIAL="${KITE_BENCH_CASES:-}" node dist/test/bench/report.js
+PARTIAL=${KITE_BENCH_CASES:-}
+KITE_BENCH_CASES="${REPORTED[*]}" KITE_BENCH_PARTIAL="$PARTIAL" node dist/test/bench/report.js
 say "results: docs/benchmarks.md (and $RESULTS)"
 
 if bpftool prog show 2>/dev/null | grep -qE "name (handle_sys_enter_getppid|count_[a-z_0-9]+)\b"; then
