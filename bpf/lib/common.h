@@ -26,6 +26,9 @@ enum kite_op {
 	KITE_OP_NAMESPACE_CHANGE = 55,
 	KITE_OP_NAMESPACE_MOUNT = 56,
 	KITE_OP_NETWORK_LISTEN = 57,
+	KITE_OP_ENFORCE_KILL_EXEC = 60,   /* enforce.bpf.c: SIGKILL sent at exec */
+	KITE_OP_ENFORCE_DENY_EXEC = 61,   /* lsm_enforce.bpf.c: bprm_check_security denied */
+	KITE_OP_ENFORCE_DENY_OPEN = 62,   /* lsm_enforce.bpf.c: file_open denied */
 	KITE_OP_BENCH_OPEN = 100,
 };
 
