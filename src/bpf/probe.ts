@@ -55,17 +55,35 @@ export function probeFeature(name: string): FeatureResult {
   if (name === 'kprobe' && !existsSync('/sys/bus/event_source/devices/kprobe/type')) {
     return { feature: name, available: false, detail: 'no kprobe PMU (/sys/bus/event_source/devices/kprobe): the kernel is built without CONFIG_KPROBES' };
   }
+  // the BPF LSM decides only when it is in the kernel's active LSM list (boot parameter lsm=)
+  let lsmNote = '';
+  if (name === 'lsm') {
+    const lsms = activeLsms();
+    if (lsms && !lsms.includes('bpf')) {
+      return { feature: name, available: false, detail: `bpf is not an active LSM (/sys/kernel/security/lsm: ${lsms.join(',')}): boot with lsm=${lsms.join(',')},bpf` };
+    }
+    lsmNote = lsms ? `bpf is an active LSM (${lsms.join(',')}), ` : 'the active LSM list is unknown (securityfs not mounted), ';
+  }
   let obj: BpfObject | null = null;
   try {
     obj = BpfObject.open(bpfObjectPath('probe/probe'));
     for (const p of obj.programs()) p.setAutoload(p.name === spec.program);
     obj.load();
     if (spec.attach) obj.attach(spec.program!).destroy();
-    return { feature: name, available: true, detail: spec.attach ? 'loads and attaches' : 'loads' };
+    return { feature: name, available: true, detail: `${lsmNote}${spec.attach ? 'loads and attaches' : 'loads'}` };
   } catch (e) {
-    return { feature: name, available: false, detail: firstLine(e) };
+    return { feature: name, available: false, detail: `${lsmNote ? `${lsmNote}but ` : ''}${firstLine(e)}` };
   } finally {
     obj?.close();
+  }
+}
+
+/** The kernel's active LSMs, in order; null when securityfs is not mounted. */
+export function activeLsms(): string[] | null {
+  try {
+    return readFileSync('/sys/kernel/security/lsm', 'utf8').trim().split(',').filter(Boolean);
+  } catch {
+    return null;
   }
 }
 
