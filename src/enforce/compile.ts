@@ -119,6 +119,13 @@ const WHERE: Record<string, string> = {
 
 class Refusal extends Error {}
 
+/** An atom that is not a simple comparison; `attribute` is what it is about, when known. */
+class NotSimple extends Refusal {
+  constructor(message: string, readonly attribute: string | null) {
+    super(message);
+  }
+}
+
 const src = (n: ASTNode): string => (n.input ? n.input.slice(n.start, n.end) : n.op);
 
 function flatten(n: ASTNode, op: '&&' | '||', out: ASTNode[] = []): ASTNode[] {
@@ -211,7 +218,7 @@ function readAtom(n: ASTNode): Atom {
     return { attribute: parts[0]!.attribute, values: parts.flatMap((p) => p.values), prefixes: parts.flatMap((p) => p.prefixes), negated: false };
   }
   const attr = atomAttribute(n) ?? attributeName(n);
-  throw new Refusal(`condition uses ${src(n)}${attr ? ` (on ${attr})` : ''}, which is not a simple comparison`);
+  throw new NotSimple(`condition uses ${src(n)}${attr ? ` (on ${attr})` : ''}, which is not a simple comparison`, attr);
 }
 
 function targetOf(action: EnforceAction, atoms: Atom[][]): EnforceTarget {
@@ -374,6 +381,12 @@ export function compileEnforcement(rule: EnforceRuleSpec): CompileResult {
     }
     return { ok: true, rule: { name: rule.name, action: rule.action, target, kernel, network: [] } };
   } catch (e) {
+    if (e instanceof NotSimple && e.attribute) {
+      // an attribute no hook decides is the clearer problem than the form it is used in
+      const key = rule.action === 'kill' ? 'kill:exec' : e.attribute.startsWith('file.') ? 'deny:open' : e.attribute.startsWith('network.') ? 'deny:network' : 'deny:exec';
+      const known = key === 'deny:network' ? NETWORK_ATTRS.includes(e.attribute) : e.attribute in (key === 'kill:exec' ? EXEC_FIELDS : key === 'deny:open' ? OPEN_FIELDS : BPRM_FIELDS);
+      if (!known) return { ok: false, problem: `${prefix}condition uses ${e.attribute}, which cannot be decided ${WHERE[key]}; supported: ${SUPPORTED[key]}` };
+    }
     if (e instanceof Refusal) return { ok: false, problem: prefix + e.message };
     throw e;
   }
