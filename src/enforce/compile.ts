@@ -138,19 +138,30 @@ function flatten(n: ASTNode, op: '&&' | '||', out: ASTNode[] = []): ASTNode[] {
   return out;
 }
 
-/** Disjunctive normal form over atoms; a `||` of predicates on one attribute stays one atom. */
-function dnf(n: ASTNode): ASTNode[][] {
-  if (n.op === '||') {
-    if (sameAttribute(flatten(n, '||'))) return [[n]];
-    return [...dnf(n.args[0]), ...dnf(n.args[1])];
+/** A negated node, as a synthetic `!_` node (for negations pushed inwards). */
+function not(n: ASTNode): ASTNode {
+  return { ...n, op: '!_', args: n } as unknown as ASTNode;
+}
+
+/**
+ * Disjunctive normal form over atoms, negations pushed inwards first (De Morgan: `!(a && b)` is
+ * `!a || !b`); a `||` of predicates on one attribute stays one atom.
+ */
+function dnf(n: ASTNode, negated = false): ASTNode[][] {
+  if (n.op === '!_') return dnf(n.args, !negated);
+  const or = negated ? '&&' : '||';
+  const and = negated ? '||' : '&&';
+  if (n.op === or) {
+    if (!negated && sameAttribute(flatten(n, '||'))) return [[n]];
+    return [...dnf(n.args[0], negated), ...dnf(n.args[1], negated)];
   }
-  if (n.op === '&&') {
-    const a = dnf(n.args[0]);
-    const b = dnf(n.args[1]);
+  if (n.op === and) {
+    const a = dnf(n.args[0], negated);
+    const b = dnf(n.args[1], negated);
     if (a.length * b.length > ENFORCE_LIMITS.maxRules) throw new Refusal(`condition has more than ${ENFORCE_LIMITS.maxRules} alternatives once expanded`);
     return a.flatMap((x) => b.map((y) => [...x, ...y]));
   }
-  return [[n]];
+  return [[negated ? not(n) : n]];
 }
 
 /** The attribute a simple atom is about (`a == v`, `a in [..]`, `a.startsWith(..)`, `v in a`). */

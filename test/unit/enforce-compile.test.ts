@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileEnforcement, CompiledEnforcement, EnforceRuleSpec } from '../../src/enforce/compile';
 import { decodeEnforce, ENFORCE_EVENT, EnforceOp, pathKey } from '../../src/enforce/wire';
+import { compileDetectionRule, detectionRuleProblem } from '../../src/enforce/rules-adapter';
 
 const ID = 'a'.repeat(64);
 
@@ -151,4 +152,23 @@ test('decoder: a crafted record, and short or malformed ones as reasons (never a
   const lying = record();
   lying.writeUInt16LE(5000, ENFORCE_EVENT.fields.path_size.offset);
   assert.equal(decodeEnforce(lying, 0, lying.length), 'bad_size');
+});
+
+test('negations are pushed inwards: an exception on two fields becomes two alternatives', () => {
+  const r = ok('process.executable.path.startsWith("/tmp/") && !(kite.process.comm == "ok" && process.real_user.id == 0)');
+  assert.equal(r.kernel.length, 2);
+  assert.deepEqual(r.kernel.map((k) => k.predicates.map((p) => `${p.field}${p.negated ? '!' : ''}`).sort()), [['comm!', 'path'], ['path', 'uid!']]);
+  assert.match(problem('!(process.executable.path in ["/a", "/b"] || process.executable.path.startsWith("/c"))'), /constrains process.executable.path twice/);
+});
+
+test('detection rules: scope by container ids and exceptions are kept; what only user space knows is refused', () => {
+  const base = { name: 'shell', action: 'kill', condition: 'process.executable.path == "/bin/sh"' };
+  const scoped = compileDetectionRule({ ...base, scope: { containerIds: [ID] }, exceptions: [{ name: 'root', condition: 'process.real_user.id == 0' }] });
+  assert.ok(scoped.ok, scoped.ok ? '' : scoped.problem);
+  assert.deepEqual(scoped.rule.kernel[0]!.predicates.map((p) => `${p.field}${p.negated ? '!' : ''}`).sort(), ['container', 'path', 'uid!']);
+  assert.equal(detectionRuleProblem({ ...base, scope: { images: ['nginx*'] } }), 'scope images is known only from enrichment in user space, not in the kernel; scope the rule by container_ids');
+  assert.match(detectionRuleProblem({ ...base, scope: { container: true } })!, /scope container: true is known only from enrichment/);
+  assert.match(detectionRuleProblem({ ...base, sequence: { steps: [] } })!, /a sequence is decided over several events in user space/);
+  assert.match(detectionRuleProblem({ ...base, exceptions: [{ name: 'x', condition: 'container.image.name == "a"' }] })!, /^condition uses container.image.name, which cannot be decided in the kernel at exec/);
+  assert.equal(detectionRuleProblem(base), null);
 });
