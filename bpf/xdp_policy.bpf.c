@@ -126,6 +126,7 @@ static __always_inline void report_deny(struct xdp_md *ctx, struct xdp_policy_fl
 struct match_ctx {
 	__u64 mask;
 	__u16 dport;
+	__u16 sport;
 	__u8 proto;
 	__u8 ports_known;
 	__s32 found;    /* the first matching rule, or -1 */
@@ -143,6 +144,8 @@ static long match_rule(__u64 i, void *data)
 	if (r->proto && r->proto != m->proto)
 		return 0;
 	if (r->has_ports && (!m->ports_known || m->dport < r->port_min || m->dport > r->port_max))
+		return 0;
+	if (r->has_sports && (!m->ports_known || m->sport < r->sport_min || m->sport > r->sport_max))
 		return 0;
 	m->found = k;
 	return 1;
@@ -218,7 +221,7 @@ int handle_xdp_policy(struct xdp_md *ctx)
 		ports_known = 0;
 	}
 
-	struct match_ctx mc = { .mask = *mask, .dport = f.dport, .proto = f.proto, .ports_known = ports_known, .found = -1 };
+	struct match_ctx mc = { .mask = *mask, .dport = f.dport, .sport = f.sport, .proto = f.proto, .ports_known = ports_known, .found = -1 };
 	__u32 n = rule_count < XDP_POLICY_MAX_RULES ? rule_count : XDP_POLICY_MAX_RULES;
 	bpf_loop(n, match_rule, &mc, 0);
 	if (mc.found >= 0) {

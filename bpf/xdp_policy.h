@@ -28,15 +28,17 @@ enum xdp_policy_stat {
 	XDP_POLICY_STAT_MAX = 4,
 };
 
-/* One rule: matched when the source address is in one of its prefixes (LPM tries), and protocol and
- * destination port fit. */
+/* One rule: matched when the source address is in one of its prefixes (LPM tries), and protocol,
+ * destination port and source port fit. */
 struct xdp_policy_rule {
 	__u8 action;     /* enum xdp_policy_action */
 	__u8 proto;      /* IPPROTO_*; 0: any */
 	__u8 has_ports;  /* 1: dport must be in [port_min, port_max] (TCP and UDP only) */
-	__u8 pad;
+	__u8 has_sports; /* 1: sport (the peer's port) must be in [sport_min, sport_max] (TCP and UDP only) */
 	__u16 port_min;
 	__u16 port_max;
+	__u16 sport_min;
+	__u16 sport_max;
 };
 
 struct xdp_policy_counters {

@@ -405,11 +405,17 @@ static __always_inline void enforce_report(struct enforce_scratch *s, struct enf
 	e->pad = 0;
 	__builtin_memset(e->comm, 0, sizeof(e->comm));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	__u32 pos = st->pos & (ENFORCE_PATH_BUF - 1);
+	/* The empty asm statements keep the compiler from folding the masks into other arithmetic (such
+	 * as `pos ^ 4095`), which older verifiers (Linux 6.1) cannot bound. */
+	__u32 pos = st->pos;
+	asm volatile("" : "+r"(pos));
+	pos &= ENFORCE_PATH_BUF - 1;
 	__u32 path_size = (ENFORCE_PATH_BUF - 1) - pos;
+	asm volatile("" : "+r"(path_size));
 	path_size &= ENFORCE_PATH_BUF - 1;
 	bpf_probe_read_kernel(e->data, path_size, &s->path[pos]);
 	__u32 args_size = st->args_size;
+	asm volatile("" : "+r"(args_size));
 	if (args_size > ENFORCE_ARGS_BYTES)
 		args_size = ENFORCE_ARGS_BYTES;
 	bpf_probe_read_kernel(&e->data[path_size], args_size, s->args);

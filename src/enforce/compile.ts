@@ -13,7 +13,7 @@
  *     still belong to the program calling exec there
  *   deny open (lsm/file_open): file.path instead of the executable, and the rest as at exec
  *   deny network (the xdp_policy program, on received packets): network.peer.address (==, in),
- *     network.local.port (==, in), network.transport (==, in)
+ *     network.peer.port, network.local.port (==, in), network.transport (==, in)
  * `event.name == "process.exec"` (or "file.open", "network.*") only says where the rule applies.
  * Attributes that only user space knows (enrichment such as image or pod labels, substrings of the
  * command line, suffixes) are refused: a kill or deny rule is never silently turned into an alert.
@@ -55,6 +55,8 @@ export interface NetworkDeny {
   protocol: 'any' | 'tcp' | 'udp';
   /** The local port; absent: any. */
   port?: number;
+  /** The peer's port (the source port of received packets); absent: any. */
+  peerPort?: number;
 }
 
 export type EnforceTarget = 'exec' | 'open' | 'network';
@@ -96,7 +98,7 @@ const OPEN_FIELDS: Record<string, EnforceFieldName> = {
   'kite.cgroup.id': 'cgroup',
   'container.id': 'container',
 };
-const NETWORK_ATTRS = ['network.peer.address', 'network.local.port', 'network.transport'];
+const NETWORK_ATTRS = ['network.peer.address', 'network.peer.port', 'network.local.port', 'network.transport'];
 
 const EXEC_EVENTS = new Set(['process.exec']);
 const OPEN_EVENTS = new Set(['file.open']);
@@ -107,7 +109,7 @@ export const SUPPORTED: Record<string, string> = {
   'kill:exec': 'process.executable.path (==, !=, in, startsWith), "value" in process.command_args, process.real_user.id, process.user.id (==, !=, in), kite.process.comm (==, !=, in), kite.cgroup.id (==, !=, in), container.id (==, in)',
   'deny:exec': 'process.executable.path (==, !=, in, startsWith), process.real_user.id, process.user.id (==, !=, in), kite.cgroup.id (==, !=, in), container.id (==, in)',
   'deny:open': 'file.path (==, !=, in, startsWith), "value" in process.command_args, process.real_user.id, process.user.id (==, !=, in), kite.process.comm (==, !=, in), kite.cgroup.id (==, !=, in), container.id (==, in)',
-  'deny:network': 'network.peer.address (==, in), network.local.port (==, in), network.transport (==, in: tcp, udp)',
+  'deny:network': 'network.peer.address (==, in), network.peer.port, network.local.port (==, in), network.transport (==, in: tcp, udp)',
 };
 
 const WHERE: Record<string, string> = {
@@ -321,12 +323,12 @@ function networkAlternative(alt: Atom[]): NetworkDeny[] {
   const key = 'deny:network';
   let cidrs: string[] = [];
   let ports: number[] | null = null;
+  let peerPorts: number[] | null = null;
   let protocols: ('tcp' | 'udp')[] | null = null;
   for (const a of alt) {
     if (a.attribute === 'event.name') continue;
     if (!NETWORK_ATTRS.includes(a.attribute)) {
-      const hint = a.attribute === 'network.peer.port' ? ' (the xdp_policy program matches the peer\'s address and the local port)' : '';
-      throw new Refusal(`condition uses ${a.attribute}, which cannot be decided ${WHERE[key]}${hint}; supported: ${SUPPORTED[key]}`);
+      throw new Refusal(`condition uses ${a.attribute}, which cannot be decided ${WHERE[key]}; supported: ${SUPPORTED[key]}`);
     }
     if (a.negated || a.prefixes.length) throw new Refusal(`condition negates or takes a prefix of ${a.attribute}; network deny rules name addresses, ports and transports`);
     if (a.attribute === 'network.peer.address') {
@@ -337,12 +339,15 @@ function networkAlternative(alt: Atom[]): NetworkDeny[] {
         cidrs.push(`${v}/${p.family === 4 ? 32 : 128}`);
       }
       if (!cidrs.length) cidrs = [];
-    } else if (a.attribute === 'network.local.port') {
-      if (ports) throw new Refusal('condition constrains network.local.port twice in one alternative');
-      ports = a.values.map((v) => {
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) throw new Refusal(`condition compares network.local.port with ${JSON.stringify(v)}, which is not a port`);
+    } else if (a.attribute === 'network.local.port' || a.attribute === 'network.peer.port') {
+      const local = a.attribute === 'network.local.port';
+      if (local ? ports : peerPorts) throw new Refusal(`condition constrains ${a.attribute} twice in one alternative`);
+      const list = a.values.map((v) => {
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535) throw new Refusal(`condition compares ${a.attribute} with ${JSON.stringify(v)}, which is not a port`);
         return v;
       });
+      if (local) ports = list;
+      else peerPorts = list;
     } else {
       if (protocols) throw new Refusal('condition constrains network.transport twice in one alternative');
       protocols = a.values.map((v) => {
@@ -351,10 +356,14 @@ function networkAlternative(alt: Atom[]): NetworkDeny[] {
       });
     }
   }
-  if (ports && !protocols) protocols = ['tcp', 'udp'];
+  if ((ports || peerPorts) && !protocols) protocols = ['tcp', 'udp'];
   const out: NetworkDeny[] = [];
   for (const protocol of protocols ?? ['any' as const]) {
-    for (const port of ports ?? [undefined]) out.push({ cidrs, protocol, ...(port !== undefined ? { port } : {}) });
+    for (const port of ports ?? [undefined]) {
+      for (const peerPort of peerPorts ?? [undefined]) {
+        out.push({ cidrs, protocol, ...(port !== undefined ? { port } : {}), ...(peerPort !== undefined ? { peerPort } : {}) });
+      }
+    }
   }
   return out;
 }

@@ -180,6 +180,7 @@ export class Enforcer {
       protocol: n.protocol,
       proto: PROTOCOLS[n.protocol]!,
       ports: n.port !== undefined ? [n.port, n.port] as [number, number] : null,
+      sourcePorts: n.peerPort !== undefined ? [n.peerPort, n.peerPort] as [number, number] : null,
     })));
     const id: ComponentId = { type: 'xdp_policy', name: 'enforce', key: `${this.key.replace(/^\w+\//, '')}.network` };
     this.xdp = new XdpPolicyReceiver(id, this.host, {

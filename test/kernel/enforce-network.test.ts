@@ -7,9 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { createServer, Server } from 'node:net';
+import { connect, createServer, Server } from 'node:net';
 import { KiteRecord } from '../../src/component/component';
 import { setLibbpfLogger } from '../../src/bpf/object';
 import { compileEnforcement } from '../../src/enforce/compile';
@@ -78,6 +79,45 @@ test('a deny rule on peer address and local port drops that peer\'s connections 
   } finally {
     await enforcer?.shutdown();
     for (const s of servers) s.close();
+    w.remove();
+  }
+});
+
+/** Connects from this namespace to addr:port with a timeout; 'ok', 'timeout' or the error code. */
+function connectHere(addr: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect({ host: addr, port, timeout: ms(1000) });
+    s.on('connect', () => { s.destroy(); resolve('ok'); });
+    s.on('timeout', () => { s.destroy(); resolve('timeout'); });
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? String(e)));
+  });
+}
+
+test('a deny rule on the peer\'s port (a mining pool\'s): outbound connections to it never complete, other ports work', async () => {
+  const w = vethWorld();
+  const base = 30000 + (randomBytes(2).readUInt16LE() % 20000);
+  const servers = [base, base + 1].map((port) => spawn('ip', ['netns', 'exec', w.ns, '/usr/bin/python3', '-c',
+    `import socket\ns=socket.socket()\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(("${w.nsAddr}",${port}))\ns.listen(16)\nprint("up",flush=True)\nwhile True:\n  c,_=s.accept(); c.close()`], { stdio: ['ignore', 'pipe', 'ignore'] }));
+  const host = testHost();
+  const records: KiteRecord[] = [];
+  let enforcer: Enforcer | undefined;
+  try {
+    await Promise.all(servers.map((s) => once(s.stdout!, 'data')));
+    assert.equal(await connectHere(w.nsAddr, base), 'ok', 'the peer answers before the rule');
+    const c = compileEnforcement({ name: 'mining-pool', action: 'deny', condition: `event.name == "network.connect" && network.peer.port == ${base} && network.transport == "tcp"` });
+    assert.ok(c.ok, c.ok ? '' : c.problem);
+    enforcer = new Enforcer(host, [c.rule], { component: 'processor/rules', interfaces: [w.hostIf], attachMode: 'generic' });
+    enforcer.records$.subscribe((r) => records.push(r));
+    await enforcer.start();
+    assert.equal(await connectHere(w.nsAddr, base), 'timeout', 'the peer\'s replies from the denied port are dropped');
+    assert.equal(await connectHere(w.nsAddr, base + 1), 'ok', 'another port of the same peer works');
+    const r = await waitFor(() => records.find((x) => x['kite.rule.name'] === 'mining-pool'), 3000, 'the enforcement record');
+    assert.equal(r['network.peer.address'], w.nsAddr);
+    assert.equal(r['network.peer.port'], base);
+    assert.equal(r['kite.enforcement.outcome'], 'dropped');
+  } finally {
+    await enforcer?.shutdown();
+    for (const s of servers) s.kill('SIGKILL');
     w.remove();
   }
 });

@@ -90,7 +90,11 @@ test('deny network: peer address, local port and transport become drop entries',
   assert.deepEqual(ok('event.name == "network.accept" && network.local.port == 23', 'deny').network, [
     { cidrs: [], protocol: 'tcp', port: 23 }, { cidrs: [], protocol: 'udp', port: 23 },
   ]);
-  assert.match(problem('network.peer.port == 3333', 'deny'), /network.peer.port, which cannot be decided in the kernel on received packets \(XDP\) \(the xdp_policy program matches the peer's address and the local port\); supported: network.peer.address/);
+  assert.deepEqual(ok('network.peer.port in [3333, 5555] && network.transport == "tcp"', 'deny').network, [
+    { cidrs: [], protocol: 'tcp', peerPort: 3333 }, { cidrs: [], protocol: 'tcp', peerPort: 5555 },
+  ], 'mining-pool ports: replies from those peer ports are dropped');
+  assert.match(problem('network.peer.port > 1024', 'deny'), /condition uses network.peer.port > 1024, which is not a simple comparison/);
+  assert.match(problem('network.local.address == "10.0.0.1"', 'deny'), /network.local.address, which cannot be decided in the kernel on received packets \(XDP\); supported: network.peer.address/);
   assert.match(problem('network.peer.address == "10.0.0.0/8"', 'deny'), /not an IPv4 or IPv6 address/);
   assert.match(problem('network.peer.address != "192.0.2.1"', 'deny'), /negates or takes a prefix of network.peer.address/);
   assert.match(problem('network.peer.address == "192.0.2.1"', 'kill'), /kill is decided at exec/);

@@ -79,6 +79,7 @@ test('rules and ports', () => {
   assert.deepEqual(parsePortRange(22), [22, 22]);
   assert.deepEqual(parsePortRange('8000-8080'), [8000, 8080]);
   for (const bad of [0, 70000, '9-1', 'ssh', '1-70000']) assert.equal(parsePortRange(bad), null, String(bad));
-  assert.equal(encodeRule({ action: 1, proto: 6, ports: [22, 22] }).toString('hex'), '0106010016001600');
-  assert.equal(encodeRule({ action: 0, proto: 0, ports: null }).toString('hex'), '0000000000000000');
+  assert.equal(encodeRule({ action: 1, proto: 6, ports: [22, 22] }).toString('hex'), '010601001600160000000000');
+  assert.equal(encodeRule({ action: 0, proto: 0, ports: null }).toString('hex'), '000000000000000000000000');
+  assert.equal(encodeRule({ action: 1, proto: 6, ports: null, sourcePorts: [3333, 3334] }).toString('hex'), '0106000100000000050d060d');
 });

@@ -35,6 +35,8 @@ export interface Rule {
   protocol: string;
   proto: number;
   ports: [number, number] | null;
+  /** Source port range (the peer's port); set by network deny rules of the enforcer, not by the YAML. */
+  sourcePorts?: [number, number] | null;
 }
 
 export interface XdpPolicyConfig {

@@ -38,7 +38,7 @@ export function loadPolicy(obj: BpfObject, cfg: Pick<XdpPolicyConfig, 'rules'>):
   cfg.rules.forEach((r, i) => {
     const key = Buffer.alloc(4);
     key.writeUInt32LE(i);
-    rules.update(key, encodeRule({ action: r.action === 'deny' ? XdpAction.DENY : XdpAction.COUNT, proto: r.proto, ports: r.ports }));
+    rules.update(key, encodeRule({ action: r.action === 'deny' ? XdpAction.DENY : XdpAction.COUNT, proto: r.proto, ports: r.ports, sourcePorts: r.sourcePorts ?? null }));
   });
   const lpm4 = obj.map('xdp_policy_lpm4');
   const lpm6 = obj.map('xdp_policy_lpm6');

@@ -17,14 +17,16 @@ export const XdpStat = { DENY_REPORTED: 0, RING_FULL: 1, PACKETS: 2, UNMATCHED: 
 export const XDP_LIMITS = { maxRules: 64, maxPrefixes: 16384 } as const;
 
 export const XDP_RULE = {
-  size: 8,
+  size: 12,
   fields: {
     action: { offset: 0, size: 1 },
     proto: { offset: 1, size: 1 },
     has_ports: { offset: 2, size: 1 },
-    pad: { offset: 3, size: 1 },
+    has_sports: { offset: 3, size: 1 },
     port_min: { offset: 4, size: 2 },
     port_max: { offset: 6, size: 2 },
+    sport_min: { offset: 8, size: 2 },
+    sport_max: { offset: 10, size: 2 },
   },
 } as const;
 
@@ -192,6 +194,8 @@ export interface RuleWire {
   action: number;
   proto: number;
   ports: [number, number] | null;
+  /** The source port (the peer's, for received packets); null or absent: any. */
+  sourcePorts?: [number, number] | null;
 }
 
 export function encodeRule(r: RuleWire): Buffer {
@@ -199,8 +203,11 @@ export function encodeRule(r: RuleWire): Buffer {
   b[0] = r.action;
   b[1] = r.proto;
   b[2] = r.ports ? 1 : 0;
+  b[3] = r.sourcePorts ? 1 : 0;
   b.writeUInt16LE(r.ports?.[0] ?? 0, 4);
   b.writeUInt16LE(r.ports?.[1] ?? 0, 6);
+  b.writeUInt16LE(r.sourcePorts?.[0] ?? 0, 8);
+  b.writeUInt16LE(r.sourcePorts?.[1] ?? 0, 10);
   return b;
 }
 
