@@ -2,8 +2,9 @@
  * Deny through the BPF LSM (root). The answer of the `lsm` probe decides what is asserted, and both
  * branches are strict:
  *   - where the probe says the BPF LSM works (the test guest's Debian 6.1 kernel), deny rules must
- *     really deny: an exec of a denied binary fails with EPERM and its marker never appears, an open
- *     of a denied file fails with EPERM, other execs and opens work, and each denial is reported;
+ *     really deny: an exec of a denied binary fails with EPERM and its marker never appears, another
+ *     process's open of a denied file fails with EPERM (the agent never denies itself), other execs
+ *     and opens work, and each denial is reported;
  *   - where it says it does not (this machine's kernel refuses LSM programs), the probe must be
  *     telling the truth (loading the deny programs fails too) and the enforcer must refuse the deny
  *     rules with that reason before loading anything, instead of running them as alerts.
@@ -12,7 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KiteRecord } from '../../src/component/component';
@@ -91,8 +92,13 @@ async function provesDenial(): Promise<void> {
     const r2 = spawnSync(allowed, [m2]);
     assert.equal(r2.status, 0, `the allowed binary runs: ${r2.error ?? ''}`);
     assert.equal(readFileSync(m2, 'utf8'), 'ran\n');
-    assert.throws(() => closeSync(openSync(secret, 'r')), (e: NodeJS.ErrnoException) => e.code === 'EPERM', 'open of the denied file');
-    assert.equal(readFileSync(plain, 'utf8'), 'plain\n', 'other files open');
+    // another process opens it (the agent never denies itself)
+    const denyOpen = spawnSync('/bin/cat', [secret], { encoding: 'utf8' });
+    assert.equal(denyOpen.status, 1, 'cat of the denied file fails');
+    assert.match(denyOpen.stderr, /Operation not permitted/);
+    assert.equal(denyOpen.stdout, '', 'nothing of the file was read');
+    const plainOpen = spawnSync('/bin/cat', [plain], { encoding: 'utf8' });
+    assert.equal(plainOpen.stdout, 'plain\n', 'other files open');
     const exec = await waitFor(() => records.find((r) => r['kite.rule.name'] === 'no-denied-tool'), 3000, 'the exec denial record');
     assert.equal(exec['event.name'], 'kite.enforcement');
     assert.equal(exec['kite.enforcement.action'], 'deny');
@@ -102,14 +108,16 @@ async function provesDenial(): Promise<void> {
     const open = await waitFor(() => records.find((r) => r['kite.rule.name'] === 'no-secret'), 3000, 'the open denial record');
     assert.equal(open['kite.enforcement.hook'], 'file_open');
     assert.equal(open['file.path'], secret);
-    assert.equal(open['process.pid'], process.pid, 'this process opened it');
+    assert.equal(open['process.pid'], denyOpen.pid, 'the process that opened it');
+    assert.equal(open['kite.process.comm'], 'cat');
+    assert.deepEqual(open['process.command_args'], ['/bin/cat', secret]);
     const c = host.stats.snapshot()['processor/rules']!;
     assert.ok((c['enforce.denied'] ?? 0) >= 2);
   } finally {
     await enforcer.shutdown();
   }
   assert.deepEqual(await waitUnloaded(ids), { progs: [], maps: [], links: [] });
-  assert.equal(readFileSync(secret, 'utf8'), 'top secret\n', 'no longer denied after shutdown');
+  assert.equal(spawnSync('/bin/cat', [secret], { encoding: 'utf8' }).stdout, 'top secret\n', 'no longer denied after shutdown');
 }
 
 /** The deny rules are refused with the probe's reason before anything is loaded. */
@@ -130,5 +138,5 @@ async function provesRefusal(): Promise<void> {
   assert.deepEqual(after, before, 'no program, map or link was created');
   await enforcer.shutdown();
   // and the files the rules name stay usable: nothing was silently half-enforced
-  assert.equal(readFileSync(secret, 'utf8'), 'top secret\n');
+  assert.equal(spawnSync('/bin/cat', [secret], { encoding: 'utf8' }).stdout, 'top secret\n');
 }
