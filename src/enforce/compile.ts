@@ -321,7 +321,7 @@ function kernelAlternative(fields: Record<string, EnforceFieldName>, key: string
 
 function networkAlternative(alt: Atom[]): NetworkDeny[] {
   const key = 'deny:network';
-  let cidrs: string[] = [];
+  const cidrs: string[] = [];
   let ports: number[] | null = null;
   let peerPorts: number[] | null = null;
   let protocols: ('tcp' | 'udp')[] | null = null;
@@ -338,7 +338,6 @@ function networkAlternative(alt: Atom[]): NetworkDeny[] {
         if (!p) throw new Refusal(`condition compares network.peer.address with ${JSON.stringify(v)}, which is not an IPv4 or IPv6 address`);
         cidrs.push(`${v}/${p.family === 4 ? 32 : 128}`);
       }
-      if (!cidrs.length) cidrs = [];
     } else if (a.attribute === 'network.local.port' || a.attribute === 'network.peer.port') {
       const local = a.attribute === 'network.local.port';
       if (local ? ports : peerPorts) throw new Refusal(`condition constrains ${a.attribute} twice in one alternative`);

@@ -8,6 +8,11 @@ import assert from 'node:assert/strict';
 import { compileEnforcement, CompiledEnforcement, EnforceRuleSpec } from '../../src/enforce/compile';
 import { decodeEnforce, ENFORCE_EVENT, EnforceOp, pathKey } from '../../src/enforce/wire';
 import { compileDetectionRule, detectionRuleProblem } from '../../src/enforce/rules-adapter';
+import { createEnforcer, Enforcer, enforcementValidation, mergeEnforcement } from '../../src/enforce';
+import { ConfigError } from '../../src/component/errors';
+import { KiteRecord } from '../../src/component/component';
+import { Subject } from 'rxjs';
+import { testHost } from '../helpers/host';
 
 const ID = 'a'.repeat(64);
 
@@ -175,4 +180,32 @@ test('detection rules: scope by container ids and exceptions are kept; what only
   assert.match(detectionRuleProblem({ ...base, sequence: { steps: [] } })!, /a sequence is decided over several events in user space/);
   assert.match(detectionRuleProblem({ ...base, exceptions: [{ name: 'x', condition: 'container.image.name == "a"' }] })!, /^condition uses container.image.name, which cannot be decided in the kernel at exec/);
   assert.equal(detectionRuleProblem(base), null);
+});
+
+test('enforcementValidation: every problem with its key, network rules without interfaces included', () => {
+  const problems = enforcementValidation([
+    { name: 'a', action: 'kill', condition: 'process.executable.path == "/bin/a"' },
+    { name: 'b', action: 'kill', condition: 'process.command_line.contains("x")' },
+    { name: 'c', action: 'deny', condition: 'network.peer.address == "192.0.2.1"' },
+  ]);
+  assert.deepEqual(problems.map((p) => p.key), ['rules[1].condition', 'rules[2].action']);
+  assert.match(problems[0]!.expected, /^rule b: action kill: condition uses process.command_line/);
+  assert.match(problems[1]!.expected, /^rule c: action deny on network traffic is enforced by XDP on named interfaces/);
+  assert.deepEqual(enforcementValidation([{ name: 'c', action: 'deny', condition: 'network.peer.address == "192.0.2.1"' }], { interfaces: ['eth0'] }), []);
+  assert.throws(() => createEnforcer(testHost(), [{ name: 'b', action: 'kill', condition: 'container.image.name == "x"' }], { component: 'processor/rules' }), (e: unknown) => e instanceof ConfigError && e.problems[0]!.path === 'rules[0].condition');
+});
+
+test('mergeEnforcement: enforcement records join the stream, which completes with its source', async () => {
+  const enforcer = new Enforcer(testHost(), [], { component: 'processor/rules' });
+  const source = new Subject<KiteRecord>();
+  const out: string[] = [];
+  let done = false;
+  source.pipe(mergeEnforcement(enforcer)).subscribe({ next: (r) => out.push(r['event.name']), complete: () => { done = true; } });
+  source.next({ time: 't', 'event.name': 'process.exec', 'kite.event_id': '1' });
+  enforcer.records$.next({ time: 't', 'event.name': 'kite.enforcement', 'kite.event_id': '2' });
+  source.complete();
+  enforcer.records$.next({ time: 't', 'event.name': 'kite.enforcement', 'kite.event_id': '3' });
+  assert.deepEqual(out, ['process.exec', 'kite.enforcement']);
+  assert.equal(done, true, 'the pipeline is not held open by the enforcer');
+  await enforcer.shutdown();
 });
