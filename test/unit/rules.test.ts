@@ -11,7 +11,7 @@ import { ConfigError } from '../../src/component/errors';
 import { parseConfigText, resolveConfig } from '../../src/pipeline/config';
 import { classify } from '../../src/pipeline/telemetry';
 import { loadRules } from '../../src/processors/rules/config';
-import { setEnforcer } from '../../src/processors/rules/enforcement';
+import { kernelEnforcer, setEnforcer } from '../../src/processors/rules/enforcement';
 import { RulesProcessor } from '../../src/processors/rules/processor';
 import { compileTemplate, expandCondition, parseRuleset } from '../../src/processors/rules/ruleset';
 import { entropy } from '../../src/processors/filter/cel';
@@ -268,6 +268,15 @@ processors:
 exporters: { console: {} }
 service: { pipelines: { p: { receivers: [exec], processors: [rules], exporters: [console] } } }
 `;
+  // the kernel enforcer (src/enforce/) is registered by default: it refuses what the kernel cannot decide
+  assert.throws(() => resolveConfig(parseConfigText(cfg('kill')), createRegistry()), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.equal(e.problems.length, 1);
+    assert.equal(e.problems[0]!.path, 'processors.rules.rules[0].action');
+    assert.match(e.problems[0]!.expected, /^rule "Stop miners": condition uses process.executable.name, which cannot be decided in the kernel at exec; supported: process.executable.path/);
+    return true;
+  });
+  setEnforcer(null);
   assert.throws(() => resolveConfig(parseConfigText(cfg('kill')), createRegistry()), (e: unknown) => {
     assert.ok(e instanceof ConfigError);
     assert.equal(e.problems.length, 1);
@@ -282,7 +291,7 @@ service: { pipelines: { p: { receivers: [exec], processors: [rules], exporters: 
     assert.deepEqual(seen[0], 'Stop miners:kill:event.name == "process.exec" && process.executable.name == "xmrig"', 'the module gets the parsed rule');
     assert.throws(() => resolveConfig(parseConfigText(cfg('deny')), createRegistry()), /deny needs the BPF LSM/);
   } finally {
-    setEnforcer(null);
+    setEnforcer(kernelEnforcer);
   }
 });
 

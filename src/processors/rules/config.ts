@@ -5,7 +5,7 @@ import convict from 'convict';
 import { parseDocument } from 'yaml';
 import { PACKAGE_ROOT } from '../../bpf/paths';
 import { ValidationProblem } from '../../component/component';
-import { boolean, integer, oneOf } from '../../component/formats';
+import { boolean, integer, oneOf, stringListOf } from '../../component/formats';
 import { enforcementProblem } from './enforcement';
 import { ParsedRule, parseRuleset, PRIORITIES, Priority, RuleSource } from './ruleset';
 
@@ -20,6 +20,7 @@ export interface RulesRawConfig {
   rules: unknown[];
   min_priority: Priority;
   max_sequences: number;
+  enforcement_interfaces?: string[];
 }
 
 const RULE_ITEMS = 'kite-rule-items';
@@ -65,6 +66,11 @@ export const rulesSchema = {
     format: integer({ min: 1, max: 16_777_216 }),
     default: DEFAULT_MAX_SEQUENCES,
   },
+  enforcement_interfaces: {
+    doc: 'Network interfaces on which rules with action deny on network events are enforced: an xdp_policy program in enforce mode drops what they deny on packets these interfaces receive (src/enforce/README.md). Needed only by such rules; an interface cannot also carry an xdp_policy receiver.',
+    format: stringListOf({ nonEmpty: true, what: 'a list of interface names' }),
+    default: [] as string[],
+  },
 };
 
 /** Reads one rule file; YAML errors become problems at `key`. */
@@ -107,7 +113,7 @@ export function loadRules(c: RulesRawConfig): { rules: ParsedRule[]; problems: V
   problems.push(...set.problems);
   const rules = set.rules.filter((r) => r.enabled);
   for (const r of rules) {
-    const p = enforcementProblem(r);
+    const p = enforcementProblem(r, c.enforcement_interfaces ?? []);
     if (p) problems.push({ key: `${r.path}.action`, expected: `rule ${JSON.stringify(r.name)}: ${p}`, actual: r.action });
   }
   return { rules, problems };

@@ -1,18 +1,35 @@
 /**
  * The seam between rules and in-kernel enforcement. A rule's `action` is `alert` (the processor adds an
  * alert record), `kill` or `deny` (an enforcement module decides in the kernel and the processor still
- * alerts). An enforcement module registers itself with setEnforcer(); until one is registered, a rule
- * with action kill or deny is a config error, so the agent never silently only alerts on a rule that
- * asks for enforcement.
+ * alerts). The kernel enforcer (src/enforce/) is registered by default; setEnforcer() replaces it
+ * (tests), and with null no module is there, so a rule with action kill or deny is a config error:
+ * the agent never silently only alerts on a rule that asks for enforcement.
  */
+import { compileDetectionRule, detectionRuleProblem } from '../../enforce/rules-adapter';
 import type { ParsedRule } from './ruleset';
 
 export interface Enforcer {
-  /** null when the module can enforce this rule as written, else why not (one line, for a ConfigError). */
-  problem(rule: ParsedRule): string | null;
+  /**
+   * null when the module can enforce this rule as written, else why not (one line, for a ConfigError).
+   * `interfaces` are the processor's enforcement interfaces (network deny rules need some).
+   */
+  problem(rule: ParsedRule, interfaces?: string[]): string | null;
 }
 
-let enforcer: Enforcer | null = null;
+/** In-kernel enforcement (src/enforce/): what the kernel can decide, checked without loading anything. */
+export const kernelEnforcer: Enforcer = {
+  problem(rule, interfaces = []) {
+    const p = detectionRuleProblem(rule);
+    if (p) return p;
+    const c = compileDetectionRule(rule);
+    if (c.ok && c.rule.target === 'network' && !interfaces.length) {
+      return 'a network deny rule is enforced by XDP on the enforcement interfaces; set enforcement_interfaces';
+    }
+    return null;
+  },
+};
+
+let enforcer: Enforcer | null = kernelEnforcer;
 
 /** Registers (or, with null, removes) the enforcement module. */
 export function setEnforcer(e: Enforcer | null): void {
@@ -20,8 +37,8 @@ export function setEnforcer(e: Enforcer | null): void {
 }
 
 /** null when the rule's action can be honoured, else the problem to report. */
-export function enforcementProblem(rule: ParsedRule): string | null {
+export function enforcementProblem(rule: ParsedRule, interfaces: string[] = []): string | null {
   if (rule.action === 'alert') return null;
   if (!enforcer) return `action ${rule.action} is not available: this agent has no enforcement module, only alerts (use action: alert)`;
-  return enforcer.problem(rule);
+  return enforcer.problem(rule, interfaces);
 }

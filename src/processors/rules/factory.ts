@@ -14,6 +14,6 @@ export const rulesFactory: Factory<'processor', RulesRawConfig> = {
     const { rules, problems } = loadRules(config);
     // validate() ran on the same settings; a rule file that changed since is reported here
     if (problems.length) throw new KiteError('config_invalid', `processor/${id.key}: ${problems.map((p) => `${p.key}: ${p.expected}`).join('; ')}`);
-    return new RulesProcessor(id, host, { rules, minPriority: config.min_priority, maxSequences: config.max_sequences });
+    return new RulesProcessor(id, host, { rules, minPriority: config.min_priority, maxSequences: config.max_sequences, enforcementInterfaces: config.enforcement_interfaces ?? [] });
   },
 };

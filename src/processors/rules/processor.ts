@@ -23,6 +23,10 @@ import { asyncScheduler, Observable, OperatorFunction, SchedulerLike } from 'rxj
 import { AttrValue, ComponentId, Host, KiteRecord, Processor } from '../../component/component';
 import { Counter, ProcessorCounters } from '../counters';
 import { Verdict } from '../filter/cel';
+import { ConfigError } from '../../component/errors';
+import { Enforcer } from '../../enforce/enforcer';
+import { mergeEnforcement } from '../../enforce';
+import { compileDetectionRule } from '../../enforce/rules-adapter';
 import { compileCondition, compileTemplate, eventNamesOf, MITRE_TECHNIQUE, ParsedRule, PRIORITIES, Priority, scopePredicate } from './ruleset';
 
 export const ALERT_EVENT = 'kite.alert';
@@ -50,6 +54,8 @@ export interface RulesSettings {
   rules: ParsedRule[];
   minPriority: Priority;
   maxSequences: number;
+  /** Interfaces network deny rules are enforced on (XDP). */
+  enforcementInterfaces?: string[];
 }
 
 /** Steps matched so far for one rule and one process chain: the latest record of each step. */
@@ -101,6 +107,9 @@ export class RulesProcessor implements Processor {
   private readonly alerts: Counter;
   private readonly errors: Counter;
 
+  /** The in-kernel enforcer of the rules with action kill or deny; null when there are none. */
+  readonly enforcer: Enforcer | null;
+
   constructor(id: ComponentId, private readonly host: Host, private readonly s: RulesSettings, private readonly scheduler: SchedulerLike = asyncScheduler) {
     this.counters = new ProcessorCounters(host, id.key);
     const c = this.counters;
@@ -120,6 +129,21 @@ export class RulesProcessor implements Processor {
     }
     // each event name's list also holds the rules for any event, in rule order
     for (const [n, list] of this.byEvent) this.byEvent.set(n, [...list, ...this.anyEvent].sort((a, b) => a.index - b.index));
+    // kill and deny rules are also decided in the kernel (validate() refused those it cannot decide)
+    const enforced = this.rules.map((r) => r.rule).filter((r) => r.action === 'kill' || r.action === 'deny');
+    this.enforcer = null;
+    if (enforced.length) {
+      const compiled = enforced.map((r) => {
+        const c = compileDetectionRule(r);
+        if (!c.ok) throw new ConfigError([{ path: `processors.${id.key}.${r.path}.action`, expected: c.problem, actual: JSON.stringify(r.action) }]);
+        return c.rule;
+      });
+      this.enforcer = new Enforcer(host, compiled, {
+        component: `processor/${id.key}`,
+        interfaces: s.enforcementInterfaces ?? [],
+        rulePath: (i) => `processors.${id.key}.${enforced[i]!.path}`,
+      });
+    }
   }
 
   private compile(rule: ParsedRule, index: number): CompiledRule {
@@ -149,11 +173,14 @@ export class RulesProcessor implements Processor {
     };
   }
 
+  /** Attaches the kill and deny rules in the kernel first: a rule this kernel cannot honour aborts start-up. */
   async start(): Promise<void> {
+    await this.enforcer?.start();
     this.counters.startPublishing();
   }
 
   async shutdown(): Promise<void> {
+    await this.enforcer?.shutdown();
     this.counters.stopPublishing();
   }
 
@@ -203,7 +230,14 @@ export class RulesProcessor implements Processor {
     return a;
   }
 
+  /** Alerts after the records that raise them; kite.enforcement records from the kernel join the stream. */
   operator(): OperatorFunction<KiteRecord, KiteRecord> {
+    const alerts = this.alertOperator();
+    const enforcer = this.enforcer;
+    return enforcer ? (source) => source.pipe(alerts, mergeEnforcement(enforcer)) : alerts;
+  }
+
+  private alertOperator(): OperatorFunction<KiteRecord, KiteRecord> {
     return (source) => new Observable<KiteRecord>((sub) => {
       const c = this.counters;
       const seqs = new Map<string, SeqState>();
