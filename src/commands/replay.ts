@@ -5,6 +5,7 @@
  * offline and in CI with it.
  *
  * - Every pipeline gets every replayed record (a recorded file does not say which receiver made it).
+ * - Kill and deny rules alert but are not loaded into the kernel (nothing is enforced on this host).
  * - `enrich` processors are left out: they describe the live host (its process table, /proc, host
  *   identity), and recorded records already carry the enrichment of the host they were recorded on.
  * - The agent's own stream-health records (`kite.heartbeat`, `kite.loss`) of the recording are skipped,
@@ -21,6 +22,7 @@ import { KiteError } from '../component/errors';
 import { Logger } from '../component/logger';
 import { KiteConfig, ResolvedComponent } from '../pipeline/config';
 import { createHost, Service } from '../pipeline/service';
+import { setKernelEnforcement } from '../processors/rules/enforcement';
 
 const STREAM_HEALTH = new Set(['kite.heartbeat', 'kite.loss']);
 /** Malformed lines reported one by one on standard error; the rest are only counted. */
@@ -149,6 +151,7 @@ export function replayConfig(cfg: KiteConfig, path: string, host: Host): { confi
 /** Replays `path` through `cfg`; writes a summary to `report` (standard error). Returns the exit code. */
 export async function runReplay(cfg: KiteConfig, path: string, logger: Logger, report: (line: string) => void): Promise<number> {
   const host = createHost(logger);
+  setKernelEnforcement(false);
   const { config, receiver, skippedProcessors } = replayConfig(cfg, path, host);
   for (const k of skippedProcessors) report(`replay: processor ${k} left out (it enriches from the live host; recorded records carry their enrichment)`);
   const service = new Service(config, host, { heartbeatIntervalMs: 2 ** 31 - 1 });

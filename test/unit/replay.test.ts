@@ -117,3 +117,16 @@ test('a missing events file or a bad config: a clear message and a non-zero exit
   assert.match(r.stderr, /processors\.rules\.rules\[0\]\.condition: rule "x": a condition whose macros and lists are defined \(unknown macro or list nosuch\)/);
   assert.equal(r.records.length, 0);
 });
+
+test('a kill rule in a replay alerts with its action and loads nothing into the kernel (nobody, no capabilities)', () => {
+  const { status, records, stderr } = replay(config(`
+    default_rules: false,
+    rules: [{ rule: Kill tmp true, description: d, output: o, priority: critical, action: kill,
+              condition: 'event.name == "process.exec" && process.executable.path == "/tmp/kite-replay-true"' }]`), recorded);
+  assert.equal(status, 0, stderr);
+  const alerts = records.filter((r) => r['event.name'] === 'kite.alert');
+  assert.ok(alerts.length >= 1, stderr);
+  assert.ok(alerts.every((a) => a['kite.rule.name'] === 'Kill tmp true' && a['kite.rule.action'] === 'kill'));
+  assert.equal(records.filter((r) => r['event.name'] === 'kite.enforcement').length, 0, 'nothing enforced');
+  assert.doesNotMatch(stderr, /enforcement attached|bpf/i);
+});

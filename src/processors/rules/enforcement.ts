@@ -30,6 +30,19 @@ export const kernelEnforcer: Enforcer = {
 };
 
 let enforcer: Enforcer | null = kernelEnforcer;
+let inKernel = true;
+
+/**
+ * Whether rules processors load their kill and deny rules into the kernel. `kite replay` turns it off:
+ * there such rules are still checked and still alert, and nothing touches the kernel.
+ */
+export function setKernelEnforcement(on: boolean): void {
+  inKernel = on;
+}
+
+export function kernelEnforcementOn(): boolean {
+  return inKernel;
+}
 
 /** Registers (or, with null, removes) the enforcement module. */
 export function setEnforcer(e: Enforcer | null): void {

@@ -27,6 +27,7 @@ import { ConfigError } from '../../component/errors';
 import { Enforcer } from '../../enforce/enforcer';
 import { mergeEnforcement } from '../../enforce';
 import { compileDetectionRule } from '../../enforce/rules-adapter';
+import { kernelEnforcementOn } from './enforcement';
 import { compileCondition, compileTemplate, eventNamesOf, MITRE_TECHNIQUE, ParsedRule, PRIORITIES, Priority, scopePredicate } from './ruleset';
 
 export const ALERT_EVENT = 'kite.alert';
@@ -132,7 +133,7 @@ export class RulesProcessor implements Processor {
     // kill and deny rules are also decided in the kernel (validate() refused those it cannot decide)
     const enforced = this.rules.map((r) => r.rule).filter((r) => r.action === 'kill' || r.action === 'deny');
     this.enforcer = null;
-    if (enforced.length) {
+    if (enforced.length && kernelEnforcementOn()) {
       const compiled = enforced.map((r) => {
         const c = compileDetectionRule(r);
         if (!c.ok) throw new ConfigError([{ path: `processors.${id.key}.${r.path}.action`, expected: c.problem, actual: JSON.stringify(r.action) }]);
