@@ -57,8 +57,8 @@ const HOOK_NAMES: Record<number, string> = {
   [EnforceHook.FILE_OPEN]: 'file_open',
 };
 
-/** What kernel features each kind of rule needs, and why. */
-function needs(rule: CompiledEnforcement): { feature: string; why: string }[] {
+/** What kernel features (src/bpf/probe.ts) each kind of rule needs, and why. */
+export function needs(rule: CompiledEnforcement): { feature: string; why: string }[] {
   if (rule.action === 'kill') return [{ feature: 'tp_btf', why: 'kill is decided on the exec tracepoint' }, { feature: 'send_signal', why: 'kill sends SIGKILL with bpf_send_signal' }];
   if (rule.target === 'network') return [{ feature: 'xdp', why: 'network deny drops packets with XDP' }];
   return [{ feature: 'lsm', why: `deny on ${rule.target === 'open' ? 'file opens' : 'execs'} needs the BPF LSM` }];

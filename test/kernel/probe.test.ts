@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { BpfObject, setLibbpfLogger } from '../../src/bpf/object';
 import { probeFeature } from '../../src/bpf/probe';
 import { runProbe } from '../../src/commands/probe';
@@ -53,4 +55,28 @@ test('a receiver whose needs are not met makes the probe fail, naming what is mi
   const lines: string[] = [];
   assert.equal(runProbe(cfg, (l) => lines.push(l)), 1);
   assert.ok(lines.some((l) => /^exec\s+no\s+btf, no_such_feature; unavailable: no_such_feature$/.test(l)), lines.join('\n'));
+});
+
+test('a config with kill and deny rules: the probe names what each action needs, and fails where a hook is missing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kite-probe-'));
+  try {
+    writeFileSync(join(dir, 'kite.yaml'), `
+receivers: { exec: {} }
+processors:
+  rules:
+    default_rules: false
+    rules:
+      - { rule: k, description: d, output: o, priority: critical, action: kill, condition: 'process.executable.path == "/tmp/x"' }
+      - { rule: s, description: d, output: o, priority: critical, action: deny, condition: 'file.path == "/etc/shadow"' }
+exporters: { console: {} }
+service: { pipelines: { p: { receivers: [exec], processors: [rules], exporters: [console] } } }
+`);
+    const r = spawnSync(process.execPath, [KITE, 'probe', '--config', join(dir, 'kite.yaml')], { encoding: 'utf8', timeout: ms(60000) });
+    assert.match(r.stdout, /^rules kill\s+ok\s+tp_btf, send_signal$/m);
+    const lsm = probeFeature('lsm').available;
+    assert.match(r.stdout, lsm ? /^rules deny open\s+ok\s+lsm$/m : /^rules deny open\s+no\s+lsm; unavailable: lsm$/m);
+    assert.equal(r.status, lsm ? 0 : 1, r.stdout + r.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
