@@ -59,13 +59,16 @@ export function createEnforcer(host: Host, rules: EnforceRuleSpec[], opts: Enfor
 }
 
 /**
- * Adds the enforcer's kite.enforcement records to a pipeline's stream while its source runs. The
- * stream completes with its source (a processor must not hold the pipeline open); records reported
- * after that are not delivered.
+ * Adds the enforcer's kite.enforcement records to a pipeline's stream while its source runs (`onRecord`
+ * sees each one first: the processor counts it as added and emitted). The stream completes with its
+ * source (a processor must not hold the pipeline open); records reported after that are not delivered.
  */
-export function mergeEnforcement(enforcer: Enforcer): OperatorFunction<KiteRecord, KiteRecord> {
+export function mergeEnforcement(enforcer: Enforcer, onRecord: (r: KiteRecord) => void = () => {}): OperatorFunction<KiteRecord, KiteRecord> {
   return (source) => new Observable<KiteRecord>((sub) => {
-    const e = enforcer.records$.subscribe((r) => sub.next(r));
+    const e = enforcer.records$.subscribe((r) => {
+      onRecord(r);
+      sub.next(r);
+    });
     const s = source.subscribe({
       next: (r) => sub.next(r),
       error: (err) => {

@@ -18,7 +18,7 @@
  *   received, emitted, sent: records in and out; filtered (`filtered`, `filtered.<reason>`,
  *   `path_filtered`, `peer_filtered`): dropped on purpose; dropped (`dropped.<reason>`,
  *   `decode_errors.<reason>` as decode_<reason>, `ring_full`): lost; added (`summaries`, the rules
- *   processor's `alerts`): records a processor made itself; rule_matched and rule_excepted (`rule_matched.<rule>`,
+ *   processor's `alerts` and `enforcements`): records a processor made itself; rule_matched and rule_excepted (`rule_matched.<rule>`,
  *   `rule_excepted.<rule>`, the rule's name as the reason) count the rules processor's matches.
  *   For every processor: received + added = emitted + filtered + dropped + held (the level of
  *   records a processor holds for later: batch).
@@ -46,6 +46,7 @@ const FLOW: Record<string, { outcome: string; reason: string }> = {
   ring_full: { outcome: 'dropped', reason: 'ring_full' },
   summaries: { outcome: 'added', reason: 'summary' },
   alerts: { outcome: 'added', reason: 'alert' },
+  enforcements: { outcome: 'added', reason: 'enforcement' },
 };
 
 /** The flow outcome of a counter, or null for levels and other counters (see the header). */

@@ -73,8 +73,15 @@ service:
     const alert = await waitFor(() => lines(out).find((r) => r['event.name'] === 'kite.alert' && r['process.pid'] === child.pid), 5000, 'the alert in the file');
     assert.equal(alert['kite.rule.action'], 'kill');
     assert.equal(lines(out).filter((r) => r['event.name'] === 'kite.enforcement').length, 1, 'only the matching program was acted on');
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    assert.match(metrics, /kite_events_total\{component="processor\/rules",outcome="enforce\.killed",reason=""\} 1/);
+    // processors publish their counters on an interval: wait for the one that says the record was added
+    let metrics = '';
+    const added = /kite_events_total\{component="processor\/rules",outcome="added",reason="enforcement"\} 1/;
+    for (let i = 0; i < 50 && !added.test(metrics); i++) {
+      metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      if (!added.test(metrics)) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.match(metrics, /kite_component_counter_total\{component="processor\/rules",name="enforce\.killed"\} 1/);
+    assert.match(metrics, /kite_events_total\{component="processor\/rules",outcome="added",reason="enforcement"\} 1/, 'the enforcement record counts as added by the processor');
   } finally {
     agent.child.kill('SIGTERM');
     await once(agent.child, 'exit');

@@ -235,7 +235,12 @@ export class RulesProcessor implements Processor {
   operator(): OperatorFunction<KiteRecord, KiteRecord> {
     const alerts = this.alertOperator();
     const enforcer = this.enforcer;
-    return enforcer ? (source) => source.pipe(alerts, mergeEnforcement(enforcer)) : alerts;
+    if (!enforcer) return alerts;
+    const added = this.counters.counter('enforcements');
+    return (source) => source.pipe(alerts, mergeEnforcement(enforcer, () => {
+      added.n++;
+      this.counters.emitted++;
+    }));
   }
 
   private alertOperator(): OperatorFunction<KiteRecord, KiteRecord> {
