@@ -301,6 +301,7 @@ export class QueuedExporter implements Exporter {
         break;
       }
     }
+    this.sender.done?.(records);
     this.inflight.delete(batch);
     this.inflightRecords -= n;
     if (outcome === 'left') {
