@@ -45,12 +45,18 @@ async function runCase(kind: Case, streamFile: string, endpoint: string, outDir:
   // defaults but a smaller queue: the replay outruns every peer, so a full default queue (20k
   // records) would only add resident memory, not throughput
   const queue = { queue_size: 5000 };
-  const settings: Record<string, unknown> =
+  const base: Record<string, unknown> =
     kind === 'file'
       ? { path: join(outDir, 'file.jsonl') }
       : kind === 'kafka'
         ? { brokers: [endpoint], topic: 'kite-bench', key: 'exec_id', schema: 'ecs', sending_queue: queue }
         : { endpoint, sending_queue: queue };
+  // KITE_BENCH_SETTINGS: JSON merged over every network exporter's settings (one level deep), to try knobs
+  const extra = kind === 'file' ? {} : (JSON.parse(process.env.KITE_BENCH_SETTINGS ?? '{}') as Record<string, unknown>);
+  const settings: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(extra)) {
+    settings[k] = v && typeof v === 'object' && !Array.isArray(v) ? { ...(settings[k] as object), ...v } : v;
+  }
   const exp = createExporter(key, settings, host);
   await exp.start();
   let peakRss = process.memoryUsage().rss;
