@@ -97,10 +97,11 @@ export class Service {
   private readonly blocked = new Set<Exporter>();
   private readonly paused = new Set<Receiver>();
 
-  constructor(private config: KiteConfig, private readonly host: Host, health: StreamHealthOptions = {}) {
+  /** `health` overrides `service.stream_health` of the config (tests use short intervals). */
+  constructor(private config: KiteConfig, private readonly host: Host, private readonly healthOverrides: StreamHealthOptions = {}) {
     this.health = new StreamHealth(host, (r) => {
       for (const run of this.graph.exporters.values()) run.inst.consume(r);
-    }, health);
+    }, { ...config.streamHealth, ...healthOverrides });
   }
 
   private create<T>(rc: ResolvedComponent): T {
@@ -329,9 +330,11 @@ export class Service {
     // the switch: old pipelines stop taking records and new ones start, in one synchronous step
     for (const p of old.pipelines) p.stop$.next();
     for (const p of g.pipelines) p.connect();
+    const healthChanged = JSON.stringify(cfg.streamHealth) !== JSON.stringify(this.config.streamHealth);
     this.graph = g;
     this.config = cfg;
     this.applyBackpressure();
+    if (healthChanged) this.health.configure({ ...cfg.streamHealth, ...this.healthOverrides });
     try {
       await this.startReceivers(g);
     } catch (e) {
