@@ -7,6 +7,7 @@
  *
  *   node dist/test/bench/exporters.js            all cases; a markdown table on stdout
  *   KITE_BENCH_EVENTS=200000 (default)           records per case
+ *   KITE_BENCH_SETTINGS='{"sending_queue":{"num_consumers":4}}'   merged over the network exporters' settings
  *
  * Exporter settings: the defaults (batches of 1000, 2 requests in flight, kafka idempotent with acks
  * all and ECS values, otlp gzip) with `sending_queue.queue_size: 5000`.
