@@ -198,6 +198,5 @@ function compileShape(sample: KiteRecord, resource: Record<string, AttrValue>): 
     }
     return `${out}+"}"`;
   };
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('J', 'isIP', `return (r) => ${gen(doc, '')};`)(JSON.stringify, isIP) as (r: KiteRecord) => string;
 }
