@@ -335,7 +335,7 @@ export class Loki {
     this.proc = new PeerProcess('loki', join(dataDir, 'loki.log'));
   }
 
-  /** Builds Loki once per version (10-25 min cold, warm at once); returns the binary. */
+  /** Builds Loki once per version (15-60 min cold on 2 shared cores, warm at once); returns the binary. */
   static build(): string {
     return runScript(join(PEERS_DIR, 'loki', 'build.sh'));
   }

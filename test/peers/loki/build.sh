@@ -3,7 +3,7 @@
 # $KITE_PEERS_CACHE/loki/<version>/loki and is printed on stdout; progress goes to stderr.
 # Loki's go.mod has replace directives, so `go install` refuses it: a wrapper module copies its
 # non-local replaces and excludes, then builds cmd/loki. A cold build is long (module cache of
-# 1.5-3 GB, 10-25 minutes on 2 cores); a warm one returns at once.
+# about 3.5 GB, 15-60 minutes on 2 shared cores); a warm one returns at once.
 set -euo pipefail
 version="${KITE_LOKI_VERSION:-v3.7.8}"
 cache="${KITE_PEERS_CACHE:-/var/cache/kite-peers}/loki"
@@ -36,7 +36,7 @@ for e in m.get("Exclude") or []:
 echo "loki: resolving $version" >&2
 start=$(date +%s)
 go get "github.com/grafana/loki/v3/cmd/loki@$version" >&2
-echo "loki: compiling (first time: 10-25 minutes)" >&2
+echo "loki: compiling (first time: 15-60 minutes)" >&2
 go build -trimpath -ldflags='-s -w' -o "$work/loki" github.com/grafana/loki/v3/cmd/loki >&2
 mkdir -p "$out" && mv "$work/loki" "$out/loki" && rm -rf "$work"
 echo "loki: built in $(( $(date +%s) - start ))s" >&2
