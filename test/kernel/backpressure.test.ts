@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KiteRecord } from '../../src/component/component';
 import { setLibbpfLogger } from '../../src/bpf/object';
+import { STALL_MS } from '../../src/bpf/ringbuf';
 import { createLogger } from '../../src/component/logger';
 import { parseConfigText, resolveConfig } from '../../src/pipeline/config';
 import { createHost, Service } from '../../src/pipeline/service';
@@ -83,6 +84,11 @@ test('a full queue under block pauses the ring-buffer reader: loss is counted in
   assert.ok(stat('exporter/otlp', 'received') <= QUEUE + agentRecords, `memory bounded by the queue: ${stat('exporter/otlp', 'received')} records taken`);
   const seenA = lines().filter((r) => tagged(r, `${TAG}-a`)).length;
   assert.ok(seenA < 3000, `the events past the pause waited in (and were lost by) the kernel ring, not the agent: ${seenA} of 3000 read`);
+
+  // a paused reader is not a stalled one: /healthz stays green past the stall threshold
+  assert.ok(stat('receiver/exec', 'paused') >= 1);
+  await new Promise((r) => setTimeout(r, STALL_MS + 1000));
+  assert.deepEqual(service.healthProblems(), [], 'no health problem while paused by backpressure');
 
   // the collector comes up: the queue drains, the reader resumes, new events flow to both exporters
   await collector.start();
