@@ -12,10 +12,13 @@
  * 8-byte header: u32 length with the BUSY (bit 31) and DISCARD (bit 30) flags, u32 page offset.
  *
  * Health: `problem()` says when the loop died (epoll_wait failing, the ring's fd gone) or stalled (no
- * poll for `STALL_MS` while running); the receiver reports it on /healthz.
+ * poll for `STALL_MS` while running and not paused); the receiver reports it on /healthz.
  *
- * Contract: `start()` begins delivery; `stop()` stops the loop, delivers what is left in the ring, then
- * unmaps; after `stop()` resolves, `onRecord` is never called again. Views never escape this class.
+ * Contract: `start()` begins delivery; `pause()` stops it before the next record (it may be called from
+ * inside `onRecord`) and `resume()` carries on, so that while paused the ring fills and the kernel
+ * refuses new records (the BPF side counts them); `stop()` stops the loop, delivers what is left in the
+ * ring (paused or not), then unmaps; after `stop()` resolves, `onRecord` is never called again. Views
+ * never escape this class.
  */
 import { BpfMap } from './object';
 import { EPOLL_CTL_ADD, EPOLLIN, isMapFailed, lastErrno, MAP_SHARED, native, PROT_READ, PROT_WRITE, Ptr, view } from './libbpf';
@@ -70,6 +73,7 @@ export class RingReader {
   private epfd = -1;
   private readonly evbuf = Buffer.alloc(16);
   private running = false;
+  private paused = false;
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private pendingWait: Promise<void> | null = null;
   /** Current timer poll interval while the ring is empty; 0 once the reader sleeps in epoll. */
@@ -121,7 +125,7 @@ export class RingReader {
   /** Null while the reader works (or has not started, or was stopped); else why it does not read. */
   problem(now = Date.now()): string | null {
     if (this.failure) return this.failure;
-    if (this.running && now - this.lastPollAt > STALL_MS) return `ring reader of ${this.map.name} stalled: no poll for ${Math.round((now - this.lastPollAt) / 1000)} s`;
+    if (this.running && !this.paused && now - this.lastPollAt > STALL_MS) return `ring reader of ${this.map.name} stalled: no poll for ${Math.round((now - this.lastPollAt) / 1000)} s`;
     return null;
   }
 
@@ -132,7 +136,26 @@ export class RingReader {
     this.tick();
   }
 
-  /** Handles up to `budget` records now; returns how many were handled. */
+  /** Stops delivery before the next record until resume(). Safe from inside the record handler. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.lastPollAt = Date.now(); // a pause is not a stall
+    if (this.running && !this.timer && !this.pendingWait) {
+      this.idleDelay = this.opts.batchDelayMs;
+      this.timer = setImmediate(this.tick);
+    }
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  /** Handles up to `budget` records now (fewer once paused); returns how many were handled. */
   drain(budget = Infinity): number {
     const consPos = this.consPos;
     const prodPos = this.prodPos;
@@ -144,7 +167,7 @@ export class RingReader {
     const size = this.size;
     let n = 0;
     let bytes = 0;
-    while (cons < prod && n < budget) {
+    while (cons < prod && n < budget && !this.paused) {
       const off = cons % size;
       const word = Atomics.load(hdr, off >> 2) >>> 0;
       if (word & BUSY) break;
@@ -168,11 +191,11 @@ export class RingReader {
 
   private tick = (): void => {
     this.timer = null;
-    if (!this.running) return;
+    if (!this.running || this.paused) return;
     this.stats.ticks++;
     this.lastPollAt = Date.now();
     const n = this.drain(this.opts.maxRecordsPerTick);
-    if (!this.running) return;
+    if (!this.running || this.paused) return;
     if (n >= this.opts.maxRecordsPerTick) {
       this.idleDelay = this.opts.batchDelayMs;
       this.timer = setImmediate(this.tick);
@@ -207,6 +230,7 @@ export class RingReader {
           } else {
             this.waitErrors = 0;
           }
+          if (this.paused) return;
           // coalesce: let the burst that woke us fill the ring a little before draining it
           if (res > 0) {
             this.idleDelay = this.opts.batchDelayMs;
@@ -222,6 +246,7 @@ export class RingReader {
   /** Stops the loop, delivers every record still in the ring, then releases the mapping. Safe twice. */
   async stop(): Promise<void> {
     this.running = false;
+    this.paused = false;
     if (this.timer) {
       clearTimeout(this.timer as NodeJS.Timeout);
       clearImmediate(this.timer as NodeJS.Immediate);

@@ -73,6 +73,14 @@ export interface Receiver extends Component {
    * /healthz fails. Absent: always healthy once started.
    */
   health?(): string | null;
+  /**
+   * Backpressure: stop emitting until resume(), leaving events where they wait (for a ring-buffer
+   * receiver, in the kernel, which counts what it cannot queue as `ring_full`). Takes effect before
+   * the next record: a receiver calling next() synchronously must check between records. Optional;
+   * safe in any state and twice. shutdown() still delivers what is left.
+   */
+  pause?(): void;
+  resume?(): void;
 }
 
 export interface Processor extends Component {
@@ -96,6 +104,13 @@ export interface Exporter extends Component {
    * batch): /readyz waits for it. Absent: ready as soon as start() has resolved.
    */
   readonly ready?: boolean;
+  /**
+   * Backpressure: `listener(true)` when the exporter cannot take another record without dropping it
+   * (a full queue with `on_full: block`), called synchronously from the consume() that filled it;
+   * `listener(false)` once it can again. The service then pauses and resumes the receivers that feed
+   * it. Optional.
+   */
+  onBackpressure?(listener: (blocked: boolean) => void): void;
 }
 
 export interface ComponentByKind {

@@ -39,6 +39,25 @@ export function renderReference(f: AnyFactory): string {
   return lines.join('\n');
 }
 
+/** The option table of a settings section that is not a component (`service.telemetry`, ...). */
+export function renderSettings(sections: Record<string, Record<string, unknown>>): string {
+  const lines = [BEGIN];
+  for (const [path, schema] of Object.entries(sections)) {
+    lines.push('', `### \`${path}\``, '', '| option | default | meaning |', '|---|---|---|');
+    for (const [key, o] of flattenSchema(schema)) lines.push(`| \`${key}\` | \`${JSON.stringify(o.default)}\` | ${o.doc ?? ''} |`);
+  }
+  lines.push(END);
+  return lines.join('\n');
+}
+
+/** Replaces the generated section of a text (between BEGIN and END) with `ref`. */
+export function replaceGenerated(text: string, ref: string): string {
+  const a = text.indexOf(BEGIN);
+  const b = text.indexOf(END);
+  if (a >= 0 && b > a) return text.slice(0, a) + ref + text.slice(b + END.length);
+  return `${text.trimEnd()}\n\n${ref}\n`;
+}
+
 /** Replaces the generated section of a README (or appends one). */
 export function updateReadme(text: string, f: AnyFactory): string {
   const ref = renderReference(f);

@@ -10,10 +10,11 @@ import { LineCounter, parseDocument } from 'yaml';
 import { AnyFactory, ComponentId, ComponentKind, parseComponentId } from '../component/component';
 import { ConfigError, ConfigProblem, describeValue, KiteError } from '../component/errors';
 import { boolean, string } from '../component/formats';
+import { RawStreamHealthConfig, StreamHealthOptions, streamHealthSchema, toStreamHealthOptions, validateStreamHealth } from './stream-health';
 
 export const SECTIONS: Record<string, ComponentKind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter' };
 const TOP_KEYS = ['receivers', 'processors', 'exporters', 'service'];
-const SERVICE_KEYS = ['pipelines', 'telemetry'];
+const SERVICE_KEYS = ['pipelines', 'telemetry', 'stream_health'];
 const PIPELINE_KEYS = ['receivers', 'processors', 'exporters'];
 
 export interface ResolvedComponent {
@@ -54,6 +55,8 @@ export const telemetrySchema = {
 
 export interface KiteConfig {
   telemetry: TelemetryConfig;
+  /** `service.stream_health`: heartbeat and loss-check intervals. */
+  streamHealth: Required<StreamHealthOptions>;
   receivers: Map<string, ResolvedComponent>;
   processors: Map<string, ResolvedComponent>;
   exporters: Map<string, ResolvedComponent>;
@@ -107,7 +110,7 @@ export function resolveConfig(raw: unknown, factories: FactoryLookup): KiteConfi
   const add = (path: string, expected: string, actual: unknown): void => {
     problems.push({ path, expected, actual: describeKind(actual) });
   };
-  const out: KiteConfig = { telemetry: { enabled: true, address: '127.0.0.1:9464', bpf_stats: true }, receivers: new Map(), processors: new Map(), exporters: new Map(), pipelines: [] };
+  const out: KiteConfig = { telemetry: { enabled: true, address: '127.0.0.1:9464', bpf_stats: true }, streamHealth: toStreamHealthOptions({ heartbeat_interval: streamHealthSchema.heartbeat_interval.default, loss_check_interval: streamHealthSchema.loss_check_interval.default }), receivers: new Map(), processors: new Map(), exporters: new Map(), pipelines: [] };
 
   if (!isPlainMap(raw)) {
     add('', 'a map with receivers, exporters and service', raw);
@@ -153,6 +156,10 @@ export function resolveConfig(raw: unknown, factories: FactoryLookup): KiteConfi
     if (service.telemetry !== undefined) {
       const t = validateComponent('service.telemetry', { kind: 'service', type: 'telemetry', schema: telemetrySchema } as unknown as AnyFactory, service.telemetry, problems);
       if (t) out.telemetry = t as unknown as TelemetryConfig;
+    }
+    if (service.stream_health !== undefined) {
+      const h = validateComponent('service.stream_health', { kind: 'service', type: 'stream_health', schema: streamHealthSchema, validate: validateStreamHealth } as unknown as AnyFactory, service.stream_health, problems);
+      if (h) out.streamHealth = toStreamHealthOptions(h as unknown as RawStreamHealthConfig);
     }
     const pipelines = service.pipelines;
     if (!isPlainMap(pipelines) || Object.keys(pipelines).length === 0) {

@@ -7,6 +7,12 @@
  * Receivers and exporters are shared by every pipeline that names them; processors get one instance
  * per pipeline (as in the OpenTelemetry Collector).
  *
+ * Backpressure: when an exporter says it cannot take more (a full queue with `on_full: block`), every
+ * receiver whose pipelines lead to it is paused, synchronously, before it emits another record; they
+ * resume once no exporter they feed is blocked. Events then wait, or are lost and counted, where they
+ * come from (a receiver's kernel ring buffer: `ring_full`, reported in `kite.loss` records) instead of
+ * piling up in the agent's memory.
+ *
  * reload(): applies a new config without losing events. Receivers and exporters whose settings did
  * not change are kept as they are (programs stay attached). New and changed exporters start first,
  * new pipelines are built, and the switch from the old pipelines to the new ones happens in one
@@ -87,11 +93,15 @@ export class Service {
   private busy: Promise<unknown> = Promise.resolve();
   /** Sequence numbers, heartbeats and loss records (see stream-health.ts). */
   private readonly health: StreamHealth;
+  /** Exporters that said they are blocked, and the receivers paused for them. */
+  private readonly blocked = new Set<Exporter>();
+  private readonly paused = new Set<Receiver>();
 
-  constructor(private config: KiteConfig, private readonly host: Host, health: StreamHealthOptions = {}) {
+  /** `health` overrides `service.stream_health` of the config (tests use short intervals). */
+  constructor(private config: KiteConfig, private readonly host: Host, private readonly healthOverrides: StreamHealthOptions = {}) {
     this.health = new StreamHealth(host, (r) => {
       for (const run of this.graph.exporters.values()) run.inst.consume(r);
-    }, health);
+    }, { ...config.streamHealth, ...healthOverrides });
   }
 
   private create<T>(rc: ResolvedComponent): T {
@@ -131,6 +141,11 @@ export class Service {
         }
         const run: Running<Exporter> = { rc, inst: this.create<Exporter>(rc), started: false };
         g.exporters.set(key, run);
+        run.inst.onBackpressure?.((on) => {
+          if (on) this.blocked.add(run.inst);
+          else this.blocked.delete(run.inst);
+          this.applyBackpressure();
+        });
         await run.inst.start();
         run.started = true;
       }
@@ -237,6 +252,32 @@ export class Service {
     return p;
   }
 
+  /** Pauses the receivers that feed a blocked exporter, resumes the others. */
+  private applyBackpressure(): void {
+    const g = this.graph;
+    for (const [key, run] of g.receivers) {
+      const feeds = this.config.pipelines.filter((p) => p.receivers.includes(key)).flatMap((p) => p.exporters);
+      const blocked = feeds.some((k) => {
+        const e = g.exporters.get(k)?.inst;
+        return e !== undefined && this.blocked.has(e);
+      });
+      if (blocked && !this.paused.has(run.inst)) {
+        this.paused.add(run.inst);
+        run.inst.pause?.();
+      } else if (!blocked && this.paused.has(run.inst)) {
+        this.paused.delete(run.inst);
+        run.inst.resume?.();
+      }
+    }
+    // receivers no longer in the graph (replaced by a reload) are never left paused
+    for (const r of this.paused) {
+      if (![...g.receivers.values()].some((run) => run.inst === r)) {
+        this.paused.delete(r);
+        r.resume?.();
+      }
+    }
+  }
+
   private async startReceivers(g: Graph): Promise<void> {
     for (const [key, run] of g.receivers) {
       if (run.started) continue;
@@ -289,8 +330,11 @@ export class Service {
     // the switch: old pipelines stop taking records and new ones start, in one synchronous step
     for (const p of old.pipelines) p.stop$.next();
     for (const p of g.pipelines) p.connect();
+    const healthChanged = JSON.stringify(cfg.streamHealth) !== JSON.stringify(this.config.streamHealth);
     this.graph = g;
     this.config = cfg;
+    this.applyBackpressure();
+    if (healthChanged) this.health.configure({ ...cfg.streamHealth, ...this.healthOverrides });
     try {
       await this.startReceivers(g);
     } catch (e) {

@@ -8,14 +8,48 @@
  * Loss counters are the Stats counters named `ring_full`, `dropped.*` and `decode_errors.*`; a
  * `kite.loss` record carries what moved since the last one, per component and reason.
  */
-import { Host, KiteRecord } from '../component/component';
+import { Host, KiteRecord, ValidationProblem } from '../component/component';
+import { duration, durationMs } from '../component/formats';
 
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
-export const DEFAULT_LOSS_CHECK_INTERVAL_MS = 1_000;
+export const DEFAULT_HEARTBEAT_INTERVAL = '30s';
+export const DEFAULT_LOSS_CHECK_INTERVAL = '1s';
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = durationMs(DEFAULT_HEARTBEAT_INTERVAL);
+export const DEFAULT_LOSS_CHECK_INTERVAL_MS = durationMs(DEFAULT_LOSS_CHECK_INTERVAL);
 
 export interface StreamHealthOptions {
   heartbeatIntervalMs?: number;
   lossCheckIntervalMs?: number;
+}
+
+/** `service.stream_health` as written in the YAML (after the schema applied defaults). */
+export interface RawStreamHealthConfig {
+  heartbeat_interval: string | number;
+  loss_check_interval: string | number;
+}
+
+/** `service.stream_health`: how often the stream says it is alive and checks for loss. */
+export const streamHealthSchema = {
+  heartbeat_interval: {
+    doc: 'How often the agent emits a `kite.heartbeat` record (with the last sequence number, uptime and total loss) to every exporter, so that a SIEM can tell a quiet host from a dead agent or a broken pipe: alert when none arrived for a few intervals.',
+    format: duration({ min: 1000, max: 86_400_000 }),
+    default: DEFAULT_HEARTBEAT_INTERVAL,
+  },
+  loss_check_interval: {
+    doc: 'How often the loss counters (`ring_full`, `dropped.*`, `decode_errors.*`) are read; a `kite.loss` record is emitted when any moved. At most heartbeat_interval.',
+    format: duration({ min: 100, max: 3_600_000 }),
+    default: DEFAULT_LOSS_CHECK_INTERVAL,
+  },
+};
+
+export function validateStreamHealth(c: RawStreamHealthConfig): ValidationProblem[] {
+  if (durationMs(c.loss_check_interval) > durationMs(c.heartbeat_interval)) {
+    return [{ key: 'loss_check_interval', expected: `at most heartbeat_interval (${c.heartbeat_interval})`, actual: c.loss_check_interval }];
+  }
+  return [];
+}
+
+export function toStreamHealthOptions(c: RawStreamHealthConfig): Required<StreamHealthOptions> {
+  return { heartbeatIntervalMs: durationMs(c.heartbeat_interval), lossCheckIntervalMs: durationMs(c.loss_check_interval) };
 }
 
 export const isLossCounter = (name: string): boolean => name === 'ring_full' || name.startsWith('dropped.') || name.startsWith('decode_errors.');
@@ -27,7 +61,15 @@ export class StreamHealth {
   private readonly startedAt = Date.now();
   private timers: NodeJS.Timeout[] = [];
 
-  constructor(private readonly host: Host, private readonly emit: (r: KiteRecord) => void, private readonly opts: StreamHealthOptions = {}) {}
+  constructor(private readonly host: Host, private readonly emit: (r: KiteRecord) => void, private opts: StreamHealthOptions = {}) {}
+
+  /** New intervals; running timers restart with them (counters and sequence numbers carry on). */
+  configure(opts: StreamHealthOptions): void {
+    this.opts = opts;
+    if (!this.timers.length) return;
+    for (const t of this.timers) clearInterval(t);
+    this.startTimers();
+  }
 
   /** Gives a record its sequence number (once: a record shared by two pipelines keeps the first). */
   stamp(r: KiteRecord): void {
@@ -36,6 +78,10 @@ export class StreamHealth {
 
   start(): void {
     this.checkLoss(false); // counters from before the pipelines ran are not news
+    this.startTimers();
+  }
+
+  private startTimers(): void {
     const hb = setInterval(() => this.heartbeat(), this.opts.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS);
     const lc = setInterval(() => this.checkLoss(true), this.opts.lossCheckIntervalMs ?? DEFAULT_LOSS_CHECK_INTERVAL_MS);
     hb.unref();

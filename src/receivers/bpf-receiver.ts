@@ -8,8 +8,13 @@
  * Counters (Host.stats, under the component id): `received` (records read from the ring), `emitted`,
  * `decode_errors.<reason>`, `ring_full` (records the kernel could not queue because the ring was
  * full; read from the per-CPU stats map every second and at shutdown, and logged when it grows) and
- * `filtered` (events the in-kernel filters dropped), and `bpf_program.<name>.run_count|run_time_ns`
- * (the kernel's run statistics of each program, while they are on: src/bpf/prog-stats.ts).
+ * `filtered` (events the in-kernel filters dropped), `bpf_program.<name>.run_count|run_time_ns`
+ * (the kernel's run statistics of each program, while they are on: src/bpf/prog-stats.ts) and
+ * `paused` (times backpressure from an exporter paused the reader).
+ *
+ * pause()/resume() (backpressure): the reader stops before the next record and the events wait in the
+ * ring; once it is full the kernel drops new ones and counts them as `ring_full`, which the stream
+ * reports in a `kite.loss` record. Memory in the agent stays bounded by the exporters' queues.
  */
 import { Subject } from 'rxjs';
 import { ComponentId, Host, KiteRecord, Receiver } from '../component/component';
@@ -45,6 +50,7 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
   private readonly containerCgroups = { include: new Set<number>(), exclude: new Set<number>() };
   private pushdownErrorLogged = false;
   private stopped = false;
+  private pauseWanted = false;
   private readonly statsKey: string;
 
   constructor(protected readonly id: ComponentId, protected readonly host: Host, private readonly spec: BpfReceiverSpec) {
@@ -158,6 +164,7 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
       this.reader = new RingReader(obj.map(this.spec.ringMap), this.onRecord);
       for (const p of this.spec.programs) obj.attach(p);
       this.afterAttach();
+      if (this.pauseWanted) this.reader.pause();
       this.reader.start();
       this.pollTimer = setInterval(() => this.pollKernelStats(), 1000);
       this.pollTimer.unref();
@@ -180,6 +187,19 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
     stats.add(this.statsKey, 'emitted');
     this.records$.next(r);
   };
+
+  pause(): void {
+    if (this.pauseWanted) return;
+    this.pauseWanted = true;
+    this.host.stats.add(this.statsKey, 'paused');
+    this.reader?.pause();
+  }
+
+  resume(): void {
+    if (!this.pauseWanted) return;
+    this.pauseWanted = false;
+    this.reader?.resume();
+  }
 
   /** Reads the kernel's counters: records lost because the ring was full. */
   pollKernelStats(): void {

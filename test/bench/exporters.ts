@@ -7,6 +7,7 @@
  *
  *   node dist/test/bench/exporters.js            all cases; a markdown table on stdout
  *   KITE_BENCH_EVENTS=200000 (default)           records per case
+ *   KITE_BENCH_SETTINGS='{"sending_queue":{"num_consumers":4}}'   merged over the network exporters' settings
  *
  * Exporter settings: the defaults (batches of 1000, 2 requests in flight, kafka idempotent with acks
  * all and ECS values, otlp gzip) with `sending_queue.queue_size: 5000`.
@@ -45,12 +46,18 @@ async function runCase(kind: Case, streamFile: string, endpoint: string, outDir:
   // defaults but a smaller queue: the replay outruns every peer, so a full default queue (20k
   // records) would only add resident memory, not throughput
   const queue = { queue_size: 5000 };
-  const settings: Record<string, unknown> =
+  const base: Record<string, unknown> =
     kind === 'file'
       ? { path: join(outDir, 'file.jsonl') }
       : kind === 'kafka'
         ? { brokers: [endpoint], topic: 'kite-bench', key: 'exec_id', schema: 'ecs', sending_queue: queue }
         : { endpoint, sending_queue: queue };
+  // KITE_BENCH_SETTINGS: JSON merged over every network exporter's settings (one level deep), to try knobs
+  const extra = kind === 'file' ? {} : (JSON.parse(process.env.KITE_BENCH_SETTINGS ?? '{}') as Record<string, unknown>);
+  const settings: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(extra)) {
+    settings[k] = v && typeof v === 'object' && !Array.isArray(v) ? { ...(settings[k] as object), ...v } : v;
+  }
   const exp = createExporter(key, settings, host);
   await exp.start();
   let peakRss = process.memoryUsage().rss;

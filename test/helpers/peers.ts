@@ -21,6 +21,8 @@ export const PORTS = {
   health: Number(process.env.KITE_PEER_HEALTH_PORT ?? 14133),
   opensearch: Number(process.env.KITE_PEER_OPENSEARCH_PORT ?? 19200),
   opensearchTransport: Number(process.env.KITE_PEER_OPENSEARCH_TRANSPORT_PORT ?? 19300),
+  loki: Number(process.env.KITE_PEER_LOKI_PORT ?? 13100),
+  lokiGrpc: Number(process.env.KITE_PEER_LOKI_GRPC_PORT ?? 19096),
 };
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -311,6 +313,68 @@ export class OpenSearch {
       for (const h of hits) out.push({ _id: h._id, ...h._source });
       if (!hits.length) break;
       res = await this.request('POST', '/_search/scroll', { scroll: '1m', scroll_id: res._scroll_id });
+    }
+    return out;
+  }
+}
+
+/** One log line as Loki returns it: its stream labels (structured metadata included) and the line. */
+export interface LokiEntry {
+  labels: Record<string, string>;
+  timeNanos: string;
+  line: string;
+}
+
+/** Grafana Loki, single binary with filesystem storage, built from the Go module proxy. */
+export class Loki {
+  private readonly proc: PeerProcess;
+  readonly endpoint = `http://127.0.0.1:${PORTS.loki}`;
+
+  constructor(private readonly dataDir: string) {
+    mkdirSync(dataDir, { recursive: true });
+    this.proc = new PeerProcess('loki', join(dataDir, 'loki.log'));
+  }
+
+  /** Builds Loki once per version (15-60 min cold on 2 shared cores, warm at once); returns the binary. */
+  static build(): string {
+    return runScript(join(PEERS_DIR, 'loki', 'build.sh'));
+  }
+
+  async start(): Promise<void> {
+    const bin = Loki.build();
+    this.proc.run(bin, ['-config.file', join(PEERS_DIR, 'loki', 'config.yaml'), '-config.expand-env=true'], {
+      LOKI_HTTP_PORT: String(PORTS.loki),
+      LOKI_GRPC_PORT: String(PORTS.lokiGrpc),
+      LOKI_DIR: this.dataDir,
+    });
+    await waitFor('loki to be ready', async () => {
+      if (!this.proc.running) throw new Error(`loki exited: ${this.proc.log()}`);
+      const r = await fetch(`${this.endpoint}/ready`).catch(() => null);
+      return r?.ok ?? false;
+    }, 120_000, 500);
+  }
+
+  stop(): Promise<void> {
+    return this.proc.stop();
+  }
+
+  /** Every line matching a LogQL stream selector within the last `sinceMs`, oldest first. */
+  async query(selector: string, sinceMs = 3_600_000, limit = 5000): Promise<LokiEntry[]> {
+    const end = BigInt(Date.now() + 60_000) * 1_000_000n;
+    const start = BigInt(Date.now() - sinceMs) * 1_000_000n;
+    const url = `${this.endpoint}/loki/api/v1/query_range?${new URLSearchParams({ query: selector, start: String(start), end: String(end), limit: String(limit), direction: 'forward' })}`;
+    const r = await fetch(url);
+    const text = await r.text();
+    if (!r.ok) throw new Error(`loki query ${selector}: ${r.status} ${text.slice(0, 300)}`);
+    const out: LokiEntry[] = [];
+    for (const s of JSON.parse(text).data.result as { stream: Record<string, string>; values: [string, string, Record<string, unknown>?][] }[]) {
+      for (const [timeNanos, line, meta] of s.values) {
+        const labels = { ...s.stream };
+        // with categorized labels, structured metadata comes as a third element
+        const sm = (meta as { structuredMetadata?: Record<string, string> } | undefined)?.structuredMetadata;
+        if (sm) Object.assign(labels, sm);
+        out.push({ labels, timeNanos, line });
+      }
     }
     return out;
   }

@@ -15,11 +15,12 @@ before_progs=" $(ids prog) "
 before_maps=" $(ids map) "
 before_links=" $(ids link) "
 
-# Peer builds (collector from the Go module proxy, Kafka jars from Maven Central) are cached in
-# $KITE_PEERS_CACHE; a cold build takes minutes, so it runs in the background while the other tests do.
+# Peer builds (collector and Loki from the Go module proxy, Kafka and OpenSearch from Maven Central)
+# are cached in $KITE_PEERS_CACHE; a cold build takes minutes (Loki: 15-60 on 2 shared cores), so it
+# runs in the background while the other tests do.
 mkdir -p build
 peers_log=build/peers-build.log
-( bash test/peers/otelcol/build.sh >/dev/null && bash test/peers/kafka/fetch.sh >/dev/null && bash test/peers/opensearch/fetch.sh >/dev/null ) >"$peers_log" 2>&1 &
+( bash test/peers/otelcol/build.sh >/dev/null && bash test/peers/kafka/fetch.sh >/dev/null && bash test/peers/opensearch/fetch.sh >/dev/null && bash test/peers/loki/build.sh >/dev/null ) >"$peers_log" 2>&1 &
 peers_build=$!
 
 status=0

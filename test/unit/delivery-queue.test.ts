@@ -91,6 +91,46 @@ test('block refuses the newest record from consume() and makes offer() wait', as
   await q.shutdown();
 });
 
+test('block tells its listeners when the queue fills and when it has room again; the agent\'s own records still get in', async () => {
+  const host = testHost();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const sender = new ScriptedSender();
+  sender.send = async (batch) => {
+    await gate;
+    sender.received.push(...batch.map((b) => b['kite.event_id']));
+    return { status: 'success' };
+  };
+  const q = new QueuedExporter(id, host, fast({ queueSize: 20, onFull: 'block' }), sender);
+  const told: boolean[] = [];
+  q.onBackpressure((on) => told.push(on));
+  await q.start();
+  for (let i = 0; i < 19; i++) q.consume(rec(i));
+  assert.deepEqual(told, [], 'not full yet');
+  q.consume(rec(19));
+  assert.deepEqual(told, [true], 'told synchronously by the consume() that filled it');
+  q.consume({ ...rec(1000), 'event.name': 'kite.loss' });
+  q.consume({ ...rec(1001), 'event.name': 'kite.heartbeat' });
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.queue_full'), 0, 'kite.loss and kite.heartbeat are queued even when full');
+  release();
+  await q.flush();
+  assert.deepEqual(told, [true, false]);
+  assert.equal(sender.received.length, 22);
+  assert.equal(host.stats.get('exporter/test/q', 'backpressure'), 1);
+  await q.shutdown();
+});
+
+test('drop_oldest never reports backpressure', async () => {
+  const host = testHost();
+  const q = new QueuedExporter(id, host, fast({ queueSize: 5, onFull: 'drop_oldest', batchTimeoutMs: 1000 }), new ScriptedSender());
+  const told: boolean[] = [];
+  q.onBackpressure((on) => told.push(on));
+  await q.start();
+  for (let i = 0; i < 20; i++) q.consume(rec(i));
+  assert.deepEqual(told, []);
+  await q.shutdown();
+});
+
 test('retries give up after max_elapsed_time: dropped.retry_exhausted', async () => {
   const host = testHost();
   const sender = new ScriptedSender(() => ({ status: 'retryable', error: 'down' }));

@@ -4,7 +4,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { flattenSchema, renderReference } from '../../src/component/docs';
 import { FACTORIES } from '../../src/registry';
-import { readmePath } from '../scripts/gen-docs';
+import { readmePath, SERVICE_DOC, serviceReference } from '../scripts/gen-docs';
+
+test('docs/service.md reference of service.telemetry and service.stream_health is current (run make docs)', () => {
+  assert.ok(readFileSync(SERVICE_DOC, 'utf8').includes(serviceReference()));
+});
 
 for (const f of FACTORIES) {
   test(`${f.kind} ${f.type}: README reference is current (run make docs)`, () => {

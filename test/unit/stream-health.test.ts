@@ -49,3 +49,45 @@ test('a kite.heartbeat record carries the last sequence number and the loss tota
   assert.equal(out[0]!['kite.seq'], 2);
   assert.equal(out[0]!['kite.loss.total'], 0);
 });
+
+test('service.stream_health sets the heartbeat interval, and a reload changes it', async () => {
+  const { Subject } = await import('rxjs');
+  const { parseConfigText, resolveConfig } = await import('../../src/pipeline/config');
+  const { Service } = await import('../../src/pipeline/service');
+  const { createRegistry } = await import('../../src/registry');
+  const got: KiteRecord[] = [];
+  const factories = [
+    { kind: 'receiver', type: 'src', stability: 'development', description: 'test', schema: {}, create: () => {
+      const records$ = new Subject<KiteRecord>();
+      return { records$, start: async () => {}, shutdown: async () => records$.complete() };
+    } },
+    { kind: 'exporter', type: 'keep', stability: 'development', description: 'test', schema: {}, create: () => ({ consume: (r: KiteRecord) => void got.push(r), flush: async () => {}, start: async () => {}, shutdown: async () => {} }) },
+  ] as never[];
+  const yaml = (hb: string): string => `
+receivers: { src: {} }
+exporters: { keep: {} }
+service:
+  stream_health: { heartbeat_interval: ${hb}, loss_check_interval: 100ms }
+  pipelines: { main: { receivers: [src], exporters: [keep] } }
+`;
+  const registry = createRegistry(factories);
+  const cfg = resolveConfig(parseConfigText(yaml('1s')), registry);
+  assert.deepEqual(cfg.streamHealth, { heartbeatIntervalMs: 1000, lossCheckIntervalMs: 100 });
+  const service = new Service(cfg, testHost());
+  await service.start();
+  const heartbeats = (): number => got.filter((r) => r['event.name'] === 'kite.heartbeat').length;
+  await new Promise((r) => setTimeout(r, 2300));
+  assert.equal(heartbeats(), 2, 'one a second');
+  await service.reload(resolveConfig(parseConfigText(yaml('1h')), registry));
+  const before = heartbeats();
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(heartbeats(), before, 'none within the new, longer interval');
+  await service.shutdown();
+});
+
+test('the default heartbeat is every 30s, loss checked every second', async () => {
+  const { parseConfigText, resolveConfig } = await import('../../src/pipeline/config');
+  const { createRegistry } = await import('../../src/registry');
+  const cfg = resolveConfig(parseConfigText('receivers: {exec: {}}\nexporters: {console: {}}\nservice: {pipelines: {main: {receivers: [exec], exporters: [console]}}}\n'), createRegistry());
+  assert.deepEqual(cfg.streamHealth, { heartbeatIntervalMs: 30_000, lossCheckIntervalMs: 1000 });
+});

@@ -14,7 +14,7 @@ import { readSecret } from '../common/secrets';
 import { endpointOf, reachable } from '../common/reach';
 import { loadTls } from '../common/tls';
 import { resourceAttributes } from '../resource';
-import { toEcs } from '../schemas/ecs';
+import { ecsJsonSerializer } from '../schemas/ecs';
 import { eventKind } from '../schemas/event-kind';
 import { failure, retryable, Sender, SendResult, success } from '../queue/sender';
 import { ElasticsearchConfig } from './config';
@@ -31,12 +31,14 @@ export class ElasticsearchSender implements Sender {
   private auth = '';
   private readonly url: URL;
   private readonly resource: Record<string, AttrValue>;
+  private readonly ecsJson: (r: KiteRecord) => string;
   private readonly templated: boolean;
   private warnedReject = false;
 
   constructor(private readonly component: string, private readonly host: Host, private readonly cfg: ElasticsearchConfig, private readonly timeoutMs: number) {
     this.url = new URL(`${cfg.endpoint.replace(/\/+$/, '')}/_bulk`);
     this.resource = resourceAttributes(host, cfg.service_name);
+    this.ecsJson = ecsJsonSerializer(this.resource);
     this.templated = cfg.index.includes('{');
   }
 
@@ -64,7 +66,7 @@ export class ElasticsearchSender implements Sender {
     if (!client) return retryable('not started');
     const lines: string[] = [];
     for (const r of batch) {
-      lines.push(JSON.stringify({ create: { _index: this.indexOf(r), _id: r['kite.event_id'] } }), JSON.stringify(toEcs(r, this.resource)));
+      lines.push(JSON.stringify({ create: { _index: this.indexOf(r), _id: r['kite.event_id'] } }), this.ecsJson(r));
     }
     const body = `${lines.join('\n')}\n`;
     let res: HttpResponse;

@@ -13,12 +13,13 @@ import { readSecret } from '../common/secrets';
 import { Endpoint, endpointOf, reachable } from '../common/reach';
 import { loadTls } from '../common/tls';
 import { agentVersion, resourceAttributes } from '../resource';
-import { ECS_VERSION, toEcs } from '../schemas/ecs';
+import { ECS_VERSION, ecsJsonSerializer } from '../schemas/ecs';
 import { eventKind, recordTimeMs } from '../schemas/event-kind';
 import { OCSF_VERSION, toOcsf } from '../schemas/ocsf';
 import { otlpJson } from '../schemas/otel';
 import { failure, retryable, Sender, SendResult, success } from '../queue/sender';
 import { KafkaConfig } from './config';
+import { installRecordEncoder } from './record-encoder';
 
 const PERMANENT = new Set([
   'MESSAGE_TOO_LARGE',
@@ -48,23 +49,49 @@ const TOPIC_CHARS = /[^A-Za-z0-9._-]/g;
 /** Value bytes per produce request, under the broker's default message.max.bytes of 1 MiB. */
 const REQUEST_BYTES = 768 << 10;
 
+interface Slot {
+  producer: Producer;
+  connecting: Promise<void> | null;
+  /** The batch that owns this producer from its first attempt until it is done. */
+  owner: KiteRecord[] | null;
+}
+
+interface Encoded {
+  requests: { topic: string; messages: Message[] }[][];
+  slot: Slot | null;
+}
+
 export class KafkaSender implements Sender {
-  private producer: Producer | null = null;
-  private connecting: Promise<void> | null = null;
+  private slots: Slot[] = [];
+  /** Each batch's produce requests, encoded once and kept for its retries. */
+  private readonly encoded = new WeakMap<KiteRecord[], Encoded>();
   private readonly resource: Record<string, AttrValue>;
   private readonly templated: boolean;
-  private readonly headers: Record<string, string>;
+  private readonly headers: Record<string, Buffer>;
   private readonly encode: (r: KiteRecord) => string;
 
-  constructor(private readonly component: string, private readonly host: Host, private readonly cfg: KafkaConfig, private readonly timeoutMs: number) {
+  /**
+   * `concurrency` is the queue's requests in flight: one producer each, so that the idempotent
+   * producer's sequence numbers of one batch are never shared with another batch in flight (kafkajs
+   * sends one idempotent request per broker connection at a time, so this is also what lets batches
+   * overlap on the wire).
+   */
+  constructor(
+    private readonly component: string,
+    private readonly host: Host,
+    private readonly cfg: KafkaConfig,
+    private readonly timeoutMs: number,
+    private readonly concurrency = 1,
+  ) {
     this.resource = resourceAttributes(host, cfg.service_name);
     this.templated = cfg.topic.includes('{');
     const version = cfg.schema === 'ecs' ? ECS_VERSION : cfg.schema === 'ocsf' ? OCSF_VERSION : '1.0.0';
-    this.headers = { 'kite.schema': cfg.schema, 'kite.schema.version': version, 'content-type': 'application/json' };
+    // Buffers: kafkajs writes them as they are instead of converting a string per record
+    this.headers = { 'kite.schema': Buffer.from(cfg.schema), 'kite.schema.version': Buffer.from(version), 'content-type': Buffer.from('application/json') };
     const scope = { name: 'kite', version: agentVersion() };
     this.encode =
       cfg.schema === 'ecs'
-        ? (r) => JSON.stringify(toEcs(r, this.resource))
+        ? ecsJsonSerializer(this.resource)
         : cfg.schema === 'ocsf'
           ? (r) => JSON.stringify(toOcsf(r, this.resource))
           : (r) => otlpJson(r, this.resource, scope);
@@ -78,6 +105,7 @@ export class KafkaSender implements Sender {
       sasl = { mechanism: this.cfg.sasl.mechanism, username: this.cfg.sasl.username, password } as SASLOptions;
     }
     const log = this.host.logger.child({ component: this.component });
+    if (!installRecordEncoder()) log.debug('kafkajs record encoder left as it is');
     const kafka = new Kafka({
       clientId: this.cfg.client_id,
       brokers: this.cfg.brokers,
@@ -93,12 +121,16 @@ export class KafkaSender implements Sender {
         log.debug('kafkajs', { level, message: entry.message });
       },
     });
-    this.producer = kafka.producer({
-      idempotent: this.cfg.idempotent,
-      maxInFlightRequests: this.cfg.idempotent ? 1 : undefined,
-      allowAutoTopicCreation: true,
-      retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
-    });
+    this.slots = Array.from({ length: Math.max(1, this.concurrency) }, () => ({
+      producer: kafka.producer({
+        idempotent: this.cfg.idempotent,
+        maxInFlightRequests: this.cfg.idempotent ? 1 : undefined,
+        allowAutoTopicCreation: true,
+        retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
+      }),
+      connecting: null,
+      owner: null,
+    }));
   }
 
   private topicOf(r: KiteRecord): string {
@@ -125,18 +157,10 @@ export class KafkaSender implements Sender {
     return reachable(eps);
   }
 
-  async send(batch: KiteRecord[]): Promise<SendResult> {
-    const producer = this.producer;
-    if (!producer) return retryable('not started');
-    try {
-      if (!this.connecting) this.connecting = producer.connect();
-      await this.connecting;
-    } catch (e) {
-      this.connecting = null;
-      return retryable(`connect: ${(e as Error).message}`);
-    }
-    // one request per REQUEST_BYTES of values: a broker refuses a record batch over message.max.bytes
-    // (1 MiB by default) as MESSAGE_TOO_LARGE, which no retry can fix
+  /** One request per REQUEST_BYTES of values, grouped by topic. */
+  private toRequests(batch: KiteRecord[]): Encoded['requests'] {
+    // a broker refuses a record batch over message.max.bytes (1 MiB by default) as
+    // MESSAGE_TOO_LARGE, which no retry can fix
     const requests: Map<string, Message[]>[] = [new Map()];
     let bytes = 0;
     for (const r of batch) {
@@ -152,12 +176,35 @@ export class KafkaSender implements Sender {
       if (!list) byTopic.set(topic, (list = []));
       list.push({ key: this.keyOf(r), value, timestamp: String(recordTimeMs(r)), headers: this.headers });
     }
+    return requests.map((byTopic) => [...byTopic].map(([topic, messages]) => ({ topic, messages })));
+  }
+
+  async send(batch: KiteRecord[]): Promise<SendResult> {
+    if (!this.slots.length) return retryable('not started');
+    let enc = this.encoded.get(batch);
+    if (!enc) {
+      enc = { requests: this.toRequests(batch), slot: null };
+      this.encoded.set(batch, enc);
+    }
+    // the batch keeps its producer for every attempt (a retry reuses the same sequence numbers)
+    if (!enc.slot) {
+      enc.slot = this.slots.find((s) => s.owner === null) ?? this.slots[0]!;
+      enc.slot.owner = batch;
+    }
+    const slot = enc.slot;
+    try {
+      if (!slot.connecting) slot.connecting = slot.producer.connect();
+      await slot.connecting;
+    } catch (e) {
+      slot.connecting = null;
+      return retryable(`connect: ${(e as Error).message}`);
+    }
     try {
       // a retry sends the whole batch again; the idempotent producer keeps that from duplicating
       // what a partly failed batch already delivered only within one request, so requests go in order
-      for (const byTopic of requests) {
-        await producer.sendBatch({
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      for (const topicMessages of enc.requests) {
+        await slot.producer.sendBatch({
+          topicMessages,
           acks: this.cfg.acks === 'all' ? -1 : this.cfg.acks === 'leader' ? 1 : 0,
           timeout: this.timeoutMs,
           compression: this.cfg.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
@@ -170,9 +217,16 @@ export class KafkaSender implements Sender {
     }
   }
 
+  /** The queue is done with a batch (delivered, dropped or left at shutdown): its producer is free. */
+  done(batch: KiteRecord[]): void {
+    const enc = this.encoded.get(batch);
+    if (enc?.slot?.owner === batch) enc.slot.owner = null;
+    this.encoded.delete(batch);
+  }
+
   async shutdown(): Promise<void> {
-    const p = this.producer;
-    this.producer = null;
-    if (p) await p.disconnect().catch(() => undefined);
+    const slots = this.slots;
+    this.slots = [];
+    await Promise.all(slots.map((s) => s.producer.disconnect().catch(() => undefined)));
   }
 }

@@ -12,6 +12,8 @@ export const kafkaFactory: Factory<'exporter', KafkaConfig> = {
   description: 'Writes records to Apache Kafka as ECS, OCSF or OTLP JSON, with a delivery queue.',
   schema: kafkaSchema as never,
   validate: validateKafka,
-  create: (id, config, host) =>
-    new QueuedExporter(id, host, toDeliveryConfig(config), new KafkaSender(`exporter/${id.key}`, host, config, durationMs(config.timeout))),
+  create: (id, config, host) => {
+    const delivery = toDeliveryConfig(config);
+    return new QueuedExporter(id, host, delivery, new KafkaSender(`exporter/${id.key}`, host, config, durationMs(config.timeout), delivery.numConsumers));
+  },
 };

@@ -87,7 +87,7 @@ export function deliverySchema() {
         default: DEFAULT_QUEUE_SIZE,
       },
       on_full: {
-        doc: 'When the queue is full: `block` refuses the newest record (counted `dropped.queue_full`) and raises backpressure so producers that can wait do; `drop_oldest` evicts the oldest record not yet in flight (counted `dropped.queue_full`).',
+        doc: 'When the queue is full: `block` pauses the receivers whose pipelines lead to this exporter until it has room (a ring-buffer receiver leaves events in the kernel, which counts those it cannot queue as `ring_full`, reported in `kite.loss` records); a record that still arrives is refused, counted `dropped.queue_full`. `drop_oldest` evicts the oldest record not yet in flight (counted `dropped.queue_full`).',
         format: oneOf(ON_FULL),
         default: DEFAULT_ON_FULL,
       },

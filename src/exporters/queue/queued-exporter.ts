@@ -6,8 +6,11 @@
  * again).
  *
  * consume() never throws and never waits. When the queue is full, `drop_oldest` evicts the oldest
- * record not in flight; `block` refuses the newest and sets `backpressure` so that producers which can
- * wait (`offer()`) do. Every record that is not delivered is counted under `dropped.<reason>`.
+ * record not in flight; `block` refuses the newest and sets `backpressure`, telling the listeners of
+ * onBackpressure() (the service pauses the receivers that feed this exporter) and making producers
+ * that can wait (`offer()`) wait. Under `block` the agent's own `kite.heartbeat` and `kite.loss`
+ * records are queued even when full (a few a second at most), so the stream can still say what was
+ * lost. Every record that is not delivered is counted under `dropped.<reason>`.
  *
  * Telemetry: `export_duration_seconds.<result>` observations (one per request: success, retryable,
  * failure), the levels `queue_depth` (records waiting or in flight) and `queue_bytes` (bytes on disk
@@ -57,6 +60,9 @@ export class QueuedExporter implements Exporter {
   private readonly sleepers = new Set<() => void>();
   private drainWaiters: (() => void)[] = [];
   private spaceWaiters: (() => void)[] = [];
+  private readonly pressureListeners: ((blocked: boolean) => void)[] = [];
+  /** What the listeners were last told. */
+  private blocked = false;
   private failing = false;
   /** Lowest index of a batch abandoned at the shutdown deadline: it stays un-acked on disk. */
   private strandedLow = Infinity;
@@ -83,6 +89,22 @@ export class QueuedExporter implements Exporter {
   /** True once the destination answered: a batch was delivered, or the sender's probe connected. */
   get ready(): boolean {
     return this.reached;
+  }
+
+  onBackpressure(listener: (blocked: boolean) => void): void {
+    this.pressureListeners.push(listener);
+  }
+
+  private setBlocked(blocked: boolean): void {
+    if (blocked === this.blocked) return;
+    this.blocked = blocked;
+    if (blocked) this.host.stats.add(this.statsKey, 'backpressure');
+    for (const l of this.pressureListeners) l(blocked);
+  }
+
+  /** After room was made: tells the listeners once the queue takes records again. */
+  private relieve(): void {
+    if (this.blocked && (this.state !== 'running' || !this.isFull(0))) this.setBlocked(false);
   }
 
   /** Records waiting or in flight. */
@@ -170,7 +192,8 @@ export class QueuedExporter implements Exporter {
       line = JSON.stringify(record);
       bytes = Buffer.byteLength(line) + 1;
     }
-    while (this.isFull(bytes)) {
+    const agentRecord = this.cfg.onFull === 'block' && (record['event.name'] === 'kite.loss' || record['event.name'] === 'kite.heartbeat');
+    while (!agentRecord && this.isFull(bytes)) {
       if (this.cfg.onFull === 'drop_oldest' && this.head < this.pending.length) {
         const old = this.pending[this.head]!;
         this.pending[this.head++] = undefined as never;
@@ -184,6 +207,7 @@ export class QueuedExporter implements Exporter {
     const entry: Entry = { index: this.nextIndex++, record, bytes };
     this.pending.push(entry);
     this.liveBytes += bytes;
+    if (this.cfg.onFull === 'block' && this.isFull(0)) this.setBlocked(true);
     if (this.log) {
       this.unwritten.push(line);
       if (!this.writeScheduled) {
@@ -301,6 +325,7 @@ export class QueuedExporter implements Exporter {
         break;
       }
     }
+    this.sender.done?.(records);
     this.inflight.delete(batch);
     this.inflightRecords -= n;
     if (outcome === 'left') {
@@ -312,6 +337,7 @@ export class QueuedExporter implements Exporter {
     for (const e of batch.entries) this.liveBytes -= e.bytes;
     this.advanceAck();
     for (const w of this.spaceWaiters.splice(0)) w();
+    this.relieve();
     this.pump();
     this.settle();
   }
@@ -384,6 +410,7 @@ export class QueuedExporter implements Exporter {
     }
     this.state = 'draining';
     for (const w of this.spaceWaiters.splice(0)) w();
+    this.relieve();
     this.writeLog();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'timeout'>((resolve) => {

@@ -16,9 +16,15 @@ export type SendResult =
 export interface Sender {
   /** Connects or prepares; throwing aborts the agent's start-up. */
   start(): Promise<void>;
+  /**
+   * Sends one batch. A retry passes the same array again, so a sender may keep what it derived from
+   * the batch (encoded requests, the connection it used) until done() is called for it.
+   */
   send(batch: KiteRecord[]): Promise<SendResult>;
   /** Checks that the destination answers (a TCP connection opened and closed), without sending records. */
   probe?(): Promise<boolean>;
+  /** The queue is done with this batch (delivered, dropped, or left at shutdown). Optional. */
+  done?(batch: KiteRecord[]): void;
   /** Closes connections; called after the queue has drained or given up. Safe twice. */
   shutdown(): Promise<void>;
 }
