@@ -278,7 +278,15 @@ export class EnrichProcessor implements Processor {
     if (known && (!known.provisional || (!exec && (known.pid === pid || this.scheduler.now() - known.readAt < 1000)))) return;
     this.pendingContainers.set(containerId, null);
     const root = `${this.cfg.procRoot}/${pid}/root`;
-    this.track(Promise.all([rootKey(root), readNameTables(root), rootKey(root)]).then(([before, names, after]) => {
+    // in this order, one after the other: the root is the same before and after the files were read
+    // only if the process still had it while they were read (read concurrently, a process that exits
+    // in between would leave an empty table that looks final)
+    const readInOrder = async (): Promise<[string | null, NameTables, string | null]> => {
+      const before = await rootKey(root);
+      const names = await readNameTables(root);
+      return [before, names, await rootKey(root)];
+    };
+    this.track(readInOrder().then(([before, names, after]) => {
       const again = this.pendingContainers.get(containerId) ?? null;
       this.pendingContainers.delete(containerId);
       let provisional = true;
