@@ -285,8 +285,10 @@ export async function adviseSeccomp(argv: string[], io: Io = defaultIo): Promise
       let wasPopulated = cgroupPopulated(cgroup!.dir) === true;
       timers.push(setInterval(() => {
         const p = cgroupPopulated(cgroup!.dir);
-        if (p === null || (wasPopulated && !p)) onStop('empty');
+        // a short-lived workload may come and go between two looks: calls recorded say it was there
         if (p) wasPopulated = true;
+        else if (!wasPopulated && p === false && recordedAny(rec.read())) wasPopulated = true;
+        if (p === null || (wasPopulated && !p)) onStop('empty');
       }, 100));
     }
     const reason = await stopped;
@@ -338,4 +340,9 @@ export async function adviseSeccomp(argv: string[], io: Io = defaultIo): Promise
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** Whether any call was recorded yet. */
+function recordedAny(r: { calls: Record<string, Map<number, bigint>> }): boolean {
+  return Object.values(r.calls).some((m) => m.size > 0);
 }
