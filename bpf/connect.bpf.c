@@ -102,17 +102,11 @@ struct {
 	__type(value, __u8);
 } connect_udp_seen SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct connect_event);
-} connect_heap SEC(".maps");
+KITE_SCRATCH_MAP(connect_heap, struct connect_event);
 
 static __always_inline struct connect_event *heap(void)
 {
-	__u32 zero = 0;
-	struct connect_event *e = bpf_map_lookup_elem(&connect_heap, &zero);
+	struct connect_event *e = kite_lookup_first(&connect_heap);
 	if (e)
 		__builtin_memset(e, 0, sizeof(*e));
 	return e;

@@ -28,15 +28,10 @@ KITE_BTF_EMIT(enum kite_op, kite_op);
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_enforce_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	struct enforce_cfg *cfg = enforce_config();
-	if (!cfg || !cfg->active_exec)
-		return 0;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == cfg->self_tgid)
-		return 0;
-	kite_stat_inc(&enforce_stats, ENFORCE_STAT_CHECKED);
-	struct enforce_scratch *s = enforce_scratch();
-	if (!s)
+	struct enforce_cfg *cfg;
+	struct enforce_scratch *s;
+	__u64 active = enforce_begin(ENFORCE_HOOK_EXEC, &cfg, &s);
+	if (!active)
 		return 0;
 	struct enforce_subject sub = {
 		.task = p,
@@ -46,7 +41,7 @@ int BPF_PROG(handle_enforce_exec, struct task_struct *p, pid_t old_pid, struct l
 		.with_args = 1,
 	};
 	struct enforce_state st = {};
-	__u64 match = enforce_match(cfg, s, cfg->active_exec, &sub, &st);
+	__u64 match = enforce_match(cfg, s, active, &sub, &st);
 	if (!match)
 		return 0;
 	long r = bpf_send_signal(SIGKILL);

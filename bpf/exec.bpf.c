@@ -9,6 +9,7 @@
 #include "exec.h"
 #include "lib/helpers.h"
 #include "lib/filter.h"
+#include "lib/task.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -36,17 +37,11 @@ struct exec_scratch {
 	char buf[sizeof(struct exec_event) + EXEC_PATH_BUF + EXEC_ARGS_MAX];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct exec_scratch);
-} exec_heap SEC(".maps");
+KITE_SCRATCH_MAP(exec_heap, struct exec_scratch);
 
 static __always_inline struct exec_scratch *scratch(void)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&exec_heap, &zero);
+	return kite_lookup_first(&exec_heap);
 }
 
 static __always_inline void fill_task(struct exec_event *e, struct task_struct *t)
@@ -72,6 +67,25 @@ static __always_inline void fill_task(struct exec_event *e, struct task_struct *
 	const char *cg_name = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, name);
 	if (!cg_name || bpf_probe_read_kernel_str(e->cgroup_name, sizeof(e->cgroup_name), cg_name) < 0)
 		e->cgroup_name[0] = 0;
+}
+
+/* The scratch record, filled with what `t` is (fill_task); NULL when the per-CPU slot is missing. */
+static __always_inline struct exec_event *task_event(struct task_struct *t)
+{
+	struct exec_scratch *s = scratch();
+	if (!s)
+		return NULL;
+	struct exec_event *e = (struct exec_event *)s->buf;
+	fill_task(e, t);
+	return e;
+}
+
+/* Sends the first `size` bytes of the record about `t` as an `op` record. */
+static __always_inline void emit(struct exec_event *e, struct task_struct *t, __u16 op, __u64 size)
+{
+	kite_fill_header(&e->hdr, op, size);
+	kite_set_exec_seq(&e->hdr, t);
+	kite_output(&exec_events, &exec_stats, e, size);
 }
 
 #define KITE_S_IFMT 00170000
@@ -122,11 +136,7 @@ static __always_inline __u8 fd_kind(struct file **fds, __u32 max_fds, __u32 fd)
 /* State of the walk from a file's dentry up to the task's root (one bpf_loop step per component, so
  * the verifier checks the step once instead of every iteration). */
 struct path_walk {
-	struct dentry *d;
-	struct vfsmount *vm;
-	struct mount *m;
-	struct dentry *root_d;
-	struct vfsmount *root_m;
+	struct kite_dentry_walk w;
 	__u32 off;
 	__u32 flags;
 };
@@ -134,26 +144,16 @@ struct path_walk {
 static long path_step(__u64 i, void *ctx)
 {
 	struct path_walk *w = ctx;
-	struct dentry *d = w->d;
-	struct vfsmount *vm = w->vm;
-	struct mount *m = w->m;
-
-	if (d == w->root_d && vm == w->root_m)
+	struct dentry *parent = NULL;
+	int up = kite_dentry_walk_up(&w->w, &parent);
+	if (up == KITE_WALK_END)
 		return 1;
-	struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	/* a pseudo file's dentry is its own parent and not a mount's root (memfd, anonymous files): its
-	 * name ("memfd:<name>") is the whole path */
-	int last = d == parent && d != mnt_root;
-	if (!last && (d == mnt_root || d == parent)) {
-		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
-		if (mp == m || d != mnt_root)
-			return 1; /* the root of the mount tree, or of a detached file system */
-		w->d = BPF_CORE_READ(m, mnt_mountpoint);
-		w->m = mp;
-		w->vm = &mp->mnt;
+	if (up == KITE_WALK_CROSSED)
 		return 0;
-	}
+	/* KITE_WALK_LAST: a pseudo file (memfd, anonymous files), whose name ("memfd:<name>") is the
+	 * whole path */
+	int last = up == KITE_WALK_LAST;
+	struct dentry *d = w->w.d;
 	struct exec_scratch *s = scratch();
 	if (!s)
 		return 1;
@@ -168,7 +168,7 @@ static long path_step(__u64 i, void *ctx)
 	if (n <= 0)
 		return 1;
 	w->off = off + n;
-	w->d = parent;
+	w->w.d = parent;
 	return last ? 1 : 0;
 }
 
@@ -177,11 +177,7 @@ static long path_step(__u64 i, void *ctx)
 static __always_inline __u32 read_file_path(struct file *f, struct task_struct *t, __u32 *flags)
 {
 	struct path_walk w = {};
-	w.d = BPF_CORE_READ(f, f_path.dentry);
-	w.vm = BPF_CORE_READ(f, f_path.mnt);
-	w.m = container_of(w.vm, struct mount, mnt);
-	w.root_d = BPF_CORE_READ(t, fs, root.dentry);
-	w.root_m = BPF_CORE_READ(t, fs, root.mnt);
+	kite_dentry_walk_start(&w.w, f, t);
 	long steps = bpf_loop(EXEC_PATH_DEPTH, path_step, &w, 0);
 	if (steps >= EXEC_PATH_DEPTH)
 		w.flags |= EXEC_FLAG_PATH_TRUNCATED;
@@ -194,11 +190,9 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 {
 	if (!kite_filter_pass_current(&exec_stats))
 		return 0;
-	struct exec_scratch *s = scratch();
-	if (!s)
+	struct exec_event *e = task_event(p);
+	if (!e)
 		return 0;
-	struct exec_event *e = (struct exec_event *)s->buf;
-	fill_task(e, p);
 
 	__u32 flags = 0;
 	struct file *f = BPF_CORE_READ(bprm, file);
@@ -206,12 +200,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (path_size > EXEC_PATH_BUF)
 		path_size = EXEC_PATH_BUF;
 
-	__u64 args_size = 0;
-	struct mm_struct *mm = BPF_CORE_READ(p, mm);
-	if (mm) {
-		__u64 start = BPF_CORE_READ(mm, arg_start);
-		__u64 end = BPF_CORE_READ(mm, arg_end);
-		args_size = end > start ? end - start : 0;
+	__u64 start = 0, args_size = 0;
+	if (kite_task_argv(p, &start, &args_size)) {
 		__u64 limit = max_arg_bytes;
 		if (limit > EXEC_ARGS_MAX)
 			limit = EXEC_ARGS_MAX;
@@ -238,11 +228,9 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->path_size = path_size;
 	e->args_size = args_size;
 	__u64 size = sizeof(*e) + path_size + args_size;
-	if (size > sizeof(*s))
+	if (size > sizeof(struct exec_scratch))
 		return 0;
-	kite_fill_header(&e->hdr, KITE_OP_PROCESS_EXEC, size);
-	kite_set_exec_seq(&e->hdr, p);
-	kite_output(&exec_events, &exec_stats, s, size);
+	emit(e, p, KITE_OP_PROCESS_EXEC, size);
 	return 0;
 }
 
@@ -259,15 +247,11 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 				      BPF_CORE_READ(child, cgroups, dfl_cgrp, kn, id), BPF_CORE_READ(parent, tgid)))
 			return 0;
 	}
-	struct exec_scratch *s = scratch();
-	if (!s)
+	struct exec_event *e = task_event(child);
+	if (!e)
 		return 0;
-	struct exec_event *e = (struct exec_event *)s->buf;
-	fill_task(e, child);
 	e->ppid = BPF_CORE_READ(parent, tgid);
-	kite_fill_header(&e->hdr, KITE_OP_PROCESS_FORK, sizeof(*e));
-	kite_set_exec_seq(&e->hdr, child);
-	kite_output(&exec_events, &exec_stats, e, sizeof(*e));
+	emit(e, child, KITE_OP_PROCESS_FORK, sizeof(*e));
 	return 0;
 }
 
@@ -279,14 +263,10 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 		return 0;
 	if (!kite_filter_pass_current(&exec_stats))
 		return 0;
-	struct exec_scratch *s = scratch();
-	if (!s)
+	struct exec_event *e = task_event(p);
+	if (!e)
 		return 0;
-	struct exec_event *e = (struct exec_event *)s->buf;
-	fill_task(e, p);
 	e->exit_code = BPF_CORE_READ(p, exit_code);
-	kite_fill_header(&e->hdr, KITE_OP_PROCESS_EXIT, sizeof(*e));
-	kite_set_exec_seq(&e->hdr, p);
-	kite_output(&exec_events, &exec_stats, e, sizeof(*e));
+	emit(e, p, KITE_OP_PROCESS_EXIT, sizeof(*e));
 	return 0;
 }

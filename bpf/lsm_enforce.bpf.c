@@ -22,17 +22,12 @@ int BPF_PROG(handle_bprm_check, struct linux_binprm *bprm, int ret)
 {
 	if (ret)
 		return ret;
-	struct enforce_cfg *cfg = enforce_config();
-	if (!cfg || !cfg->active_exec)
+	struct enforce_cfg *cfg;
+	struct enforce_scratch *s;
+	__u64 active = enforce_begin(ENFORCE_HOOK_BPRM_CHECK, &cfg, &s);
+	if (!active)
 		return 0;
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == cfg->self_tgid)
-		return 0;
-	kite_stat_inc(&enforce_stats, ENFORCE_STAT_CHECKED);
-	struct enforce_scratch *s = enforce_scratch();
-	if (!s)
-		return 0;
 	struct enforce_subject sub = {
 		.task = t,
 		.file = BPF_CORE_READ(bprm, file),
@@ -41,7 +36,7 @@ int BPF_PROG(handle_bprm_check, struct linux_binprm *bprm, int ret)
 		.with_args = 0,                              /* argv is in the new, not yet current, mm */
 	};
 	struct enforce_state st = {};
-	__u64 match = enforce_match(cfg, s, cfg->active_exec, &sub, &st);
+	__u64 match = enforce_match(cfg, s, active, &sub, &st);
 	if (!match)
 		return 0;
 	enforce_report(s, &sub, &st, KITE_OP_ENFORCE_DENY_EXEC, ENFORCE_ACTION_DENY, ENFORCE_HOOK_BPRM_CHECK, match, -EPERM);
@@ -53,17 +48,12 @@ int BPF_PROG(handle_file_open, struct file *file, int ret)
 {
 	if (ret)
 		return ret;
-	struct enforce_cfg *cfg = enforce_config();
-	if (!cfg || !cfg->active_open)
-		return 0;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == cfg->self_tgid)
+	struct enforce_cfg *cfg;
+	struct enforce_scratch *s;
+	__u64 active = enforce_begin(ENFORCE_HOOK_FILE_OPEN, &cfg, &s);
+	if (!active)
 		return 0;
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
-	kite_stat_inc(&enforce_stats, ENFORCE_STAT_CHECKED);
-	struct enforce_scratch *s = enforce_scratch();
-	if (!s)
-		return 0;
 	struct enforce_subject sub = {
 		.task = t,
 		.file = file,
@@ -72,7 +62,7 @@ int BPF_PROG(handle_file_open, struct file *file, int ret)
 		.with_args = 1,
 	};
 	struct enforce_state st = {};
-	__u64 match = enforce_match(cfg, s, cfg->active_open, &sub, &st);
+	__u64 match = enforce_match(cfg, s, active, &sub, &st);
 	if (!match)
 		return 0;
 	enforce_report(s, &sub, &st, KITE_OP_ENFORCE_DENY_OPEN, ENFORCE_ACTION_DENY, ENFORCE_HOOK_FILE_OPEN, match, -EPERM);

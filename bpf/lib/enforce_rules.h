@@ -12,6 +12,7 @@
 #define KITE_ENFORCE_RULES_H
 
 #include "../enforce.h"
+#include "task.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -98,23 +99,11 @@ struct enforce_scratch {
 	char out[sizeof(struct enforce_event) + ENFORCE_PATH_BUF + ENFORCE_ARGS_BYTES];
 };
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct enforce_scratch);
-} enforce_heap SEC(".maps");
+KITE_SCRATCH_MAP(enforce_heap, struct enforce_scratch);
 
 static __always_inline struct enforce_scratch *enforce_scratch(void)
 {
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&enforce_heap, &zero);
-}
-
-static __always_inline struct enforce_cfg *enforce_config(void)
-{
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&enforce_cfg, &zero);
+	return kite_lookup_first(&enforce_heap);
 }
 
 static __always_inline __u64 enforce_field_pass(struct enforce_cfg *cfg, int f, __u64 listed)
@@ -132,11 +121,7 @@ static __always_inline __u64 enforce_lookup_mask(void *map, void *key)
 
 /* State of the walk from a file's dentry up to the task's root (one bpf_loop step per component). */
 struct enforce_walk {
-	struct dentry *d;
-	struct vfsmount *vm;
-	struct mount *m;
-	struct dentry *root_d;
-	struct vfsmount *root_m;
+	struct kite_dentry_walk w;
 	__u32 pos;     /* the path starts at scratch->path[pos] */
 	__u32 flags;
 };
@@ -144,23 +129,13 @@ struct enforce_walk {
 static long enforce_path_step(__u64 i, void *ctx)
 {
 	struct enforce_walk *w = ctx;
-	struct dentry *d = w->d;
-	struct vfsmount *vm = w->vm;
-	struct mount *m = w->m;
-
-	if (d == w->root_d && vm == w->root_m)
-		return 1;
-	struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	if (d == mnt_root || d == parent) {
-		struct mount *mp = BPF_CORE_READ(m, mnt_parent);
-		if (mp == m || d != mnt_root)
-			return 1; /* the root of the mount tree, or of a detached file system */
-		w->d = BPF_CORE_READ(m, mnt_mountpoint);
-		w->m = mp;
-		w->vm = &mp->mnt;
+	struct dentry *parent = NULL;
+	int up = kite_dentry_walk_up(&w->w, &parent);
+	if (up == KITE_WALK_CROSSED)
 		return 0;
-	}
+	if (up != KITE_WALK_NAME)
+		return 1; /* the root, or no parent above (a pseudo file, a detached file system) */
+	struct dentry *d = w->w.d;
 	struct enforce_scratch *s = enforce_scratch();
 	if (!s)
 		return 1;
@@ -175,7 +150,7 @@ static long enforce_path_step(__u64 i, void *ctx)
 	s->path[pos] = '/';
 	bpf_probe_read_kernel(&s->path[(pos + 1) & (ENFORCE_PATH_BUF - 1)], len & (ENFORCE_NAME_MAX - 1), name);
 	w->pos = pos;
-	w->d = parent;
+	w->w.d = parent;
 	return 0;
 }
 
@@ -184,11 +159,7 @@ static long enforce_path_step(__u64 i, void *ctx)
 static __always_inline __u32 enforce_build_path(struct enforce_scratch *s, struct file *f, struct task_struct *t, __u32 *flags)
 {
 	struct enforce_walk w = {};
-	w.d = BPF_CORE_READ(f, f_path.dentry);
-	w.vm = BPF_CORE_READ(f, f_path.mnt);
-	w.m = container_of(w.vm, struct mount, mnt);
-	w.root_d = BPF_CORE_READ(t, fs, root.dentry);
-	w.root_m = BPF_CORE_READ(t, fs, root.mnt);
+	kite_dentry_walk_start(&w.w, f, t);
 	w.pos = ENFORCE_PATH_BUF - 1;
 	s->path[ENFORCE_PATH_BUF - 1] = 0;
 	long steps = bpf_loop(ENFORCE_PATH_DEPTH, enforce_path_step, &w, 0);
@@ -238,12 +209,9 @@ static long enforce_arg_step(__u64 i, void *ctx)
 /* Copies the current task's argv (at most ENFORCE_ARGS_BYTES) into scratch->args; returns its size. */
 static __always_inline __u32 enforce_read_args(struct enforce_scratch *s, struct task_struct *t, __u32 *flags)
 {
-	struct mm_struct *mm = BPF_CORE_READ(t, mm);
-	if (!mm)
+	__u64 start, size;
+	if (!kite_task_argv(t, &start, &size))
 		return 0;
-	__u64 start = BPF_CORE_READ(mm, arg_start);
-	__u64 end = BPF_CORE_READ(mm, arg_end);
-	__u64 size = end > start ? end - start : 0;
 	if (size > ENFORCE_ARGS_BYTES) {
 		size = ENFORCE_ARGS_BYTES;
 		*flags |= ENFORCE_FLAG_ARGS_TRUNCATED;
@@ -334,6 +302,28 @@ struct enforce_state {
 	__u8 have_path;
 	__u8 have_args;
 };
+
+/* The rules active at `hook` (enum enforce_hook: file_open's, or the exec hooks') to check the current
+ * task against, with the config and scratch buffers enforce_match needs: 0 when none is active or the
+ * task is the agent's own. Counts the check. */
+static __always_inline __u64 enforce_begin(__u8 hook, struct enforce_cfg **cfg, struct enforce_scratch **s)
+{
+	struct enforce_cfg *c = kite_lookup_first(&enforce_cfg);
+	if (!c)
+		return 0;
+	__u64 active = hook == ENFORCE_HOOK_FILE_OPEN ? c->active_open : c->active_exec;
+	if (!active)
+		return 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == c->self_tgid)
+		return 0;
+	kite_stat_inc(&enforce_stats, ENFORCE_STAT_CHECKED);
+	*s = enforce_scratch();
+	if (!*s)
+		return 0;
+	*cfg = c;
+	return active;
+}
 
 /* The rules among `active` that match the subject. Reads only the fields some rule uses, cheapest
  * first, and stops as soon as no rule is left. */

@@ -20,6 +20,23 @@
 		__type(value, __u64);                          \
 	} name SEC(".maps")
 
+/* The element at key 0 of an array map (a per-CPU scratch record, a one-entry config), or NULL. */
+static __always_inline void *kite_lookup_first(void *map)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(map, &zero);
+}
+
+/* Declares `<name>`, one per-CPU `value_type`: a record under construction, too large for the stack
+ * (kite_lookup_first() finds it). */
+#define KITE_SCRATCH_MAP(name, value_type)                     \
+	struct {                                               \
+		__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);       \
+		__uint(max_entries, 1);                        \
+		__type(key, __u32);                            \
+		__type(value, value_type);                     \
+	} name SEC(".maps")
+
 static __always_inline void kite_stat_inc(void *stats, __u32 slot)
 {
 	__u64 *v = bpf_map_lookup_elem(stats, &slot);

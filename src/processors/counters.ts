@@ -4,8 +4,8 @@
  * every second while the processor runs, and when its stream ends or is unsubscribed. Hot paths hold
  * a Counter handle (`counter(name)`) and bump its `n`: no lookup per record.
  */
-import { MonoTypeOperatorFunction, Observable } from 'rxjs';
-import { Host } from '../component/component';
+import { MonoTypeOperatorFunction, Observable, OperatorFunction, Subscriber } from 'rxjs';
+import { ComponentId, Host, KiteRecord, Processor } from '../component/component';
 
 export interface Counter {
   n: number;
@@ -78,11 +78,37 @@ export class ProcessorCounters {
   }
 }
 
-/** Publishes the counters when the stream ends, errors or is unsubscribed. */
-export function publishOnEnd<T>(c: ProcessorCounters): MonoTypeOperatorFunction<T> {
-  return (source) => new Observable<T>((sub) => {
+/**
+ * What processors with counters share: the counters (`processor/<id>`), published every second from
+ * start() and once more at shutdown().
+ */
+export abstract class CountingProcessor implements Processor {
+  readonly counters: ProcessorCounters;
+
+  constructor(id: ComponentId, host: Host) {
+    this.counters = new ProcessorCounters(host, id.key);
+  }
+
+  async start(): Promise<void> {
+    this.counters.startPublishing();
+  }
+
+  async shutdown(): Promise<void> {
+    this.counters.stopPublishing();
+  }
+
+  abstract operator(): OperatorFunction<KiteRecord, KiteRecord>;
+}
+
+/**
+ * The stream a processor's operator returns: each value of `source` goes to `next`, which passes on
+ * (and counts) what it emits; errors and completion pass through. The counters are published when the
+ * stream ends, errors or is unsubscribed.
+ */
+export function countedStream<T, O>(c: ProcessorCounters, source: Observable<T>, next: (v: T, sub: Subscriber<O>) => void): Observable<O> {
+  return new Observable<O>((sub) => {
     const s = source.subscribe({
-      next: (v) => sub.next(v),
+      next: (v) => next(v, sub),
       error: (e) => {
         c.publish();
         sub.error(e);
@@ -96,5 +122,30 @@ export function publishOnEnd<T>(c: ProcessorCounters): MonoTypeOperatorFunction<
       s.unsubscribe();
       c.publish();
     };
+  });
+}
+
+/** Publishes the counters when the stream ends, errors or is unsubscribed. */
+export function publishOnEnd<T>(c: ProcessorCounters): MonoTypeOperatorFunction<T> {
+  return (source) => countedStream<T, T>(c, source, (v, sub) => sub.next(v));
+}
+
+/** Counts each value that passes as received. */
+export function countReceived<T>(c: Flow): MonoTypeOperatorFunction<T> {
+  return (source) => new Observable<T>((sub) => source.subscribe({
+    next: (v) => {
+      c.received++;
+      sub.next(v);
+    },
+    error: (e) => sub.error(e),
+    complete: () => sub.complete(),
+  }));
+}
+
+/** `op` with its flow counted: what it takes is received, what it gives is emitted; published on end. */
+export function countFlow<T>(c: ProcessorCounters, op: MonoTypeOperatorFunction<T>): MonoTypeOperatorFunction<T> {
+  return (source) => countedStream<T, T>(c, op(source.pipe(countReceived(c))), (v, sub) => {
+    c.emitted++;
+    sub.next(v);
   });
 }

@@ -22,3 +22,13 @@ export const EXEC_SEQ_KNOWN = 0x8000;
 export function addExecSeq(rec: Record<string, unknown>, raw: number): void {
   if (raw & EXEC_SEQ_KNOWN) rec['kite.process.exec_seq'] = raw & 0x7fff;
 }
+
+/**
+ * Byte offsets of the acting task, the two members right after `hdr` in the process events
+ * (struct exec_event, file_event, connect_event, security_event): pid (thread id), tgid (process id).
+ * Spread into those receivers' layout tables; the layout tests check them against each object's BTF.
+ */
+export const KITE_TASK_FIELDS = {
+  pid: { offset: 16, size: 4 },
+  tgid: { offset: 20, size: 4 },
+} as const;

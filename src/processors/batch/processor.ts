@@ -7,24 +7,14 @@
  * pipeline was torn down without completing; a normal shutdown completes and sends them), and the
  * level `held` (records waiting for their batch): received = emitted + dropped + held at any time.
  */
-import { asyncScheduler, Observable, OperatorFunction, SchedulerLike } from 'rxjs';
-import { ComponentId, Host, KiteRecord, Processor } from '../../component/component';
-import { ProcessorCounters } from '../counters';
+import { asyncScheduler, OperatorFunction, SchedulerLike } from 'rxjs';
+import { ComponentId, Host, KiteRecord } from '../../component/component';
+import { countedStream, CountingProcessor, countReceived } from '../counters';
 import { batch } from './operator';
 
-export class BatchProcessor implements Processor {
-  readonly counters: ProcessorCounters;
-
+export class BatchProcessor extends CountingProcessor {
   constructor(id: ComponentId, host: Host, private readonly size: number, private readonly timeoutMs: number, private readonly scheduler: SchedulerLike = asyncScheduler) {
-    this.counters = new ProcessorCounters(host, id.key);
-  }
-
-  async start(): Promise<void> {
-    this.counters.startPublishing();
-  }
-
-  async shutdown(): Promise<void> {
-    this.counters.stopPublishing();
+    super(id, host);
   }
 
   operator(): OperatorFunction<KiteRecord, KiteRecord> {
@@ -32,36 +22,12 @@ export class BatchProcessor implements Processor {
     const held = { n: 0 };
     c.levels = () => ({ held: held.n });
     const op = batch<KiteRecord>({ size: this.size, timeoutMs: this.timeoutMs, scheduler: this.scheduler, onDiscard: (n) => c.drop('unsubscribed', n), held });
-    return (source) => new Observable<KiteRecord>((sub) => {
-      const counted = new Observable<KiteRecord>((inner) => source.subscribe({
-        next: (r) => {
-          c.received++;
-          inner.next(r);
-        },
-        error: (e) => inner.error(e),
-        complete: () => inner.complete(),
-      }));
-      const s = op(counted).subscribe({
-        next: (b) => {
-          c.add('batches');
-          for (const r of b) {
-            c.emitted++;
-            sub.next(r);
-          }
-        },
-        error: (e) => {
-          c.publish();
-          sub.error(e);
-        },
-        complete: () => {
-          c.publish();
-          sub.complete();
-        },
-      });
-      return () => {
-        s.unsubscribe();
-        c.publish();
-      };
+    return (source) => countedStream<KiteRecord[], KiteRecord>(c, op(source.pipe(countReceived(c))), (b, sub) => {
+      c.add('batches');
+      for (const r of b) {
+        c.emitted++;
+        sub.next(r);
+      }
     });
   }
 }

@@ -6,8 +6,8 @@
  * (repeats folded into a summary: counted there, not lost), summaries, windows_evicted, open_windows.
  */
 import { asyncScheduler, OperatorFunction, SchedulerLike } from 'rxjs';
-import { ComponentId, Host, KiteRecord, Processor } from '../../component/component';
-import { ProcessorCounters, publishOnEnd } from '../counters';
+import { ComponentId, Host, KiteRecord } from '../../component/component';
+import { CountingProcessor, publishOnEnd } from '../counters';
 import { dedupe } from './operator';
 
 export interface DedupeSettings {
@@ -16,19 +16,9 @@ export interface DedupeSettings {
   maxKeys: number;
 }
 
-export class DedupeProcessor implements Processor {
-  readonly counters: ProcessorCounters;
-
+export class DedupeProcessor extends CountingProcessor {
   constructor(id: ComponentId, private readonly host: Host, private readonly s: DedupeSettings, private readonly scheduler: SchedulerLike = asyncScheduler) {
-    this.counters = new ProcessorCounters(host, id.key);
-  }
-
-  async start(): Promise<void> {
-    this.counters.startPublishing();
-  }
-
-  async shutdown(): Promise<void> {
-    this.counters.stopPublishing();
+    super(id, host);
   }
 
   operator(): OperatorFunction<KiteRecord, KiteRecord> {

@@ -11,6 +11,7 @@
 import { credentials, makeGenericClientConstructor, Client, ServiceError } from '@grpc/grpc-js';
 import { Logger } from '../../component/logger';
 import type { PodInfo } from './kubelet';
+import { BackgroundPoller } from './poller';
 
 // ---- protobuf wire format: just enough for the CRI messages used here ----
 
@@ -163,71 +164,45 @@ export class CriClient {
 }
 
 /** The pods and containers a CRI runtime knows, polled in the background. */
-export class CriPods {
+export class CriPods extends BackgroundPoller {
   /** Pods by pod uid. */
   pods = new Map<string, CriPod>();
   /** Container id -> its name and its pod. */
   containers = new Map<string, { name: string; pod: CriPod }>();
   private client: CriClient | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private reachable: boolean | null = null;
-  private inflight: Promise<void> | null = null;
 
-  constructor(private readonly endpoint: string, private readonly pollMs: number, private readonly logger: Logger, private readonly component: string) {}
+  constructor(endpoint: string, pollMs: number, logger: Logger, component: string) {
+    super(endpoint, pollMs, logger, component, {
+      reached: 'CRI endpoint reached: pod names, namespaces, labels and container names are added',
+      unavailable: 'CRI endpoint unavailable: records go without pod names, namespaces, labels and container names (container ids and pod uids are still added); retrying in the background',
+    });
+  }
 
-  /** Starts polling; the first poll runs in the background and never fails start-up. */
-  start(): void {
-    if (this.timer) return;
+  protected override open(): void {
     this.client = new CriClient(this.endpoint);
-    this.inflight = this.poll();
-    this.timer = setInterval(() => {
-      if (!this.inflight) this.inflight = this.poll();
-    }, this.pollMs);
-    this.timer.unref();
   }
 
-  async settled(): Promise<void> {
-    await this.inflight;
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+  protected override close(): void {
     this.client?.close();
     this.client = null;
   }
 
-  private async poll(): Promise<void> {
+  protected async load(timeout: number): Promise<Record<string, number> | null> {
     const c = this.client;
-    if (!c) return;
-    const timeout = Math.min(5000, this.pollMs);
-    try {
-      const sandboxes = parsePodSandboxes(await c.call('ListPodSandbox', [], timeout));
-      const containers = parseContainers(await c.call('ListContainers', [], timeout));
-      const pods = new Map<string, CriPod>();
-      for (const p of sandboxes.values()) if (p.uid) pods.set(p.uid, p);
-      const byId = new Map<string, { name: string; pod: CriPod }>();
-      for (const [id, ct] of containers) {
-        const pod = sandboxes.get(ct.podSandboxId);
-        if (pod) byId.set(id, { name: ct.name, pod });
-      }
-      // a pod's sandbox (pause) container is a container of the pod too
-      for (const [id, pod] of sandboxes) if (!byId.has(id)) byId.set(id, { name: '', pod });
-      this.pods = pods;
-      this.containers = byId;
-      if (this.reachable !== true) {
-        this.logger.info('CRI endpoint reached: pod names, namespaces, labels and container names are added', { component: this.component, endpoint: this.endpoint, pods: pods.size, containers: containers.size });
-      }
-      this.reachable = true;
-    } catch (e) {
-      if (this.reachable !== false) {
-        this.logger.warn('CRI endpoint unavailable: records go without pod names, namespaces, labels and container names (container ids and pod uids are still added); retrying in the background', {
-          component: this.component, endpoint: this.endpoint, error: (e as Error).message,
-        });
-      }
-      this.reachable = false;
-    } finally {
-      this.inflight = null;
+    if (!c) return null;
+    const sandboxes = parsePodSandboxes(await c.call('ListPodSandbox', [], timeout));
+    const containers = parseContainers(await c.call('ListContainers', [], timeout));
+    const pods = new Map<string, CriPod>();
+    for (const p of sandboxes.values()) if (p.uid) pods.set(p.uid, p);
+    const byId = new Map<string, { name: string; pod: CriPod }>();
+    for (const [id, ct] of containers) {
+      const pod = sandboxes.get(ct.podSandboxId);
+      if (pod) byId.set(id, { name: ct.name, pod });
     }
+    // a pod's sandbox (pause) container is a container of the pod too
+    for (const [id, pod] of sandboxes) if (!byId.has(id)) byId.set(id, { name: '', pod });
+    this.pods = pods;
+    this.containers = byId;
+    return { pods: pods.size, containers: containers.size };
   }
 }

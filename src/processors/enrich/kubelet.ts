@@ -4,6 +4,7 @@
  * agent logs it once (and once again when it comes back) and records simply go without pod names.
  */
 import { Logger } from '../../component/logger';
+import { BackgroundPoller } from './poller';
 
 export interface PodInfo {
   name: string;
@@ -24,53 +25,20 @@ export function parsePodList(json: unknown): Map<string, PodInfo> {
   return out;
 }
 
-export class KubeletPods {
+export class KubeletPods extends BackgroundPoller {
   pods = new Map<string, PodInfo>();
-  private timer: NodeJS.Timeout | null = null;
-  private reachable: boolean | null = null;
-  private inflight: Promise<void> | null = null;
 
-  constructor(private readonly endpoint: string, private readonly pollMs: number, private readonly logger: Logger, private readonly component: string) {}
-
-  /** Starts polling; the first poll runs in the background and never fails start-up. */
-  start(): void {
-    if (this.timer) return;
-    this.inflight = this.poll();
-    this.timer = setInterval(() => {
-      if (!this.inflight) this.inflight = this.poll();
-    }, this.pollMs);
-    this.timer.unref();
+  constructor(endpoint: string, pollMs: number, logger: Logger, component: string) {
+    super(endpoint, pollMs, logger, component, {
+      reached: 'kubelet pod list loaded: pod names, namespaces and labels are added',
+      unavailable: 'kubelet endpoint unavailable: records go without pod names, namespaces and labels (container ids and pod uids are still added); retrying in the background',
+    });
   }
 
-  /** Resolves when the poll under way (if any) is done. */
-  async settled(): Promise<void> {
-    await this.inflight;
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-  }
-
-  private async poll(): Promise<void> {
-    const url = `${this.endpoint}/pods`;
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(Math.min(5000, this.pollMs)) });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      this.pods = parsePodList(await res.json());
-      if (this.reachable !== true) {
-        this.logger.info('kubelet pod list loaded: pod names, namespaces and labels are added', { component: this.component, endpoint: this.endpoint, pods: this.pods.size });
-      }
-      this.reachable = true;
-    } catch (e) {
-      if (this.reachable !== false) {
-        this.logger.warn('kubelet endpoint unavailable: records go without pod names, namespaces and labels (container ids and pod uids are still added); retrying in the background', {
-          component: this.component, endpoint: this.endpoint, error: (e as Error).message,
-        });
-      }
-      this.reachable = false;
-    } finally {
-      this.inflight = null;
-    }
+  protected async load(timeoutMs: number): Promise<Record<string, number>> {
+    const res = await fetch(`${this.endpoint}/pods`, { signal: AbortSignal.timeout(timeoutMs) });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    this.pods = parsePodList(await res.json());
+    return { pods: this.pods.size };
   }
 }

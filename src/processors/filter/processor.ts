@@ -7,32 +7,23 @@
  * filtered.excluded, exclude_errors. Records a filter removes are `filtered`, not `dropped`: they are
  * removed on purpose, so they are no loss (no kite.loss record, see src/pipeline/stream-health.ts).
  */
-import { Observable, OperatorFunction } from 'rxjs';
-import { ComponentId, Host, KiteRecord, Processor } from '../../component/component';
-import { ProcessorCounters } from '../counters';
+import { OperatorFunction } from 'rxjs';
+import { ComponentId, Host, KiteRecord } from '../../component/component';
+import { countedStream, CountingProcessor } from '../counters';
 import { CompiledExpression, compileExpression } from './cel';
 import { planPushdown, PushdownPlan } from './pushdown';
 
-export class FilterProcessor implements Processor {
+export class FilterProcessor extends CountingProcessor {
   readonly include: CompiledExpression | null;
   readonly exclude: CompiledExpression | null;
-  readonly counters: ProcessorCounters;
   /** What receivers could filter in the kernel on this filter's behalf (see pushdown.ts). */
   readonly pushdown: PushdownPlan;
 
   constructor(id: ComponentId, host: Host, include: string, exclude: string, pushdown = true) {
-    this.counters = new ProcessorCounters(host, id.key);
+    super(id, host);
     this.include = include.trim() ? compileExpression(include) : null;
     this.exclude = exclude.trim() ? compileExpression(exclude) : null;
     this.pushdown = pushdown ? planPushdown(this.include?.ast, this.exclude?.ast) : { require: [], drop: [], complete: false };
-  }
-
-  async start(): Promise<void> {
-    this.counters.startPublishing();
-  }
-
-  async shutdown(): Promise<void> {
-    this.counters.stopPublishing();
   }
 
   /** The verdict for one record: null to keep it, or the reason it is dropped. */
@@ -50,32 +41,16 @@ export class FilterProcessor implements Processor {
   }
 
   operator(): OperatorFunction<KiteRecord, KiteRecord> {
-    return (source) => new Observable<KiteRecord>((sub) => {
-      const c = this.counters;
-      const s = source.subscribe({
-        next: (r) => {
-          c.received++;
-          const reason = this.reasonToDrop(r);
-          if (reason === null) {
-            c.emitted++;
-            sub.next(r);
-          } else {
-            c.add(`filtered.${reason}`);
-          }
-        },
-        error: (e) => {
-          c.publish();
-          sub.error(e);
-        },
-        complete: () => {
-          c.publish();
-          sub.complete();
-        },
-      });
-      return () => {
-        s.unsubscribe();
-        c.publish();
-      };
+    const c = this.counters;
+    return (source) => countedStream<KiteRecord, KiteRecord>(c, source, (r, sub) => {
+      c.received++;
+      const reason = this.reasonToDrop(r);
+      if (reason === null) {
+        c.emitted++;
+        sub.next(r);
+      } else {
+        c.add(`filtered.${reason}`);
+      }
     });
   }
 }

@@ -5,9 +5,9 @@
  * Counters (processor/<id>): received, emitted (records passed and summaries), dropped.rate_limited
  * (each one is also counted in a summary record), summaries.
  */
-import { asyncScheduler, Observable, OperatorFunction, SchedulerLike } from 'rxjs';
-import { ComponentId, Host, KiteRecord, Processor } from '../../component/component';
-import { ProcessorCounters } from '../counters';
+import { asyncScheduler, OperatorFunction, SchedulerLike } from 'rxjs';
+import { ComponentId, Host, KiteRecord } from '../../component/component';
+import { countFlow, CountingProcessor } from '../counters';
 import { rateLimit } from './operator';
 
 export interface RateLimitSettings {
@@ -18,19 +18,9 @@ export interface RateLimitSettings {
   summaryIntervalMs: number;
 }
 
-export class RateLimitProcessor implements Processor {
-  readonly counters: ProcessorCounters;
-
+export class RateLimitProcessor extends CountingProcessor {
   constructor(id: ComponentId, private readonly host: Host, private readonly s: RateLimitSettings, private readonly scheduler: SchedulerLike = asyncScheduler) {
-    this.counters = new ProcessorCounters(host, id.key);
-  }
-
-  async start(): Promise<void> {
-    this.counters.startPublishing();
-  }
-
-  async shutdown(): Promise<void> {
-    this.counters.stopPublishing();
+    super(id, host);
   }
 
   operator(): OperatorFunction<KiteRecord, KiteRecord> {
@@ -42,33 +32,6 @@ export class RateLimitProcessor implements Processor {
       onSuppress: () => c.drop('rate_limited'),
       onSummary: () => c.add('summaries'),
     });
-    return (source) => new Observable<KiteRecord>((sub) => {
-      const counted = new Observable<KiteRecord>((inner) => source.subscribe({
-        next: (r) => {
-          c.received++;
-          inner.next(r);
-        },
-        error: (e) => inner.error(e),
-        complete: () => inner.complete(),
-      }));
-      const s = op(counted).subscribe({
-        next: (r) => {
-          c.emitted++;
-          sub.next(r);
-        },
-        error: (e) => {
-          c.publish();
-          sub.error(e);
-        },
-        complete: () => {
-          c.publish();
-          sub.complete();
-        },
-      });
-      return () => {
-        s.unsubscribe();
-        c.publish();
-      };
-    });
+    return countFlow(c, op);
   }
 }

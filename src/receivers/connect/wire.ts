@@ -2,7 +2,8 @@
  * Decoder of `struct connect_event` (bpf/connect.h). C is the source of truth: the offsets below are
  * checked against the object's BTF by test/layout/connect-layout.test.ts. Never throws.
  */
-import { KITE_EVENT_HEADER_FIELDS } from '../wire-header';
+import { KITE_EVENT_HEADER_FIELDS, KITE_TASK_FIELDS } from '../wire-header';
+import { readCString as cstr, readEventStart, RecordShape, WireHeader, WireTask } from '../wire-read';
 
 /** enum kite_op (bpf/lib/common.h), the connect receiver's part. */
 export const NetOp = { CONNECT: 20, ACCEPT: 21, UDP: 22 } as const;
@@ -26,8 +27,7 @@ export const CONNECT_EVENT = {
   size: 112,
   fields: {
     ...KITE_EVENT_HEADER_FIELDS,
-    pid: { offset: 16, size: 4 },
-    tgid: { offset: 20, size: 4 },
+    ...KITE_TASK_FIELDS,
     uid: { offset: 24, size: 4 },
     gid: { offset: 28, size: 4 },
     cgroup_id: { offset: 32, size: 8 },
@@ -45,14 +45,7 @@ export const CONNECT_EVENT = {
   },
 } as const;
 
-export interface ConnectWire {
-  op: number;
-  /** hdr.exec_seq, raw (see addExecSeq in ../wire-header). */
-  execSeq: number;
-  ktimeHi: number;
-  ktimeLo: number;
-  pid: number;
-  tgid: number;
+export interface ConnectWire extends WireHeader, WireTask {
   uid: number;
   gid: number;
   cgroupId: number;
@@ -91,27 +84,15 @@ function addr(buf: Buffer, off: number, family: number): string {
   return family === AF_INET ? `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}` : formatIpv6(buf, off);
 }
 
-function cstr(buf: Buffer, start: number, max: number): string {
-  let end = buf.indexOf(0, start);
-  if (end < 0 || end > start + max) end = start + max;
-  return buf.toString('utf8', start, end);
-}
+const SHAPE: RecordShape = { size: CONNECT_EVENT.size, ops: new Set(Object.values(NetOp)), tail: false };
 
 export function decodeConnect(buf: Buffer, off: number, len: number): ConnectWire | string {
-  if (len < CONNECT_EVENT.size) return 'short_record';
-  const op = buf.readUInt16LE(off);
-  if (op !== NetOp.CONNECT && op !== NetOp.ACCEPT && op !== NetOp.UDP) return 'unknown_op';
-  const size = buf.readUInt16LE(off + 2);
-  if (size !== CONNECT_EVENT.size || size > len) return 'bad_size';
+  const h = readEventStart(buf, off, len, SHAPE);
+  if (typeof h === 'string') return h;
   const family = buf.readUInt16LE(off + 84);
   if (family !== AF_INET && family !== AF_INET6) return 'bad_family';
   return {
-    op,
-    execSeq: buf.readUInt16LE(off + 6),
-    ktimeLo: buf.readUInt32LE(off + 8),
-    ktimeHi: buf.readUInt32LE(off + 12),
-    pid: buf.readUInt32LE(off + 16),
-    tgid: buf.readUInt32LE(off + 20),
+    ...h,
     uid: buf.readUInt32LE(off + 24),
     gid: buf.readUInt32LE(off + 28),
     cgroupId: Number(buf.readBigUInt64LE(off + 32)),

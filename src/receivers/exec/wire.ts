@@ -3,7 +3,8 @@
  * against the object's BTF by test/layout/exec-layout.test.ts. Never throws: a short or malformed
  * record returns a reason string, which the receiver counts.
  */
-import { KITE_EVENT_HEADER_FIELDS } from '../wire-header';
+import { KITE_EVENT_HEADER_FIELDS, KITE_TASK_FIELDS } from '../wire-header';
+import { readCString as cstr, readEventStart, RecordShape, WireHeader, WireTask } from '../wire-read';
 
 /** enum kite_op (bpf/lib/common.h) */
 export const KiteOp = { PROCESS_EXEC: 1, PROCESS_FORK: 2, PROCESS_EXIT: 3 } as const;
@@ -24,8 +25,7 @@ export const EXEC_EVENT = {
   size: 192,
   fields: {
     ...KITE_EVENT_HEADER_FIELDS,
-    pid: { offset: 16, size: 4 },
-    tgid: { offset: 20, size: 4 },
+    ...KITE_TASK_FIELDS,
     ppid: { offset: 24, size: 4 },
     uid: { offset: 28, size: 4 },
     euid: { offset: 32, size: 4 },
@@ -51,16 +51,7 @@ export const EXEC_RODATA = { max_arg_bytes: { offset: 0, size: 4 } } as const;
 /** Compile-time limits of bpf/exec.h (checked by the layout test against the object's BTF). */
 export const EXEC_LIMITS = { commLen: 16, argsMax: 8192, pathBuf: 4096, cgroupNameLen: 96 } as const;
 
-export interface ExecWire {
-  op: number;
-  cpu: number;
-  /** hdr.exec_seq, raw (see addExecSeq in ../wire-header). */
-  execSeq: number;
-  /** CLOCK_BOOTTIME ns as two u32 halves (exact without BigInt). */
-  ktimeHi: number;
-  ktimeLo: number;
-  pid: number;
-  tgid: number;
+export interface ExecWire extends WireHeader, WireTask {
   ppid: number;
   uid: number;
   euid: number;
@@ -79,11 +70,6 @@ export interface ExecWire {
   path: string;
   /** argv as the kernel holds it (possibly cut at max_arg_bytes). */
   args: string[];
-}
-
-function cstr(buf: Buffer, start: number, max: number): string {
-  const end = buf.indexOf(0, start);
-  return buf.toString('utf8', start, end < 0 || end > start + max ? start + max : end);
 }
 
 /** Splits NUL-terminated strings; a trailing unterminated piece is kept (it was cut). */
@@ -108,24 +94,17 @@ export function joinPath(components: string[]): string {
   return path;
 }
 
+const SHAPE: RecordShape = { size: EXEC_EVENT.size, ops: new Set(Object.values(KiteOp)), tail: true };
+
 export function decodeExec(buf: Buffer, off: number, len: number): ExecWire | string {
-  if (len < EXEC_EVENT.size) return 'short_record';
-  const op = buf.readUInt16LE(off);
-  if (op !== KiteOp.PROCESS_EXEC && op !== KiteOp.PROCESS_FORK && op !== KiteOp.PROCESS_EXIT) return 'unknown_op';
-  const size = buf.readUInt16LE(off + 2);
-  if (size > len || size < EXEC_EVENT.size) return 'bad_size';
+  const h = readEventStart(buf, off, len, SHAPE);
+  if (typeof h === 'string') return h;
   const pathSize = buf.readUInt16LE(off + 68);
   const argsSize = buf.readUInt16LE(off + 70);
-  if (EXEC_EVENT.size + pathSize + argsSize > size || pathSize > EXEC_LIMITS.pathBuf || argsSize > EXEC_LIMITS.argsMax) return 'bad_tail';
+  if (EXEC_EVENT.size + pathSize + argsSize > h.size || pathSize > EXEC_LIMITS.pathBuf || argsSize > EXEC_LIMITS.argsMax) return 'bad_tail';
   const data = off + EXEC_EVENT.size;
   return {
-    op,
-    cpu: buf.readUInt16LE(off + 4),
-    execSeq: buf.readUInt16LE(off + 6),
-    ktimeLo: buf.readUInt32LE(off + 8),
-    ktimeHi: buf.readUInt32LE(off + 12),
-    pid: buf.readUInt32LE(off + 16),
-    tgid: buf.readUInt32LE(off + 20),
+    ...h,
     ppid: buf.readUInt32LE(off + 24),
     uid: buf.readUInt32LE(off + 28),
     euid: buf.readUInt32LE(off + 32),

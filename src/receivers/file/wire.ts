@@ -3,7 +3,8 @@
  * against the object's BTF by test/layout/file-layout.test.ts. Never throws: a short or malformed
  * record returns a reason string, which the receiver counts.
  */
-import { KITE_EVENT_HEADER_FIELDS } from '../wire-header';
+import { KITE_EVENT_HEADER_FIELDS, KITE_TASK_FIELDS } from '../wire-header';
+import { readCString as cstr, readEventStart, RecordShape, WireHeader, WireTask } from '../wire-read';
 
 /** enum kite_op (bpf/lib/common.h), the file receiver's part. */
 export const FileOp = { OPEN: 10, UNLINK: 11, RENAME: 12, CHMOD: 13, CHOWN: 14, TRUNCATE: 15 } as const;
@@ -32,8 +33,7 @@ export const FILE_EVENT = {
   size: 112,
   fields: {
     ...KITE_EVENT_HEADER_FIELDS,
-    pid: { offset: 16, size: 4 },
-    tgid: { offset: 20, size: 4 },
+    ...KITE_TASK_FIELDS,
     uid: { offset: 24, size: 4 },
     euid: { offset: 28, size: 4 },
     gid: { offset: 32, size: 4 },
@@ -57,16 +57,7 @@ export const FILE_EVENT = {
   },
 } as const;
 
-export interface FileWire {
-  op: number;
-  cpu: number;
-  /** hdr.exec_seq, raw (see addExecSeq in ../wire-header). */
-  execSeq: number;
-  /** CLOCK_BOOTTIME ns as two u32 halves (exact without BigInt). */
-  ktimeHi: number;
-  ktimeLo: number;
-  pid: number;
-  tgid: number;
+export interface FileWire extends WireHeader, WireTask {
   uid: number;
   euid: number;
   gid: number;
@@ -90,36 +81,21 @@ export interface FileWire {
   path2: string;
 }
 
-function cstr(buf: Buffer, start: number, max: number): string {
-  let end = buf.indexOf(0, start);
-  if (end < 0 || end > start + max) end = start + max;
-  return buf.toString('utf8', start, end);
-}
-
-const OPS = new Set<number>(Object.values(FileOp));
+const SHAPE: RecordShape = { size: FILE_EVENT.size, ops: new Set(Object.values(FileOp)), tail: true };
 
 /** A little-endian 64-bit integer as a number, without a BigInt (exact up to 2^53). */
 const u64 = (buf: Buffer, at: number): number => buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 0x100000000;
 const s64 = (buf: Buffer, at: number): number => buf.readUInt32LE(at) + buf.readInt32LE(at + 4) * 0x100000000;
 
 export function decodeFile(buf: Buffer, off: number, len: number): FileWire | string {
-  if (len < FILE_EVENT.size) return 'short_record';
-  const op = buf.readUInt16LE(off);
-  if (!OPS.has(op)) return 'unknown_op';
-  const size = buf.readUInt16LE(off + 2);
-  if (size > len || size < FILE_EVENT.size) return 'bad_size';
+  const h = readEventStart(buf, off, len, SHAPE);
+  if (typeof h === 'string') return h;
   const pathSize = buf.readUInt16LE(off + 88);
   const path2Size = buf.readUInt16LE(off + 90);
-  if (FILE_EVENT.size + pathSize + path2Size > size || pathSize > FILE_LIMITS.pathMax || path2Size > FILE_LIMITS.pathMax) return 'bad_tail';
+  if (FILE_EVENT.size + pathSize + path2Size > h.size || pathSize > FILE_LIMITS.pathMax || path2Size > FILE_LIMITS.pathMax) return 'bad_tail';
   const data = off + FILE_EVENT.size;
   return {
-    op,
-    cpu: buf.readUInt16LE(off + 4),
-    execSeq: buf.readUInt16LE(off + 6),
-    ktimeLo: buf.readUInt32LE(off + 8),
-    ktimeHi: buf.readUInt32LE(off + 12),
-    pid: buf.readUInt32LE(off + 16),
-    tgid: buf.readUInt32LE(off + 20),
+    ...h,
     uid: buf.readUInt32LE(off + 24),
     euid: buf.readUInt32LE(off + 28),
     gid: buf.readUInt32LE(off + 32),

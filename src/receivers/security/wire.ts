@@ -3,7 +3,8 @@
  * checked against the object's BTF by test/layout/security-layout.test.ts. Never throws: a short or
  * malformed record returns a reason string, which the receiver counts.
  */
-import { KITE_EVENT_HEADER_FIELDS } from '../wire-header';
+import { KITE_EVENT_HEADER_FIELDS, KITE_TASK_FIELDS } from '../wire-header';
+import { readCString as cstr, readEventStart, RecordShape, WireHeader, WireTask } from '../wire-read';
 
 /** The security receiver's values of enum kite_op (bpf/lib/common.h). */
 export const SecurityOp = {
@@ -88,8 +89,7 @@ export const SECURITY_EVENT = {
   credsSize: 64,
   fields: {
     ...KITE_EVENT_HEADER_FIELDS,
-    pid: { offset: 16, size: 4 },
-    tgid: { offset: 20, size: 4 },
+    ...KITE_TASK_FIELDS,
     ppid: { offset: 24, size: 4 },
     kind: { offset: 28, size: 4 },
     result: { offset: 32, size: 8 },
@@ -127,15 +127,7 @@ export interface Creds {
   ngroups: number;
 }
 
-export interface SecurityWire {
-  op: number;
-  cpu: number;
-  /** hdr.exec_seq, raw (see addExecSeq in ../wire-header). */
-  execSeq: number;
-  ktimeHi: number;
-  ktimeLo: number;
-  pid: number;
-  tgid: number;
+export interface SecurityWire extends WireHeader, WireTask {
   ppid: number;
   kind: number;
   /** The syscall's return value: >= 0 success, -errno failure. */
@@ -158,11 +150,6 @@ export interface SecurityWire {
   str: [string, string, string];
 }
 
-function cstr(buf: Buffer, start: number, max: number): string {
-  const end = buf.indexOf(0, start);
-  return buf.toString('utf8', start, end < 0 || end > start + max ? start + max : end);
-}
-
 function readCreds(buf: Buffer, o: number): Creds {
   return {
     uid: buf.readUInt32LE(o),
@@ -180,27 +167,18 @@ function readCreds(buf: Buffer, o: number): Creds {
   };
 }
 
-const OPS = new Set<number>(Object.values(SecurityOp));
+const SHAPE: RecordShape = { size: SECURITY_EVENT.size, ops: new Set(Object.values(SecurityOp)), tail: false };
 
 export function decodeSecurity(buf: Buffer, off: number, len: number): SecurityWire | string {
-  if (len < SECURITY_EVENT.size) return 'short_record';
-  const op = buf.readUInt16LE(off);
-  if (!OPS.has(op)) return 'unknown_op';
-  const size = buf.readUInt16LE(off + 2);
-  if (size !== SECURITY_EVENT.size) return 'bad_size';
+  const h = readEventStart(buf, off, len, SHAPE);
+  if (typeof h === 'string') return h;
   const kind = buf.readUInt32LE(off + 28);
   if (kind < 1 || kind >= SecurityKind.MAX) return 'unknown_kind';
   const u32s = (o: number, n: number): number[] => Array.from({ length: n }, (_, i) => buf.readUInt32LE(o + 4 * i));
   const s = off + 368;
   const max = SECURITY_LIMITS.strMax;
   return {
-    op,
-    cpu: buf.readUInt16LE(off + 4),
-    execSeq: buf.readUInt16LE(off + 6),
-    ktimeLo: buf.readUInt32LE(off + 8),
-    ktimeHi: buf.readUInt32LE(off + 12),
-    pid: buf.readUInt32LE(off + 16),
-    tgid: buf.readUInt32LE(off + 20),
+    ...h,
     ppid: buf.readUInt32LE(off + 24),
     kind,
     result: Number(buf.readBigInt64LE(off + 32)),
