@@ -168,6 +168,21 @@ test('a new cgroup id whose directory name says the container: container id and 
   await p.shutdown();
 });
 
+test('a container cgroup whose processes are gone before /proc is read: its records without a cgroup name get the container its name gave', async () => {
+  const p = processor({ seed: false, execWaitMs: 0 });
+  await p.start();
+  // pids 880 and 881 are not in the made-up /proc: the cgroup lookups fail
+  const [a] = await run(p, [rec('process.exec', 't', { 'process.pid': 880, 'kite.cgroup.id': 5353, 'kite.cgroup.name': `libpod-${ID}`, 'process.executable.path': '/bin/true' })]);
+  assert.equal(a!['container.id'], ID);
+  await p.settled();
+  const [b] = await run(p, [rec('file.open', 't', { 'process.pid': 881, 'kite.cgroup.id': 5353 })]);
+  assert.equal(b!['container.id'], ID, 'from the name the exec record gave');
+  assert.equal(b!['container.runtime'], 'podman');
+  const [c] = await run(p, [rec('file.open', 't', { 'process.pid': 881, 'kite.cgroup.id': 5454 })]);
+  assert.equal(c!['container.id'], undefined, 'another cgroup');
+  await p.shutdown();
+});
+
 test('executable hashes: computed in the background, cached by file identity', async () => {
   const bin = join(root, 'prog');
   writeFileSync(bin, 'a program');

@@ -85,6 +85,12 @@ export class EnrichProcessor implements Processor {
   private readonly identity: { hostName: string; hostId: string; bootId: string; kernelRelease: string };
   private readonly hostUsers: { user(uid: number): string | undefined; group(gid: number): string | undefined };
   private readonly cgroups = new Map<number, CgroupInfo>();
+  /**
+   * Containers that cgroup directory names gave (exec receiver records carry the name), by cgroup id,
+   * until /proc gives the cgroup's path: for the cgroup's records that carry no name (file, network),
+   * whose processes may be gone before /proc is read.
+   */
+  private readonly namedCgroups = new Map<number, CgroupInfo>();
   private readonly containerNames = new Map<string, ContainerNames>();
   private readonly agentRoot: string;
   private readonly pendingPids = new Set<number>();
@@ -251,6 +257,7 @@ export class EnrichProcessor implements Processor {
         return;
       }
       boundedSet(this.cgroups, cgid, cg, MAX_CGROUPS);
+      this.namedCgroups.delete(cgid);
       const e = this.table.get(pid);
       if (e && e.cgroupId === undefined) {
         e.cgroup = cg;
@@ -449,8 +456,11 @@ export class EnrichProcessor implements Processor {
       } else {
         this.missCgroup.n++;
         this.resolveCgroup(cgid, pid);
-        // until /proc is read: the container its cgroup's own name gives (exec receiver records)
+        // until /proc is read: the container its cgroup's own name gives (exec receiver records),
+        // remembered for the cgroup's records without a name
         cg = containerFromCgroupName(r['kite.cgroup.name']);
+        if (cg) boundedSet(this.namedCgroups, cgid, cg, MAX_CGROUPS);
+        else cg = this.namedCgroups.get(cgid);
       }
     } else {
       cg = e?.cgroup;
