@@ -73,11 +73,12 @@ export function buildTestProgram(name: string): string {
 export const TIME_SCALE = Math.max(1, Number(process.env.KITE_TIME_SCALE ?? 1) || 1);
 export const ms = (n: number): number => n * TIME_SCALE;
 
-export async function waitFor<T>(fn: () => T | undefined, timeoutMs: number, what: string): Promise<T> {
+export async function waitFor<T>(fn: () => T | undefined | Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
   timeoutMs = ms(timeoutMs);
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = fn();
+    // awaited: an async `fn` gives a promise, which is not an answer
+    const v = await fn();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));

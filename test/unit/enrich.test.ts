@@ -183,6 +183,26 @@ test('a container cgroup whose processes are gone before /proc is read: its reco
   await p.shutdown();
 });
 
+test('a container\'s first processes gone before /proc is read: its cgroup and user names read through a later process of the burst', async () => {
+  const ID2 = 'e7'.repeat(32);
+  fakeProc(890, { ppid: 1, exe: '/bin/sleep', args: ['/bin/sleep', '120'], cgroup: `/libpod_parent/libpod-${ID2}`, passwd: 'svc:x:0:0::/:/bin/sh\n' });
+  const p = processor({ seed: false, execWaitMs: 0 });
+  await p.start();
+  // 889 (the runtime's helper) is not in the made-up /proc; 890 (the container's program) is
+  const burst = [
+    rec('process.exec', 't', { 'process.pid': 889, 'process.user.id': 0, 'kite.cgroup.id': 6060, 'kite.cgroup.name': `libpod-${ID2}`, 'process.executable.path': '/usr/bin/runc' }),
+    rec('process.exec', 't', { 'process.pid': 890, 'process.user.id': 0, 'kite.cgroup.id': 6060, 'kite.cgroup.name': `libpod-${ID2}`, 'process.executable.path': '/bin/sleep' }),
+  ];
+  const [a] = await run(p, burst);
+  assert.equal(a!['container.id'], ID2, 'from the name');
+  await p.settled();
+  const [b] = await run(p, [rec('file.open', 't', { 'process.pid': 890, 'process.user.id': 0, 'kite.cgroup.id': 6060 })]);
+  assert.equal(b!['container.id'], ID2);
+  assert.equal(b!['kite.cgroup.path'], `/libpod_parent/libpod-${ID2}`, 'the cgroup read through 890');
+  assert.equal(b!['process.user.name'], 'svc', 'the container\'s own name for uid 0, read through 890');
+  await p.shutdown();
+});
+
 test('executable hashes: computed in the background, cached by file identity', async () => {
   const bin = join(root, 'prog');
   writeFileSync(bin, 'a program');

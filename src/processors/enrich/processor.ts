@@ -96,7 +96,8 @@ export class EnrichProcessor implements Processor {
   private readonly pendingPids = new Set<number>();
   /** Pids found missing from /proc, with the scheduler time until which they are not looked up again. */
   private readonly gonePids = new Map<number, number>();
-  private readonly pendingCgroups = new Set<number>();
+  /** Cgroups whose /proc/<pid>/cgroup is being read, each with another pid seen in it meanwhile (to read through if that one is gone). */
+  private readonly pendingCgroups = new Map<number, number | null>();
   /** Containers whose names are being read, each with the pid of an exec seen meanwhile (to read again through). */
   private readonly pendingContainers = new Map<string, number | null>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -248,12 +249,21 @@ export class EnrichProcessor implements Processor {
   }
 
   private resolveCgroup(cgid: number, pid: number): void {
-    if (this.pendingCgroups.has(cgid) || this.pendingCgroups.size >= MAX_PENDING) return;
-    this.pendingCgroups.add(cgid);
+    if (this.pendingCgroups.has(cgid)) {
+      if (pid !== this.pendingCgroups.get(cgid)) this.pendingCgroups.set(cgid, pid);
+      return;
+    }
+    if (this.pendingCgroups.size >= MAX_PENDING) return;
+    this.pendingCgroups.set(cgid, null);
     this.track(readCgroup(pid, this.cfg.procRoot).then((cg) => {
+      const again = this.pendingCgroups.get(cgid) ?? null;
       this.pendingCgroups.delete(cgid);
       if (!cg) {
         this.lookupsFailed.n++;
+        // the process is gone (short-lived ones often are by now): read through another process seen
+        // in the cgroup meanwhile, if any (a cgroup's first records come in a burst: the runtime's
+        // short-lived helpers, then the long-lived program, whose records would otherwise be skipped)
+        if (again !== null && again !== pid) this.resolveCgroup(cgid, again);
         return;
       }
       boundedSet(this.cgroups, cgid, cg, MAX_CGROUPS);
@@ -611,7 +621,9 @@ export class EnrichProcessor implements Processor {
       if (out['process.group.name'] !== undefined) out['process.group.name'] = undefined;
       if (!this.cfg.containerUsers) return;
       const names = this.containerNames.get(cg.containerId);
-      if (names?.provisional) this.loadContainerNames(cg.containerId, r['process.pid'] as number, r['event.name'] === 'process.exec');
+      // read when unknown too: the container may be known from its cgroup's name while the cgroup's
+      // path is not read yet (or cannot be: its process is gone)
+      if (!names || names.provisional) this.loadContainerNames(cg.containerId, r['process.pid'] as number, r['event.name'] === 'process.exec');
       if (!names) {
         if (typeof uid === 'number') this.missContainerUsers.n++;
         return;
