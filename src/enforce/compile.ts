@@ -19,7 +19,7 @@
  * command line, suffixes) are refused: a kill or deny rule is never silently turned into an alert.
  */
 import { ASTNode } from '@marcbachmann/cel-js';
-import { attributeName, compileExpression, ExpressionError, literal } from '../processors/filter/cel';
+import { attributeName, compileExpression, ExpressionError, flatten, scalar } from '../processors/filter/cel';
 import { parseCidr } from '../receivers/xdp_policy/wire';
 import { ENFORCE_LIMITS, EnforceFieldName } from './wire';
 
@@ -130,16 +130,6 @@ class NotSimple extends Refusal {
 
 const src = (n: ASTNode): string => (n.input ? n.input.slice(n.start, n.end) : n.op);
 
-function flatten(n: ASTNode, op: '&&' | '||', out: ASTNode[] = []): ASTNode[] {
-  if (n.op === op) {
-    flatten(n.args[0], op, out);
-    flatten(n.args[1], op, out);
-  } else {
-    out.push(n);
-  }
-  return out;
-}
-
 /** A negated node, as a synthetic `!_` node (for negations pushed inwards). */
 function not(n: ASTNode): ASTNode {
   return { ...n, op: '!_', args: n } as unknown as ASTNode;
@@ -178,12 +168,6 @@ function atomAttribute(n: ASTNode): string | null {
 function sameAttribute(parts: ASTNode[]): boolean {
   const attrs = parts.map((p) => (p.op === '!_' || p.op === '!=' ? null : atomAttribute(p)));
   return attrs.every((a) => a !== null && a === attrs[0]);
-}
-
-function scalar(n: ASTNode): string | number | null {
-  const l = literal(n);
-  if (!l.ok) return null;
-  return typeof l.value === 'string' || typeof l.value === 'number' ? l.value : null;
 }
 
 interface Atom {

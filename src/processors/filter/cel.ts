@@ -113,6 +113,24 @@ export function literal(n: ASTNode): { ok: true; value: unknown } | { ok: false 
   return { ok: false };
 }
 
+/** The operands of a chain of `op` (`a && b && c` -> [a, b, c]); any other node is one operand. */
+export function flatten(n: ASTNode, op: '&&' | '||', out: ASTNode[] = []): ASTNode[] {
+  if (n.op === op) {
+    flatten(n.args[0], op, out);
+    flatten(n.args[1], op, out);
+  } else {
+    out.push(n);
+  }
+  return out;
+}
+
+/** A string or number literal, or null (the values a kernel-side predicate can hold). */
+export function scalar(n: ASTNode): string | number | null {
+  const l = literal(n);
+  if (!l.ok) return null;
+  return typeof l.value === 'string' || typeof l.value === 'number' ? l.value : null;
+}
+
 function scalarEq(a: unknown, b: unknown): Verdict {
   if (a === undefined || b === undefined) return undefined;
   if (a === b) return true;

@@ -12,7 +12,7 @@
  * pipeline (after enrich at most) offers its plan to every receiver that feeds only that pipeline.
  */
 import { ASTNode } from '@marcbachmann/cel-js';
-import { attributeName, literal } from './cel';
+import { attributeName, flatten, scalar } from './cel';
 
 export type PushdownField = 'pid' | 'comm' | 'uid' | 'cgroup' | 'container' | 'path_prefix' | 'port';
 
@@ -53,22 +53,6 @@ export interface PushdownPlan {
 export interface KernelFilterTarget {
   readonly kernelFilterFields: ReadonlySet<PushdownField>;
   applyKernelFilter(plan: PushdownPlan): KernelPredicate[];
-}
-
-function flatten(n: ASTNode, op: '&&' | '||', out: ASTNode[] = []): ASTNode[] {
-  if (n.op === op) {
-    flatten(n.args[0], op, out);
-    flatten(n.args[1], op, out);
-  } else {
-    out.push(n);
-  }
-  return out;
-}
-
-function scalar(n: ASTNode): string | number | null {
-  const l = literal(n);
-  if (!l.ok) return null;
-  return typeof l.value === 'string' || typeof l.value === 'number' ? l.value : null;
 }
 
 /** Recognises one simple predicate: `a == v`, `v == a`, `a != v`, `a in [..]`, `!(..)`, `a.startsWith(p)`, `a == x || a == y`. */
