@@ -100,25 +100,26 @@ function printConfigError(e: unknown, path: string): boolean {
   return false;
 }
 
-async function validate(path: string): Promise<number> {
+/** The config at `path`, or null once its problems are printed to standard error. */
+function loadConfigOrReport(path: string): KiteConfig | null {
   try {
-    const cfg = loadConfig(path);
-    process.stdout.write(`${path}: valid (${cfg.pipelines.length} pipeline${cfg.pipelines.length === 1 ? '' : 's'}: ${cfg.pipelines.map((p) => p.name).join(', ')})\n`);
-    return EXIT_OK;
+    return loadConfig(path);
   } catch (e) {
-    if (printConfigError(e, path)) return EXIT_CONFIG;
+    if (printConfigError(e, path)) return null;
     throw e;
   }
 }
 
+async function validate(path: string): Promise<number> {
+  const cfg = loadConfigOrReport(path);
+  if (!cfg) return EXIT_CONFIG;
+  process.stdout.write(`${path}: valid (${cfg.pipelines.length} pipeline${cfg.pipelines.length === 1 ? '' : 's'}: ${cfg.pipelines.map((p) => p.name).join(', ')})\n`);
+  return EXIT_OK;
+}
+
 async function probe(path: string): Promise<number> {
-  let cfg: KiteConfig;
-  try {
-    cfg = loadConfig(path);
-  } catch (e) {
-    if (printConfigError(e, path)) return EXIT_CONFIG;
-    throw e;
-  }
+  const cfg = loadConfigOrReport(path);
+  if (!cfg) return EXIT_CONFIG;
   const { setLibbpfLogger } = await import('./bpf/object');
   const { runProbe } = await import('./commands/probe');
   setLibbpfLogger(() => {});
@@ -131,26 +132,16 @@ async function replay(path: string, operands: string[]): Promise<number> {
     process.stderr.write(`kite replay: needs exactly one events file (NDJSON, as the file exporter writes it)\n\n${HELP}`);
     return EXIT_CONFIG;
   }
-  let cfg: KiteConfig;
-  try {
-    cfg = loadConfig(path);
-  } catch (e) {
-    if (printConfigError(e, path)) return EXIT_CONFIG;
-    throw e;
-  }
+  const cfg = loadConfigOrReport(path);
+  if (!cfg) return EXIT_CONFIG;
   const { runReplay } = await import('./commands/replay');
   const file = operands[0] === '-' ? '/dev/stdin' : resolve(process.cwd(), operands[0]!);
   return runReplay(cfg, file, createLogger(), (line) => process.stderr.write(`${line}\n`));
 }
 
 async function run(path: string, logger: Logger, watch: boolean): Promise<number> {
-  let cfg: KiteConfig;
-  try {
-    cfg = loadConfig(path);
-  } catch (e) {
-    if (printConfigError(e, path)) return EXIT_CONFIG;
-    throw e;
-  }
+  const cfg = loadConfigOrReport(path);
+  if (!cfg) return EXIT_CONFIG;
   // Loaded only for `run`: validate needs no libbpf and no privileges.
   const { setLibbpfLogger } = await import('./bpf/object');
   const { Service, createHost } = await import('./pipeline/service');
