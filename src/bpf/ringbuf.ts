@@ -8,8 +8,11 @@
  * the event loop.
  *
  * Layout (kernel/bpf/ringbuf.c): page 0 holds consumer_pos (read-write), page 1 producer_pos
- * (read-only), then the data area mapped twice so a record that wraps is contiguous. Each record has an
- * 8-byte header: u32 length with the BUSY (bit 31) and DISCARD (bit 30) flags, u32 page offset.
+ * (read-only), then the data area. The kernel offers the data area twice in a row so that a record
+ * that wraps is contiguous, but its mmap maps every page at once, so each mapped copy counts fully in
+ * the agent's resident memory: the reader maps the data area once and copies the rare record that
+ * wraps into a scratch buffer. Each record has an 8-byte header: u32 length with the BUSY (bit 31) and
+ * DISCARD (bit 30) flags, u32 page offset; headers are 8-byte aligned, so a header never wraps.
  *
  * Health: `problem()` says when the loop died (epoll_wait failing, the ring's fd gone) or stalled (no
  * poll for `STALL_MS` while running and not paused); the receiver reports it on /healthz.
@@ -57,10 +60,12 @@ export interface RingReaderStats {
   handlerErrors: number;
   ticks: number;
   epollWakeups: number;
+  /** Records that wrapped past the end of the data area (copied into one piece before the handler). */
+  wrapped: number;
 }
 
 export class RingReader {
-  readonly stats: RingReaderStats = { records: 0, bytes: 0, handlerErrors: 0, ticks: 0, epollWakeups: 0 };
+  readonly stats: RingReaderStats = { records: 0, bytes: 0, handlerErrors: 0, ticks: 0, epollWakeups: 0, wrapped: 0 };
   private readonly opts: RingReaderOptions;
   private readonly size: number;
   private readonly page: number;
@@ -70,6 +75,8 @@ export class RingReader {
   private prodPos: BigInt64Array | null = null;
   private hdr: Int32Array | null = null;
   private data: Buffer | null = null;
+  /** Holds a record that wraps past the end of the data area, made contiguous. */
+  private scratch = Buffer.alloc(0);
   private epfd = -1;
   private readonly evbuf = Buffer.alloc(16);
   private running = false;
@@ -101,14 +108,14 @@ export class RingReader {
     const cp = native.mmap(null, this.page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (isMapFailed(cp)) this.fail('mmap consumer page');
     this.consPtr = cp;
-    const pp = native.mmap(null, this.page + 2 * this.size, PROT_READ, MAP_SHARED, fd, this.page);
+    const pp = native.mmap(null, this.page + this.size, PROT_READ, MAP_SHARED, fd, this.page);
     if (isMapFailed(pp)) this.fail('mmap data pages');
     this.prodPtr = pp;
     this.consPos = new BigInt64Array(view(cp, 8));
-    const ab = view(pp, this.page + 2 * this.size);
+    const ab = view(pp, this.page + this.size);
     this.prodPos = new BigInt64Array(ab, 0, 1);
-    this.hdr = new Int32Array(ab, this.page, (2 * this.size) / 4);
-    this.data = Buffer.from(ab, this.page, 2 * this.size);
+    this.hdr = new Int32Array(ab, this.page, this.size / 4);
+    this.data = Buffer.from(ab, this.page, this.size);
     this.epfd = native.epollCreate1(0o2000000 /* EPOLL_CLOEXEC */);
     if (this.epfd < 0) this.fail('epoll_create1');
     const ev = Buffer.alloc(12);
@@ -174,7 +181,12 @@ export class RingReader {
       const len = word & LEN_MASK;
       if (!(word & DISCARD)) {
         try {
-          this.onRecord(data, off + HDR, len);
+          const start = (off + HDR) % size;
+          if (start + len <= size) {
+            this.onRecord(data, start, len);
+          } else {
+            this.onRecord(this.unwrap(data, start, len), 0, len);
+          }
         } catch {
           this.stats.handlerErrors++;
         }
@@ -187,6 +199,16 @@ export class RingReader {
     this.stats.records += n;
     this.stats.bytes += bytes;
     return n;
+  }
+
+  /** The record at `start` that runs past the end of the data area, copied into one piece. */
+  private unwrap(data: Buffer, start: number, len: number): Buffer {
+    if (this.scratch.length < len) this.scratch = Buffer.alloc(Math.max(len, 2 * this.scratch.length, 4096));
+    const head = this.size - start;
+    data.copy(this.scratch, 0, start, this.size);
+    data.copy(this.scratch, head, 0, len - head);
+    this.stats.wrapped++;
+    return this.scratch;
   }
 
   private tick = (): void => {
@@ -263,7 +285,7 @@ export class RingReader {
     this.hdr = null;
     this.data = null;
     if (this.consPtr) native.munmap(this.consPtr, this.page);
-    if (this.prodPtr) native.munmap(this.prodPtr, this.page + 2 * this.size);
+    if (this.prodPtr) native.munmap(this.prodPtr, this.page + this.size);
     this.consPtr = null;
     this.prodPtr = null;
     if (this.epfd >= 0) native.close(this.epfd);
