@@ -92,7 +92,8 @@ export function decodeConnect(buf: Buffer, off: number, len: number): ConnectWir
   const family = buf.readUInt16LE(off + 84);
   if (family !== AF_INET && family !== AF_INET6) return 'bad_family';
   return {
-    ...h,
+    // the header's fields one by one: `...h` first makes V8 (Node 20) clone the object slowly, ~µs per record
+    op: h.op, size: h.size, cpu: h.cpu, execSeq: h.execSeq, ktimeHi: h.ktimeHi, ktimeLo: h.ktimeLo, pid: h.pid, tgid: h.tgid,
     uid: buf.readUInt32LE(off + 24),
     gid: buf.readUInt32LE(off + 28),
     cgroupId: Number(buf.readBigUInt64LE(off + 32)),

@@ -104,7 +104,8 @@ export function decodeExec(buf: Buffer, off: number, len: number): ExecWire | st
   if (EXEC_EVENT.size + pathSize + argsSize > h.size || pathSize > EXEC_LIMITS.pathBuf || argsSize > EXEC_LIMITS.argsMax) return 'bad_tail';
   const data = off + EXEC_EVENT.size;
   return {
-    ...h,
+    // the header's fields one by one: `...h` first makes V8 (Node 20) clone the object slowly, ~µs per record
+    op: h.op, size: h.size, cpu: h.cpu, execSeq: h.execSeq, ktimeHi: h.ktimeHi, ktimeLo: h.ktimeLo, pid: h.pid, tgid: h.tgid,
     ppid: buf.readUInt32LE(off + 24),
     uid: buf.readUInt32LE(off + 28),
     euid: buf.readUInt32LE(off + 32),

@@ -95,7 +95,8 @@ export function decodeFile(buf: Buffer, off: number, len: number): FileWire | st
   if (FILE_EVENT.size + pathSize + path2Size > h.size || pathSize > FILE_LIMITS.pathMax || path2Size > FILE_LIMITS.pathMax) return 'bad_tail';
   const data = off + FILE_EVENT.size;
   return {
-    ...h,
+    // the header's fields one by one: `...h` first makes V8 (Node 20) clone the object slowly, ~µs per record
+    op: h.op, size: h.size, cpu: h.cpu, execSeq: h.execSeq, ktimeHi: h.ktimeHi, ktimeLo: h.ktimeLo, pid: h.pid, tgid: h.tgid,
     uid: buf.readUInt32LE(off + 24),
     euid: buf.readUInt32LE(off + 28),
     gid: buf.readUInt32LE(off + 32),

@@ -178,7 +178,8 @@ export function decodeSecurity(buf: Buffer, off: number, len: number): SecurityW
   const s = off + 368;
   const max = SECURITY_LIMITS.strMax;
   return {
-    ...h,
+    // the header's fields one by one: `...h` first makes V8 (Node 20) clone the object slowly, ~µs per record
+    op: h.op, size: h.size, cpu: h.cpu, execSeq: h.execSeq, ktimeHi: h.ktimeHi, ktimeLo: h.ktimeLo, pid: h.pid, tgid: h.tgid,
     ppid: buf.readUInt32LE(off + 24),
     kind,
     result: Number(buf.readBigInt64LE(off + 32)),
