@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { map, Subject } from 'rxjs';
 import { AnyFactory, KiteRecord } from '../../src/component/component';
 import { parseConfigText, resolveConfig } from '../../src/pipeline/config';
-import { Service } from '../../src/pipeline/service';
+import { cloneRecord, Service } from '../../src/pipeline/service';
 import { createRegistry } from '../../src/registry';
 import { testHost } from '../helpers/host';
 import { rec } from '../helpers/processors';
@@ -64,4 +64,16 @@ service:
   assert.notEqual(seen.a![0], r);
   // the same event, with its own sequence number as it leaves a different pipeline
   assert.deepEqual({ ...seen.a![0], stamped: undefined, 'kite.seq': undefined }, { ...r, stamped: undefined, 'kite.seq': undefined });
+});
+
+test('cloneRecord copies every attribute and every list, so changing the copy leaves the original as it was', () => {
+  const orig: KiteRecord = { time: 't', 'event.name': 'process.exec', 'kite.event_id': 'e1', 'process.pid': 7, 'kite.flag': true, 'kite.none': null as never, 'process.command_args': ['/bin/sh', '-c', 'x'], 'kite.odd': { nested: [1] } as never };
+  const copy = cloneRecord(orig);
+  assert.deepEqual(copy, orig);
+  (copy['process.command_args'] as string[]).push('y');
+  ((copy['kite.odd'] as unknown as { nested: number[] }).nested).push(2);
+  copy['process.pid'] = 8;
+  assert.deepEqual(orig['process.command_args'], ['/bin/sh', '-c', 'x']);
+  assert.deepEqual(orig['kite.odd'], { nested: [1] });
+  assert.equal(orig['process.pid'], 7);
 });
