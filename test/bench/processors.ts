@@ -8,7 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { map, OperatorFunction, pipe, Subject } from 'rxjs';
-import { KiteRecord, parseComponentId, Processor } from '../../src/component/component';
+import { AnyFactory, KiteRecord, parseComponentId, Processor } from '../../src/component/component';
+import { ConfigProblem } from '../../src/component/errors';
+import { validateComponent } from '../../src/pipeline/config';
 import { createLogger } from '../../src/component/logger';
 import { createHost } from '../../src/pipeline/service';
 import { enrichFactory } from '../../src/processors/enrich/factory';
@@ -75,12 +77,14 @@ function measure(op: OperatorFunction<KiteRecord, KiteRecord>, templates: KiteRe
 async function main(): Promise<void> {
   const records = loadRecords();
   const host = createHost(createLogger('warn'));
-  const mk = <P extends Processor>(f: { create: (...a: never[]) => unknown }, key: string, cfg: unknown): P =>
-    (f.create as (id: unknown, c: unknown, h: unknown) => P)(parseComponentId(key)!, cfg, host);
-  const enrich = mk<EnrichProcessor>(enrichFactory, 'enrich', {
-    ancestry_depth: 4, max_processes: 65536, max_table_size: '64MiB', exited_ttl: '30s', hash_executables: false,
-    max_hash_file_size: '64MiB', container_users: true, kubelet_endpoint: '', kubelet_poll_interval: '30s',
-  });
+  // settings as the YAML loader gives them: the schema's defaults under the bench's own values
+  const mk = <P extends Processor>(f: AnyFactory, key: string, cfg: Record<string, unknown>): P => {
+    const problems: ConfigProblem[] = [];
+    const settings = validateComponent(`processors.${key}`, f, cfg, problems);
+    if (!settings) throw new Error(problems.map((p) => `${p.path}: expected ${p.expected}, found ${p.actual}`).join('; '));
+    return (f.create as (id: unknown, c: unknown, h: unknown) => P)(parseComponentId(key)!, settings, host);
+  };
+  const enrich = mk<EnrichProcessor>(enrichFactory, 'enrich', { ancestry_depth: 4, max_processes: 65536, hash_executables: false });
   const filter = mk<Processor>(filterFactory, 'filter', { include: FILTER_INCLUDE, exclude: FILTER_EXCLUDE });
   const dedupe = mk<Processor>(dedupeFactory, 'dedupe', { keys: DEDUPE_KEYS, window: '10s', max_keys: 65536 });
   await enrich.start();
