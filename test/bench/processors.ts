@@ -9,8 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { map, OperatorFunction, pipe, Subject } from 'rxjs';
 import { AnyFactory, KiteRecord, parseComponentId, Processor } from '../../src/component/component';
-import { ConfigProblem } from '../../src/component/errors';
-import { validateComponent } from '../../src/pipeline/config';
+import { settings } from '../helpers/settings';
 import { createLogger } from '../../src/component/logger';
 import { createHost } from '../../src/pipeline/service';
 import { enrichFactory } from '../../src/processors/enrich/factory';
@@ -78,12 +77,8 @@ async function main(): Promise<void> {
   const records = loadRecords();
   const host = createHost(createLogger('warn'));
   // settings as the YAML loader gives them: the schema's defaults under the bench's own values
-  const mk = <P extends Processor>(f: AnyFactory, key: string, cfg: Record<string, unknown>): P => {
-    const problems: ConfigProblem[] = [];
-    const settings = validateComponent(`processors.${key}`, f, cfg, problems);
-    if (!settings) throw new Error(problems.map((p) => `${p.path}: expected ${p.expected}, found ${p.actual}`).join('; '));
-    return (f.create as (id: unknown, c: unknown, h: unknown) => P)(parseComponentId(key)!, settings, host);
-  };
+  const mk = <P extends Processor>(f: AnyFactory, key: string, cfg: Record<string, unknown>): P =>
+    (f.create as (id: unknown, c: unknown, h: unknown) => P)(parseComponentId(key)!, settings(f, cfg), host);
   const enrich = mk<EnrichProcessor>(enrichFactory, 'enrich', { ancestry_depth: 4, max_processes: 65536, hash_executables: false });
   const filter = mk<Processor>(filterFactory, 'filter', { include: FILTER_INCLUDE, exclude: FILTER_EXCLUDE });
   const dedupe = mk<Processor>(dedupeFactory, 'dedupe', { keys: DEDUPE_KEYS, window: '10s', max_keys: 65536 });
