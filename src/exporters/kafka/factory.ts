@@ -3,7 +3,6 @@ import { durationMs } from '../../component/formats';
 import { QueuedExporter } from '../queue/queued-exporter';
 import { toDeliveryConfig } from '../queue/config';
 import { KafkaConfig, kafkaSchema, validateKafka } from './config';
-import { KafkaSender } from './exporter';
 
 export const kafkaFactory: Factory<'exporter', KafkaConfig> = {
   kind: 'exporter',
@@ -14,6 +13,8 @@ export const kafkaFactory: Factory<'exporter', KafkaConfig> = {
   validate: validateKafka,
   create: (id, config, host) => {
     const delivery = toDeliveryConfig(config);
+    // loaded on first use: a pipeline without this exporter does not pay for its client library's memory
+    const { KafkaSender } = require('./exporter') as typeof import('./exporter');
     return new QueuedExporter(id, host, delivery, new KafkaSender(`exporter/${id.key}`, host, config, durationMs(config.timeout), delivery.numConsumers));
   },
 };

@@ -3,7 +3,6 @@ import { durationMs } from '../../component/formats';
 import { QueuedExporter } from '../queue/queued-exporter';
 import { toDeliveryConfig } from '../queue/config';
 import { OtlpConfig, otlpSchema, validateOtlp } from '../otlp/config';
-import { OtlpSender } from '../otlp/exporter';
 
 export const otlpHttpFactory: Factory<'exporter', OtlpConfig> = {
   kind: 'exporter',
@@ -14,6 +13,8 @@ export const otlpHttpFactory: Factory<'exporter', OtlpConfig> = {
   validate: validateOtlp,
   create: (id, config, host) => {
     const delivery = toDeliveryConfig(config);
+    // loaded on first use: a pipeline without this exporter does not pay for its client library's memory
+    const { OtlpSender } = require('../otlp/exporter') as typeof import('../otlp/exporter');
     return new QueuedExporter(id, host, delivery, new OtlpSender(`exporter/${id.key}`, host, 'http', config, durationMs(config.timeout), delivery.numConsumers));
   },
 };

@@ -31,7 +31,7 @@ import { Counter, ProcessorCounters } from '../counters';
 import { EnrichConfig } from './config';
 import { ExecutableHasher } from './hasher';
 import { KubeletPods } from './kubelet';
-import { CriPods } from './cri';
+import type { CriPods } from './cri';
 
 const MAX_PENDING = 4096;
 const MAX_CGROUPS = 8192;
@@ -147,7 +147,8 @@ export class EnrichProcessor implements Processor {
     this.agentRoot = rootKeySync('/');
     this.hasher = cfg.hashExecutables ? new ExecutableHasher(cfg.procRoot, cfg.maxHashFileBytes) : null;
     this.kubelet = cfg.kubeletEndpoint ? new KubeletPods(cfg.kubeletEndpoint, cfg.kubeletPollMs, host.logger, this.counters.key) : null;
-    this.cri = cfg.criEndpoint ? new CriPods(cfg.criEndpoint, cfg.criPollMs, host.logger, this.counters.key) : null;
+    // the CRI client (gRPC) is loaded only when an endpoint is configured
+    this.cri = cfg.criEndpoint ? new (require('./cri') as typeof import('./cri')).CriPods(cfg.criEndpoint, cfg.criPollMs, host.logger, this.counters.key) : null;
   }
 
   async start(): Promise<void> {
