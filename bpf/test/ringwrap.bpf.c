@@ -32,11 +32,10 @@ int ringwrap_emit(struct xdp_md *ctx)
 	struct ringwrap_buf *buf = bpf_map_lookup_elem(&ringwrap_scratch, &key);
 	__u32 len = bpf_xdp_get_buff_len(ctx);
 
-	if (!buf || len >= RINGWRAP_MAX)
+	if (!buf || len == 0 || len > RINGWRAP_MAX)
 		return XDP_ABORTED;
-	len &= RINGWRAP_MAX - 1;
-	if (len == 0)
-		return XDP_ABORTED;
+	/* a range older verifiers (6.1) can follow: [1, RINGWRAP_MAX] */
+	len = ((len - 1) & (RINGWRAP_MAX - 1)) + 1;
 	if (bpf_xdp_load_bytes(ctx, 0, buf->b, len))
 		return XDP_ABORTED;
 	if (bpf_ringbuf_output(&ringwrap_events, buf->b, len, 0))
