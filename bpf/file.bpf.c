@@ -125,8 +125,8 @@ static __always_inline int file_enter(struct file_args *a)
 
 /* Fills the fixed part of the record in `r` (whose paths are already in place: `n1` and `n2` bytes)
  * and puts it in the ring. */
-static __always_inline int file_emit(struct file_record *r, struct task_struct *t, const struct file_args *a, long ret,
-				     __u64 n1, __u64 n2, __u8 f1, __u8 f2)
+static __always_inline long file_emit(struct file_record *r, struct task_struct *t, const struct file_args *a, long ret,
+				      __u64 n1, __u64 n2, __u8 f1, __u8 f2, __u32 window)
 {
 	struct file_event *e = (struct file_event *)r->buf;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -149,15 +149,14 @@ static __always_inline int file_emit(struct file_record *r, struct task_struct *
 	e->path2_flags = f2;
 	e->path_size = n1;
 	e->path2_size = n2;
-	e->_pad = 0;
+	e->agg_window = window;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	__u64 size = sizeof(*e) + n1 + n2;
 	if (size > sizeof(*r))
-		return 0;
+		return -1;
 	kite_fill_header(&e->hdr, a->op, size);
 	kite_set_exec_seq(&e->hdr, t);
-	kite_output(&file_events, &file_stats, r, size);
-	return 0;
+	return kite_output(&file_events, &file_stats, r, size);
 }
 
 static __always_inline struct file_record *file_record_buf(void)
@@ -206,7 +205,8 @@ static __always_inline int file_exit(struct trace_event_raw_sys_exit *ctx, __u16
 			return 0;
 		bpf_probe_read_kernel(&e->data[n1], n2, s->buf);
 	}
-	return file_emit(r, t, &a, ctx->ret, n1, n2, f1, f2);
+	file_emit(r, t, &a, ctx->ret, n1, n2, f1, f2, 0);
+	return 0;
 }
 
 /* Folders already walked: an open of a file in one is decided without walking its path. A folder
@@ -288,19 +288,26 @@ static __always_inline __u64 file_epoch(void)
 	return v ? *v : 0;
 }
 
-/* Looks the folder of the file open as descriptor `fd` up in file_dir_cache: FILE_DIR_UNWATCHED,
- * FILE_DIR_WATCHED (the path built in slot 0), or FILE_DIR_MISS with `o` filled for
- * remember_dir(). The task's fields are read directly through its BTF pointer. */
-static __always_inline int opened_in_known_dir(struct task_struct *t, long fd, struct file_opened *o, struct path *p)
+/* Reads the f_path of the file open as descriptor `fd` into `p` (left zero when there is none). The
+ * task's fields are read directly through its BTF pointer. */
+static __always_inline void opened_path(struct task_struct *t, long fd, struct path *p)
 {
 	struct fdtable *fdt = t->files->fdt;
 	if (!fdt || (unsigned long)fd >= fdt->max_fds)
-		return FILE_DIR_MISS;
+		return;
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), (void *)fdt->fd + fd * sizeof(f));
 	if (!f)
-		return FILE_DIR_MISS;
+		return;
 	bpf_probe_read_kernel(p, sizeof(*p), (void *)f + bpf_core_field_offset(struct file, f_path));
+}
+
+/* Looks the folder of the opened file (`p`, from opened_path()) up in file_dir_cache: FILE_DIR_UNWATCHED,
+ * FILE_DIR_WATCHED (the path built in slot 0), or FILE_DIR_MISS with `o` filled for remember_dir(). */
+static __always_inline int opened_in_known_dir(struct task_struct *t, struct file_opened *o, struct path *p)
+{
+	if (!p->dentry)
+		return FILE_DIR_MISS;
 	struct path root = {};
 	bpf_probe_read_kernel(&root, sizeof(root), &t->fs->root);
 	o->dir.mnt = (__u64)p->mnt;
@@ -368,24 +375,259 @@ static __always_inline void remember_dir(struct file_opened *o, __u32 v, __u64 n
 	bpf_map_update_elem(&file_dir_cache, &o->dir, d, BPF_ANY);
 }
 
+/* In-kernel aggregation of repeated opens (`aggregate`; off while agg_window_ns is 0).
+ *
+ * A window is keyed by the process (tgid, exec generation, credentials), the operation, the open flags
+ * and the opened file (its dentry and mount: the same file whatever the name it was opened by). The
+ * first open of a key goes to the ring as usual, carrying a new window id, and opens the window; each
+ * further open of the key within the window only adds one to the window's count (no path, no record).
+ * A window is closed, and a summary record (struct file_agg_event) carries its count when it is not
+ * zero, by the first open of its key after the window (which then opens the next one) or by
+ * file_agg_flush, which user space runs every half window (and for everything when it stops).
+ *
+ * No count is lost: `state` holds the window id and the count in one word, changed only by
+ * compare-and-swap. Whoever marks it dead (count FILE_AGG_DEAD) owns the window: it alone emits the
+ * summary and deletes (or re-arms) the entry; an open that finds a dead entry is emitted as a record.
+ * When the ring is full the summary is put off and the window stays open (counted as deferred). A
+ * deleted entry's memory may be reused at once for another key: the id (unique per window, from
+ * file_agg_seq) and the copy of the key, read after the state (stored last), make a swap on a reused
+ * entry fail. A full map (max_keys) means no aggregation: the open is emitted and counted (map_full).
+ * Needs BPF atomics (-mcpu=v3: Linux 5.12), bpf_for_each_map_elem (5.13) and BPF_PROG_TYPE_SYSCALL
+ * (5.14). */
+const volatile __u64 agg_window_ns = 0;
+
+#define FILE_AGG_DEAD 0xffffffffULL
+#define FILE_AGG_COUNT_MAX 0xfffffff0U
+#define KITE_EEXIST 17
+
+struct file_agg_key {
+	__u64 dentry;
+	__u64 mnt;
+	__u64 cred;
+	__u32 tgid;
+	__u32 open_flags;
+	__u16 exec_seq;
+	__u16 op;
+	__u32 _pad;
+};
+
+struct file_agg_val {
+	struct file_agg_key key; /* a copy: checked against reuse of a deleted entry */
+	__u64 first_ns;          /* the first record's time */
+	__u64 last_ns;           /* the last folded open's */
+	__u64 epoch;             /* file_path_epoch at the first record: a path change closes the window */
+	__u64 state;             /* window id << 32 | opens folded (FILE_AGG_DEAD: being closed); last */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH); /* never LRU: an evicted window would lose its count */
+	__uint(max_entries, 16384);      /* aggregate.max_keys */
+	__type(key, struct file_agg_key);
+	__type(value, struct file_agg_val);
+} file_agg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FILE_AGG_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} file_agg_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} file_agg_seq SEC(".maps");
+
+KITE_SCRATCH_MAP(file_agg_scratch, struct file_agg_val);
+
+KITE_BTF_EMIT(struct file_agg_event, file_agg_event);
+KITE_BTF_EMIT(struct file_agg_flush_args, file_agg_flush_args);
+KITE_BTF_EMIT(enum file_agg_stat, file_agg_stat);
+KITE_BTF_EMIT(enum file_agg_close, file_agg_close);
+
+#define FILE_AGG_NONE 0   /* no aggregation for this open (a dead entry, contention) */
+#define FILE_AGG_MISS 1   /* no entry: one is made when the record goes out */
+#define FILE_AGG_OWNED 2  /* an expired window, closed: re-armed or deleted after the record */
+#define FILE_AGG_FOLDED 3 /* counted in its window */
+
+/* A new window id, never 0. */
+static __always_inline __u32 file_agg_next_id(void)
+{
+	__u32 zero = 0;
+	__u64 *v = bpf_map_lookup_elem(&file_agg_seq, &zero);
+	if (!v)
+		return 0;
+	__u32 id = (__u32)__sync_fetch_and_add(v, 1) + 1;
+	return id ? id : (__u32)__sync_fetch_and_add(v, 1) + 1;
+}
+
+/* Puts the summary of a window closed with `count` folded opens in the ring; 0 when it went in. */
+static __always_inline long agg_summary(struct file_agg_val *v, __u32 count, __u32 id, __u16 reason)
+{
+	struct file_agg_event e = {};
+	kite_fill_header(&e.hdr, KITE_OP_FILE_OPEN_SUMMARY, sizeof(e));
+	e.hdr.exec_seq = v->key.exec_seq;
+	e.tgid = v->key.tgid;
+	e.window = id;
+	e.count = count;
+	e.first_ktime = v->first_ns;
+	e.last_ktime = v->last_ns;
+	e.open_flags = v->key.open_flags;
+	e.reason = reason;
+	e.op = v->key.op;
+	long err = bpf_ringbuf_output(&file_events, &e, sizeof(e), 0);
+	kite_stat_inc(&file_agg_stats, err ? FILE_AGG_STAT_DEFERRED : FILE_AGG_STAT_SUMMARIES);
+	if (!err)
+		kite_stat_inc(&file_stats, KITE_STAT_EMITTED);
+	return err;
+}
+
+static __always_inline int agg_key_eq(volatile __u64 *a, const __u64 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4];
+}
+
+/* Finds the window of key `k` and folds this open into it (FILE_AGG_FOLDED), or says what to do:
+ * FILE_AGG_MISS, FILE_AGG_NONE, or FILE_AGG_OWNED with the expired window closed (summary emitted) and
+ * its entry, dead, in `*owned`. */
+static __always_inline int agg_hit(struct file_agg_key *k, __u64 now, __u64 epoch, struct file_agg_val **owned)
+{
+	struct file_agg_val *v = bpf_map_lookup_elem(&file_agg, k);
+	if (!v)
+		return FILE_AGG_MISS;
+	__u64 s = *(volatile __u64 *)&v->state;
+	if (!agg_key_eq((volatile __u64 *)&v->key, (const __u64 *)k))
+		return FILE_AGG_NONE; /* reused for another key meanwhile */
+	__u32 id = s >> 32;
+	for (int i = 0; i < 4; i++) {
+		if ((__u32)(s >> 32) != id || (__u32)s == (__u32)FILE_AGG_DEAD)
+			return FILE_AGG_NONE;
+		if ((__s64)(now - v->first_ns) < (__s64)agg_window_ns && v->epoch == epoch && (__u32)s < FILE_AGG_COUNT_MAX) {
+			__u64 old = __sync_val_compare_and_swap(&v->state, s, s + 1);
+			if (old == s) {
+				v->last_ns = now;
+				kite_stat_inc(&file_agg_stats, FILE_AGG_STAT_FOLDED);
+				return FILE_AGG_FOLDED;
+			}
+			s = old;
+			continue;
+		}
+		__u64 old = __sync_val_compare_and_swap(&v->state, s, s | FILE_AGG_DEAD);
+		if (old != s) {
+			s = old;
+			continue;
+		}
+		/* ours: nothing else changes a dead entry */
+		__u32 count = (__u32)s;
+		if (count && agg_summary(v, count, id, FILE_AGG_CLOSE_EXPIRED)) {
+			/* the ring is full: keep the window open, with this open in it */
+			v->last_ns = now;
+			*(volatile __u64 *)&v->state = s + 1;
+			kite_stat_inc(&file_agg_stats, FILE_AGG_STAT_FOLDED);
+			return FILE_AGG_FOLDED;
+		}
+		*owned = v;
+		return FILE_AGG_OWNED;
+	}
+	return FILE_AGG_NONE;
+}
+
+/* After the record of an open that was not folded: opens the window `window` (0: the record did not
+ * go out, or gets no window) in a new entry or in the owned one, or deletes the owned one. */
+static __always_inline void agg_settle(struct file_agg_key *k, struct file_agg_val *owned, int kind, __u32 window, __u64 now,
+				       __u64 epoch)
+{
+	if (kind == FILE_AGG_OWNED && owned) {
+		if (!window) {
+			bpf_map_delete_elem(&file_agg, k);
+			return;
+		}
+		owned->first_ns = now;
+		owned->last_ns = now;
+		owned->epoch = epoch;
+		*(volatile __u64 *)&owned->state = (__u64)window << 32;
+		kite_stat_inc(&file_agg_stats, FILE_AGG_STAT_WINDOWS);
+		return;
+	}
+	if (kind != FILE_AGG_MISS || !window)
+		return;
+	struct file_agg_val *nv = kite_lookup_first(&file_agg_scratch);
+	if (!nv)
+		return;
+	nv->key = *k;
+	nv->first_ns = now;
+	nv->last_ns = now;
+	nv->epoch = epoch;
+	nv->state = (__u64)window << 32;
+	long err = bpf_map_update_elem(&file_agg, k, nv, BPF_NOEXIST);
+	if (!err)
+		kite_stat_inc(&file_agg_stats, FILE_AGG_STAT_WINDOWS);
+	else if (err != -KITE_EEXIST)
+		kite_stat_inc(&file_agg_stats, FILE_AGG_STAT_MAP_FULL);
+}
+
+struct agg_flush_cb {
+	__u64 now;
+	__u32 all;
+	__u32 closed;
+	__u32 summaries;
+	__u32 deferred;
+};
+
+static long agg_flush_one(struct bpf_map *map, const struct file_agg_key *k, struct file_agg_val *v, struct agg_flush_cb *cb)
+{
+	__u64 s = *(volatile __u64 *)&v->state;
+	__u32 count = (__u32)s;
+	if (count == (__u32)FILE_AGG_DEAD)
+		return 0; /* an open is closing it */
+	if (!cb->all && (__s64)(cb->now - v->first_ns) < (__s64)agg_window_ns)
+		return 0;
+	if (__sync_val_compare_and_swap(&v->state, s, s | FILE_AGG_DEAD) != s)
+		return 0; /* an open counted meanwhile: the next flush */
+	if (count) {
+		if (agg_summary(v, count, s >> 32, cb->all ? FILE_AGG_CLOSE_STOP : FILE_AGG_CLOSE_FLUSH)) {
+			*(volatile __u64 *)&v->state = s; /* the ring is full: open again, try later */
+			cb->deferred = 1;
+			return 1;
+		}
+		cb->summaries++;
+	}
+	bpf_map_delete_elem(map, k);
+	cb->closed++;
+	return 0;
+}
+
+/* Closes the windows past their length (every window with args->all), emitting their summaries. Run
+ * by user space (BPF_PROG_TEST_RUN) every half window, and with `all` after detaching on stop. */
+SEC("syscall")
+int file_agg_flush(struct file_agg_flush_args *args)
+{
+	struct agg_flush_cb cb = { .now = bpf_ktime_get_boot_ns(), .all = args->all };
+	bpf_for_each_map_elem(&file_agg, agg_flush_one, &cb, 0);
+	args->closed = cb.closed;
+	args->summaries = cb.summaries;
+	args->deferred = cb.deferred;
+	return 0;
+}
+
 #define KITE_EPERM 1
 #define KITE_EACCES 13
 
-/* An open, at its exit: decided on the path of the file it opened, or (failed) on its name. The record
- * carries the decided path first, then (successful opens) the name exactly as the process gave it. */
-static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struct file_args *a)
+/* An open, at its exit: decided on the path of the file it opened (`p`, zero when it failed), or
+ * (failed) on its name. The record carries the decided path first, then (successful opens) the name
+ * exactly as the process gave it. With `want_window`, a watched open of a resolved path gets a new
+ * aggregation window id in the record. Returns that id (0: none) when the record went in the ring. */
+static __always_inline __u32 open_emit(struct file_args *a, struct task_struct *t, long ret, struct path *pp, int want_window)
 {
-	if (!kite_filter_pass_current(&file_stats))
-		return 0;
-	struct task_struct *t = bpf_get_current_task_btf();
-	long ret = ctx->ret;
 	__u64 n1 = 0;
 	int resolved = 0;
 	struct file_opened o = {};
 	__u32 watch = 0;
 	if (ret >= 0) {
-		struct path p = {};
-		int known = opened_in_known_dir(t, ret, &o, &p);
+		struct path p = *pp;
+		int known = opened_in_known_dir(t, &o, &p);
 		if (known == FILE_DIR_UNWATCHED) {
 			kite_stat_inc(&file_stats, FILE_STAT_PATH_FILTERED);
 			return 0;
@@ -438,7 +680,44 @@ static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struc
 	} else if (undecided) {
 		f1 |= KITE_PATH_UNDECIDED;
 	}
-	return file_emit(r, (struct task_struct *)bpf_get_current_task(), a, ret, n1, n2, f1, 0);
+	__u32 window = want_window && resolved && !undecided ? file_agg_next_id() : 0;
+	if (file_emit(r, (struct task_struct *)bpf_get_current_task(), a, ret, n1, n2, f1, 0, window))
+		return 0;
+	return window;
+}
+
+static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struct file_args *a)
+{
+	if (!kite_filter_pass_current(&file_stats))
+		return 0;
+	struct task_struct *t = bpf_get_current_task_btf();
+	long ret = ctx->ret;
+	struct path p = {};
+	if (ret >= 0)
+		opened_path(t, ret, &p);
+	if (!agg_window_ns || !p.dentry) {
+		open_emit(a, t, ret, &p, 0);
+		return 0;
+	}
+	/* aggregation: a repeat within its window is counted and costs nothing more */
+	struct file_agg_key k = {
+		.dentry = (__u64)p.dentry,
+		.mnt = (__u64)p.mnt,
+		.cred = (__u64)t->cred,
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.open_flags = a->open_flags,
+		.exec_seq = kite_exec_seq_of(t),
+		.op = a->op,
+	};
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u64 epoch = file_epoch();
+	struct file_agg_val *owned = NULL;
+	int kind = agg_hit(&k, now, epoch, &owned);
+	if (kind == FILE_AGG_FOLDED)
+		return 0;
+	__u32 window = open_emit(a, t, ret, &p, kind == FILE_AGG_MISS || kind == FILE_AGG_OWNED);
+	agg_settle(&k, owned, kind, window, now, epoch);
+	return 0;
 }
 
 /* The user registers saved at the system call's entry hold its arguments (bpf/lib/path.h needs

@@ -63,9 +63,49 @@ struct file_event {
 	__u8 path2_flags;   /* enum kite_path_flags of the second path */
 	__u16 path_size;
 	__u16 path2_size;
-	__u32 _pad;
+	__u32 agg_window;   /* open: id of the in-kernel aggregation window this record opens (0: none) */
 	char comm[FILE_COMM_LEN];
 	char data[];
+};
+
+/* In-kernel aggregation of repeated opens (`aggregate`): slots of file_agg_stats. */
+enum file_agg_stat {
+	FILE_AGG_STAT_FOLDED = 0,    /* opens folded into a window (no record) */
+	FILE_AGG_STAT_WINDOWS = 1,   /* windows opened */
+	FILE_AGG_STAT_SUMMARIES = 2, /* summary records put in the ring */
+	FILE_AGG_STAT_MAP_FULL = 3,  /* opens not aggregated: file_agg was full (record emitted) */
+	FILE_AGG_STAT_DEFERRED = 4,  /* summaries put off: the ring was full (the window stays open) */
+	FILE_AGG_STAT_MAX = 8,
+};
+
+/* Why a window was closed. */
+enum file_agg_close {
+	FILE_AGG_CLOSE_EXPIRED = 1, /* an open of the same key after the window */
+	FILE_AGG_CLOSE_FLUSH = 2,   /* the periodic flush (file_agg_flush) after the window */
+	FILE_AGG_CLOSE_STOP = 3,    /* the flush of everything when the receiver stops */
+};
+
+/* A summary: `count` opens of the same file by the same process (same exec, credentials and flags)
+ * folded after the first record of window `window`, whose time is `first_ktime`. hdr.exec_seq is the
+ * window's; hdr.ktime is when the window was closed. */
+struct file_agg_event {
+	struct kite_event_header hdr;
+	__u32 tgid;
+	__u32 window;
+	__u64 count;
+	__u64 first_ktime;
+	__u64 last_ktime;
+	__u32 open_flags;
+	__u16 reason;       /* enum file_agg_close */
+	__u16 op;           /* the folded operation (KITE_OP_FILE_OPEN) */
+};
+
+/* Context of file_agg_flush (BPF_PROG_TYPE_SYSCALL, run by user space): in `all`, out the rest. */
+struct file_agg_flush_args {
+	__u32 all;       /* 1: close every window (stop), 0: only those past the window */
+	__u32 closed;    /* windows closed */
+	__u32 summaries; /* summary records put in the ring */
+	__u32 deferred;  /* 1 when the ring was full: the flush stopped early */
 };
 
 #endif

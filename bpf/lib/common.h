@@ -14,6 +14,7 @@ enum kite_op {
 	KITE_OP_FILE_CHMOD = 13,
 	KITE_OP_FILE_CHOWN = 14,
 	KITE_OP_FILE_TRUNCATE = 15,
+	KITE_OP_FILE_OPEN_SUMMARY = 16, /* file.bpf.c: repeated opens folded in the kernel (struct file_agg_event) */
 	KITE_OP_NET_CONNECT = 20,
 	KITE_OP_NET_ACCEPT = 21,
 	KITE_OP_NET_UDP = 22,

@@ -139,6 +139,28 @@ export class BpfProgram {
       out.free();
     }
   }
+  /**
+   * Runs a loaded BPF_PROG_TYPE_SYSCALL program once (BPF_PROG_TEST_RUN, Linux 5.14) with `ctx` as its
+   * context; the context as the program left it is copied back into `ctx`. Returns the program's
+   * return value.
+   */
+  runSyscall(ctx: Buffer): number {
+    const opts = new NativeBlock(80);
+    const c = new NativeBlock(Math.max(ctx.length, 1));
+    try {
+      ctx.copy(c.buf);
+      const o = opts.buf;
+      o.writeBigUInt64LE(80n, 0); // sz
+      o.writeBigUInt64LE(c.address, 32); // ctx_in: the kernel writes the context back there
+      o.writeUInt32LE(ctx.length, 48); // ctx_size_in
+      call(`run of ${this.name}`, () => native.progTestRunOpts(this.fd, opts.ptr), intErr);
+      c.buf.copy(ctx, 0, 0, ctx.length);
+      return o.readUInt32LE(56);
+    } finally {
+      opts.free();
+      c.free();
+    }
+  }
 }
 
 export class BpfLink {

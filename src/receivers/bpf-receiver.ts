@@ -148,6 +148,9 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
   /** Runs every second while attached (after the kernel counters are read). */
   protected tick(): void {}
 
+  /** On stop, after the programs are detached and before the ring is drained (e.g. flush kernel state into the ring). */
+  protected async beforeDrain(_obj: BpfObject): Promise<void> {}
+
   /** Turns one ring record into a record for the pipeline, or a reason string when it is malformed. */
   protected abstract decode(buf: Buffer, offset: number, length: number): KiteRecord | string | null;
 
@@ -237,6 +240,13 @@ export abstract class BpfReceiver implements Receiver, KernelFilterTarget {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = null;
     this.obj?.detach();
+    if (this.obj?.isLoaded && this.reader) {
+      try {
+        await this.beforeDrain(this.obj);
+      } catch (e) {
+        this.host.logger.warn('flush before stop failed', { component: this.statsKey, error: (e as Error).message });
+      }
+    }
     if (this.reader) await this.reader.stop();
     this.reader = null;
     this.pollKernelStats();

@@ -8,11 +8,13 @@
  *   creat:P           creat(P, 0600) then close
  *   unlink:P  rename:A:B  chmod:P  fchmod:P  chown:P  fchownat:DIR:P  truncate:P  ftruncate:P
  *   repeat:N:P        N times open(P, O_RDONLY) + close (for counters)
+ *   threads:T:N:P     T threads of this process at once, each N times open(P, O_RDONLY) + close
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,22 @@ static void report(const char *step, long r)
 {
 	printf("%s %ld %d\n", step, r, r < 0 ? errno : 0);
 	fflush(stdout);
+}
+
+struct repeat {
+	int n;
+	const char *path;
+};
+
+static void *repeat_opens(void *arg)
+{
+	struct repeat *r = arg;
+	for (int k = 0; k < r->n; k++) {
+		int fd = open(r->path, O_RDONLY);
+		if (fd >= 0)
+			close(fd);
+	}
+	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -88,6 +106,21 @@ int main(int argc, char **argv)
 				if (fd >= 0) close(fd);
 			}
 			r = n;
+		} else if (!strcmp(op, "threads")) {
+			/* threads:T:N:P (b holds "N:P") */
+			int t = atoi(a);
+			char *p = b ? strchr(b, ':') : NULL;
+			if (t < 1 || t > 64 || !p) {
+				fprintf(stderr, "threads:T:N:P\n");
+				return 64;
+			}
+			struct repeat rep = { .n = atoi(b), .path = p + 1 };
+			pthread_t th[64];
+			for (int k = 0; k < t; k++)
+				pthread_create(&th[k], NULL, repeat_opens, &rep);
+			for (int k = 0; k < t; k++)
+				pthread_join(th[k], NULL);
+			r = (long)t * rep.n;
 		} else {
 			fprintf(stderr, "unknown step %s\n", op);
 			return 64;

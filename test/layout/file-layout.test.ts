@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Btf } from '../helpers/btf';
 import { BPF_DIR } from '../helpers/paths';
-import { FILE_EVENT, FILE_LIMITS, FILE_SYSCALLS, FileOp, FileStat, PathFlags, PrefixAction } from '../../src/receivers/file/wire';
+import { FILE_AGG_EVENT, FILE_AGG_FLUSH_ARGS, FILE_EVENT, FILE_LIMITS, FILE_RODATA, FILE_SYSCALLS, FileAggClose, FileAggStat, FileOp, FileStat, PathFlags, PrefixAction } from '../../src/receivers/file/wire';
 import { OPERATION_SYSCALLS } from '../../src/receivers/file/receiver';
 import { PrefixValue } from '../../src/receivers/file/prefixes';
 import { KiteStat } from '../../src/receivers/bpf-receiver';
@@ -41,4 +41,17 @@ test('enums: kite_op (file part), file_stat, file_syscall, kite_path_flags, kite
   assert.deepEqual(btf.enumValues('kite_path_flags'), Object.fromEntries(Object.entries(PathFlags).map(([k, v]) => [`KITE_PATH_${k}`, v])));
   assert.deepEqual(btf.enumValues('kite_prefix_action'), { KITE_PREFIX_WATCH: PrefixAction.WATCH, KITE_PREFIX_IGNORE: PrefixAction.IGNORE });
   assert.deepEqual(btf.enumValues('kite_prefix_value'), { KITE_PREFIX_ACTION_MASK: PrefixValue.ACTION_MASK, KITE_PREFIX_BELOW: PrefixValue.BELOW, KITE_PREFIX_LEN_SHIFT: PrefixValue.LEN_SHIFT });
+});
+
+test('in-kernel aggregation: struct file_agg_event, the flush context, their enums and the window knob', () => {
+  for (const [name, want] of [['file_agg_event', FILE_AGG_EVENT], ['file_agg_flush_args', FILE_AGG_FLUSH_ARGS]] as const) {
+    const c = btf.struct(name);
+    assert.equal(c.size, want.size, `sizeof(struct ${name})`);
+    assert.deepEqual(Object.keys(c.fields).sort(), Object.keys(want.fields).sort(), `${name}: same field names`);
+    for (const [f, at] of Object.entries(want.fields)) assert.deepEqual(c.fields[f], at, `${name}.${f}`);
+  }
+  assert.deepEqual(btf.enumValues('file_agg_stat'), Object.fromEntries(Object.entries(FileAggStat).map(([k, v]) => [`FILE_AGG_STAT_${k}`, v])));
+  assert.deepEqual(btf.enumValues('file_agg_close'), Object.fromEntries(Object.entries(FileAggClose).map(([v, k]) => [`FILE_AGG_CLOSE_${k.toUpperCase()}`, Number(v)])));
+  const ro = btf.datasec('.rodata');
+  for (const [name, f] of Object.entries(FILE_RODATA)) assert.deepEqual(ro[name], f, `.rodata ${name}`);
 });

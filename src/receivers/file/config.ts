@@ -1,5 +1,5 @@
 /** Settings of the file receiver. */
-import { boolean, byteSize, parseByteSize, stringListOf } from '../../component/formats';
+import { boolean, byteSize, duration, durationMs, integer, parseByteSize, stringListOf } from '../../component/formats';
 import { FilterSettings, filterSchema } from '../filters';
 import { FILE_LIMITS } from './wire';
 
@@ -15,12 +15,16 @@ export const DEFAULT_WATCHED_PATHS = [
 /** Read by nearly every process; rarely interesting. */
 export const DEFAULT_IGNORED_PATHS = ['/etc/ld.so.cache', '/etc/localtime'];
 export const DEFAULT_RING_BUFFER_SIZE = '16MiB';
+/** In-kernel aggregation of repeated opens: off by default. */
+export const DEFAULT_AGGREGATE_WINDOW = '0s';
+export const DEFAULT_AGGREGATE_MAX_KEYS = 16384;
 
 /** As written in the YAML (after defaults). */
 export interface FileRawConfig {
   paths: { include: string[]; exclude: string[]; resolve: boolean };
   operations: string[];
   ring_buffer_size: string | number;
+  aggregate: { window: string | number; max_keys: number };
   filter: FilterSettings;
 }
 
@@ -32,6 +36,8 @@ export interface FileConfig {
   resolve: boolean;
   operations: FileOperation[];
   ringBufferSize: number;
+  /** In-kernel aggregation of repeated opens: window length (0: off) and most open windows. */
+  aggregate: { windowMs: number; maxKeys: number };
   filter: FilterSettings;
 }
 
@@ -65,6 +71,18 @@ export const fileSchema = {
     format: byteSize({ min: 65536, max: 1 << 30, powerOfTwo: true }),
     default: DEFAULT_RING_BUFFER_SIZE,
   },
+  aggregate: {
+    window: {
+      doc: 'Fold repeated successful opens of the same file by the same process (same exec, credentials and open flags) in the kernel: the first open of a window is reported as usual, the repeats within `window` after it are only counted, and one summary record (`kite.summary: kernel_aggregate`, `kite.repeat_count`) reports them when the window closes. 0 turns it off. Needs `paths.resolve: true`.',
+      format: duration({ min: 0, max: 3_600_000 }),
+      default: DEFAULT_AGGREGATE_WINDOW,
+    },
+    max_keys: {
+      doc: 'Most open aggregation windows (a kernel hash map of this many entries); an open that finds it full is reported as a record and counted (aggregate_map_full).',
+      format: integer({ min: 1, max: 1_048_576 }),
+      default: DEFAULT_AGGREGATE_MAX_KEYS,
+    },
+  },
   filter: filterSchema,
 };
 
@@ -79,6 +97,9 @@ export function validateFileConfig(c: FileRawConfig): { key: string; expected: s
     if (!(FILE_OPERATIONS as readonly string[]).includes(op)) out.push({ key: 'operations', expected: `operations among ${FILE_OPERATIONS.join(', ')}`, actual: op });
   }
   if (!c.operations.length) out.push({ key: 'operations', expected: 'at least one operation', actual: [] });
+  const window = durationMs(c.aggregate.window);
+  if (window > 0 && window < 10) out.push({ key: 'aggregate.window', expected: '0 (off) or a window of at least 10ms', actual: c.aggregate.window });
+  if (window > 0 && !c.paths.resolve) out.push({ key: 'aggregate.window', expected: '0 (off) with paths.resolve: false (opens are aggregated on the file they opened)', actual: c.aggregate.window });
   return out;
 }
 
@@ -89,6 +110,7 @@ export function toFileConfig(raw: FileRawConfig): FileConfig {
     resolve: raw.paths.resolve,
     operations: raw.operations as FileOperation[],
     ringBufferSize: parseByteSize(raw.ring_buffer_size)!,
+    aggregate: { windowMs: durationMs(raw.aggregate.window), maxKeys: raw.aggregate.max_keys },
     filter: raw.filter,
   };
 }

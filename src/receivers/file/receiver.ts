@@ -11,14 +11,14 @@ import { closeSync, openSync, readlinkSync } from 'node:fs';
 import { syscallsWithTracepoints } from '../../bpf/tracefs';
 import { ComponentId, Host, KiteRecord } from '../../component/component';
 import { BootClock } from '../../bpf/clock';
-import { BpfObject, errnoName } from '../../bpf/object';
+import { BpfObject, BpfProgram, errnoName } from '../../bpf/object';
 import { BpfReceiver } from '../bpf-receiver';
 import { UserNames } from '../exec/users';
 import { FileConfig, FileOperation } from './config';
 import { PrefixMatcher, prefixEntries, writeTrie } from './prefixes';
 import { FilePrefixPushdown, narrowPrefixEntries, takeFilePrefixes } from './pushdown';
 import type { KernelPredicate, PushdownField, PushdownPlan } from '../../processors/filter/pushdown';
-import { decodeFile, FileOp, FileStat, FileWire, FILE_SYSCALLS, PathFlags, PrefixAction } from './wire';
+import { decodeFile, decodeFileAgg, FileAggStat, FileAggWire, fileOpOf, FileOp, FileStat, FileWire, FILE_AGG_FLUSH_ARGS, FILE_RODATA, FILE_SYSCALLS, PathFlags, PrefixAction } from './wire';
 import { addExecSeq } from '../wire-header';
 
 const EVENT_NAMES: Record<number, string> = {
@@ -118,6 +118,79 @@ function splitPath(path: string): [string, string] {
 
 const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 
+/** The kite.summary value of a summary of repeated opens folded in the kernel. */
+export const KERNEL_AGGREGATE_SUMMARY = 'kernel_aggregate';
+
+/** Bytes of struct file_agg_key and struct file_agg_val (bpf/file.bpf.c): the count is the low half of the value's last word. */
+const AGG_KEY_SIZE = 40;
+const AGG_VAL_SIZE = 72;
+const AGG_DEAD = 0xffffffff;
+
+/**
+ * The first records of open aggregation windows, by window id, to build their summaries: at most
+ * `max` (the oldest goes first, counted as evicted), and none older than `ttlMs` (a window whose first
+ * record went out but whose entry could not be made, e.g. the kernel map was full, never has a summary).
+ */
+export class FirstRecords {
+  private readonly m = new Map<number, { rec: KiteRecord; at: number }>();
+  evicted = 0;
+  constructor(private readonly max: number, private readonly ttlMs: number) {}
+  get size(): number {
+    return this.m.size;
+  }
+  add(window: number, rec: KiteRecord, now: number): void {
+    this.m.delete(window);
+    this.m.set(window, { rec: { ...rec }, at: now });
+    if (this.m.size > this.max) {
+      this.m.delete(this.m.keys().next().value as number);
+      this.evicted++;
+    }
+  }
+  take(window: number): KiteRecord | undefined {
+    const e = this.m.get(window);
+    if (!e) return undefined;
+    this.m.delete(window);
+    return e.rec;
+  }
+  prune(now: number): void {
+    for (const [k, e] of this.m) {
+      if (now - e.at < this.ttlMs) break;
+      this.m.delete(k);
+    }
+  }
+  clear(): void {
+    this.m.clear();
+  }
+}
+
+/**
+ * The summary of a window of opens folded in the kernel, shaped like a dedupe summary: the first
+ * record's attributes (without its fd and thread id, which the repeats need not share), `time` and
+ * `kite.repeat.last_time` the last folded open's, `kite.repeat_count` the opens folded after the first
+ * record. Without the first record (lost in a full ring, or evicted), what the kernel knows: the
+ * process, the flags and the times.
+ */
+export function aggregateSummary(a: FileAggWire, first: KiteRecord | undefined, ctx: { format: (hi: number, lo: number) => string; eventId: () => string; resource: Readonly<Record<string, unknown>> }): KiteRecord {
+  const last = ctx.format(a.lastKtimeHi, a.lastKtimeLo);
+  let base: KiteRecord;
+  if (first) {
+    base = { ...first, time: last };
+    delete base['kite.file.fd'];
+    delete base['kite.process.tid'];
+  } else {
+    base = { time: last, 'event.name': EVENT_NAMES[a.foldedOp] ?? `unknown_${a.foldedOp}` } as KiteRecord;
+    Object.assign(base, ctx.resource, { 'kite.file.result': 'ok', 'kite.file.flags': a.openFlags, 'kite.file.intent': openIntent(a.openFlags), 'process.pid': a.tgid });
+    addExecSeq(base, a.execSeq);
+  }
+  base['kite.event_id'] = ctx.eventId();
+  base['kite.summary'] = KERNEL_AGGREGATE_SUMMARY;
+  base['kite.repeat_count'] = a.count;
+  base['kite.repeat.first_time'] = first ? first.time : ctx.format(a.firstKtimeHi, a.firstKtimeLo);
+  base['kite.repeat.last_time'] = last;
+  if (first) base['kite.repeat.first_event_id'] = first['kite.event_id'];
+  return base;
+}
+
 export class FileReceiver extends BpfReceiver {
   private readonly clock = new BootClock();
   private readonly users = new UserNames();
@@ -126,6 +199,12 @@ export class FileReceiver extends BpfReceiver {
   private undecidedDropped = 0;
   /** `file.path` prefix conditions of a filter processor (./pushdown.ts). */
   private prefixPushdown: FilePrefixPushdown = { include: null, exclude: [] };
+  /** In-kernel aggregation of opens (window 0: off). */
+  private readonly aggOn: boolean;
+  private flushProg: BpfProgram | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private readonly firsts: FirstRecords;
+  private readonly agg = { repeats: 0, withoutFirst: 0, flushErrors: 0 };
 
   constructor(id: ComponentId, host: Host, private readonly cfg: FileConfig) {
     const epoch = cfg.resolve && cfg.operations.includes('open') ? existing(EPOCH_SYSCALLS) : [];
@@ -139,12 +218,68 @@ export class FileReceiver extends BpfReceiver {
       filter: cfg.filter,
     });
     this.programs = programs;
+    const { windowMs, maxKeys } = cfg.aggregate;
+    this.aggOn = windowMs > 0 && cfg.resolve && cfg.operations.includes('open');
+    this.firsts = new FirstRecords(2 * maxKeys, 3 * windowMs + 10_000);
   }
 
   protected override configure(obj: BpfObject): void {
     const wanted = new Set(this.programs);
     const every = new Set([...ALL_SYSCALLS.flatMap((s) => [...programsOf(s, true), ...programsOf(s, false)]), ...EPOCH_SYSCALLS.map((s) => `handle_epoch_${s}`)]);
     for (const p of every) if (!wanted.has(p)) obj.program(p).setAutoload(false);
+    if (this.aggOn) {
+      const rodata = obj.rodata();
+      const v = rodata.initialValue();
+      v.writeBigUInt64LE(BigInt(Math.round(this.cfg.aggregate.windowMs * 1e6)), FILE_RODATA.agg_window_ns.offset);
+      rodata.setInitialValue(v);
+      obj.map('file_agg').setMaxEntries(this.cfg.aggregate.maxKeys);
+    } else {
+      obj.program('file_agg_flush').setAutoload(false);
+      obj.map('file_agg').setMaxEntries(1);
+    }
+  }
+
+  protected override afterAttach(): void {
+    if (!this.aggOn || !this.obj) return;
+    this.flushProg = this.obj.program('file_agg_flush');
+    // windows close at most half a window late when no open of their key follows
+    this.flushTimer = setInterval(() => this.flushAggregates(false), Math.max(5, this.cfg.aggregate.windowMs / 2));
+    this.flushTimer.unref();
+  }
+
+  /** Runs the kernel's flush of aggregation windows (all of them, or those past the window); true when the ring was full. */
+  private flushAggregates(all: boolean): boolean {
+    if (!this.flushProg || !this.obj?.isLoaded) return false;
+    const ctx = Buffer.alloc(FILE_AGG_FLUSH_ARGS.size);
+    ctx.writeUInt32LE(all ? 1 : 0, FILE_AGG_FLUSH_ARGS.fields.all.offset);
+    try {
+      this.flushProg.runSyscall(ctx);
+    } catch (e) {
+      if (!this.agg.flushErrors++) this.host.logger.warn('aggregation flush failed (said once; counted as aggregate_flush_errors)', { component: `receiver/${this.id.key}`, error: (e as Error).message });
+      return false;
+    }
+    return ctx.readUInt32LE(FILE_AGG_FLUSH_ARGS.fields.deferred.offset) !== 0;
+  }
+
+  /** On stop (programs detached): every window is closed into the ring; what cannot be (the ring stays full) is counted as aggregate_lost. */
+  protected override async beforeDrain(obj: BpfObject): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushTimer = null;
+    if (!this.aggOn) return;
+    for (let i = 0; i < 100 && this.flushAggregates(true); i++) await new Promise((r) => setTimeout(r, 20));
+    const map = obj.map('file_agg');
+    const v = Buffer.alloc(AGG_VAL_SIZE);
+    let lost = 0;
+    for (const k of map.keys(AGG_KEY_SIZE)) {
+      if (!map.lookup(k, v)) continue;
+      const count = v.readUInt32LE(AGG_VAL_SIZE - 8);
+      if (count !== AGG_DEAD) lost += count;
+    }
+    if (lost) {
+      this.host.stats.set(`receiver/${this.id.key}`, 'aggregate_lost', lost);
+      this.host.logger.warn('aggregated opens lost at stop: the ring stayed full', { component: `receiver/${this.id.key}`, lost });
+    }
+    this.flushProg = null;
   }
 
   protected override get ownPushdownFields(): PushdownField[] {
@@ -174,11 +309,42 @@ export class FileReceiver extends BpfReceiver {
     const kernel = Number(obj.map('file_stats').sumPerCpuU64(FileStat.PATH_FILTERED));
     this.host.stats.set(`receiver/${this.id.key}`, 'path_filtered', kernel + this.undecidedDropped);
     this.host.stats.set(`receiver/${this.id.key}`, 'path_filtered_user', this.undecidedDropped);
+    if (this.aggOn) {
+      const key = `receiver/${this.id.key}`;
+      const st = obj.map('file_agg_stats');
+      const n = (slot: number): number => Number(st.sumPerCpuU64(slot));
+      this.host.stats.set(key, 'aggregate_folded', n(FileAggStat.FOLDED));
+      this.host.stats.set(key, 'aggregate_windows', n(FileAggStat.WINDOWS));
+      this.host.stats.set(key, 'aggregate_summaries', n(FileAggStat.SUMMARIES));
+      this.host.stats.set(key, 'aggregate_map_full', n(FileAggStat.MAP_FULL));
+      this.host.stats.set(key, 'aggregate_deferred', n(FileAggStat.DEFERRED));
+      this.host.stats.set(key, 'aggregate_repeats', this.agg.repeats);
+      this.host.stats.set(key, 'aggregate_summaries_without_first', this.agg.withoutFirst);
+      this.host.stats.set(key, 'aggregate_first_evicted', this.firsts.evicted);
+      this.host.stats.set(key, 'aggregate_flush_errors', this.agg.flushErrors);
+      this.firsts.prune(Date.now());
+    }
+  }
+
+  private summaryOf(a: FileAggWire): KiteRecord {
+    const first = this.firsts.take(a.window);
+    if (!first) this.agg.withoutFirst++;
+    this.agg.repeats += a.count;
+    return aggregateSummary(a, first, { format: (hi, lo) => this.clock.formatHiLo(hi, lo), eventId: this.host.nextEventId, resource: this.host.resource });
   }
 
   protected decode(buf: Buffer, offset: number, length: number): KiteRecord | string | null {
+    if (fileOpOf(buf, offset, length) === FileOp.OPEN_SUMMARY) {
+      const a = decodeFileAgg(buf, offset, length);
+      return typeof a === 'string' ? a : this.summaryOf(a);
+    }
     const w = decodeFile(buf, offset, length);
     if (typeof w === 'string') return w;
+    if (w.aggWindow) {
+      const rec = this.toRecord(w);
+      this.firsts.add(w.aggWindow, rec, Date.now());
+      return rec;
+    }
     if (w.pathFlags & PathFlags.UNDECIDED) {
       // not watched as named, but it may resolve into a watched prefix: resolve it and decide here
       const resolved = resolveInRoot(w.tgid, w.path);

@@ -7,7 +7,7 @@ import { KITE_EVENT_HEADER_FIELDS, KITE_TASK_FIELDS } from '../wire-header';
 import { readCString as cstr, readEventStart, RecordShape, WireHeader, WireTask } from '../wire-read';
 
 /** enum kite_op (bpf/lib/common.h), the file receiver's part. */
-export const FileOp = { OPEN: 10, UNLINK: 11, RENAME: 12, CHMOD: 13, CHOWN: 14, TRUNCATE: 15 } as const;
+export const FileOp = { OPEN: 10, UNLINK: 11, RENAME: 12, CHMOD: 13, CHOWN: 14, TRUNCATE: 15, OPEN_SUMMARY: 16 } as const;
 
 /** enum file_syscall (bpf/file.h): index -> name of the system call. */
 export const FILE_SYSCALLS: Record<number, string> = {
@@ -24,6 +24,37 @@ export const PrefixAction = { WATCH: 1, IGNORE: 2 } as const;
 
 /** enum file_stat (bpf/file.h): slot of file_stats after the shared kite_stat slots. */
 export const FileStat = { PATH_FILTERED: 3 } as const;
+
+/** enum file_agg_stat (bpf/file.h): slots of file_agg_stats (in-kernel aggregation of opens). */
+export const FileAggStat = { FOLDED: 0, WINDOWS: 1, SUMMARIES: 2, MAP_FULL: 3, DEFERRED: 4, MAX: 8 } as const;
+
+/** enum file_agg_close (bpf/file.h): why a window was closed. */
+export const FileAggClose: Record<number, string> = { 1: 'expired', 2: 'flush', 3: 'stop' };
+
+/** Offsets of the read-only knobs in the object's .rodata (checked by the layout test). */
+export const FILE_RODATA = { agg_window_ns: { offset: 0, size: 8 } } as const;
+
+/** Byte offsets of struct file_agg_event (bpf/file.h): the summary of a closed aggregation window. */
+export const FILE_AGG_EVENT = {
+  size: 56,
+  fields: {
+    ...KITE_EVENT_HEADER_FIELDS,
+    tgid: { offset: 16, size: 4 },
+    window: { offset: 20, size: 4 },
+    count: { offset: 24, size: 8 },
+    first_ktime: { offset: 32, size: 8 },
+    last_ktime: { offset: 40, size: 8 },
+    open_flags: { offset: 48, size: 4 },
+    reason: { offset: 52, size: 2 },
+    op: { offset: 54, size: 2 },
+  },
+} as const;
+
+/** struct file_agg_flush_args (bpf/file.h): the context of the file_agg_flush program. */
+export const FILE_AGG_FLUSH_ARGS = {
+  size: 16,
+  fields: { all: { offset: 0, size: 4 }, closed: { offset: 4, size: 4 }, summaries: { offset: 8, size: 4 }, deferred: { offset: 12, size: 4 } },
+} as const;
 
 /** Limits of bpf/file.h and bpf/lib/path_wire.h (checked by the layout test). */
 export const FILE_LIMITS = { commLen: 16, pathMax: 4096, prefixMax: 256 } as const;
@@ -51,7 +82,7 @@ export const FILE_EVENT = {
     path2_flags: { offset: 87, size: 1 },
     path_size: { offset: 88, size: 2 },
     path2_size: { offset: 90, size: 2 },
-    _pad: { offset: 92, size: 4 },
+    agg_window: { offset: 92, size: 4 },
     comm: { offset: 96, size: 16 },
     data: { offset: 112, size: 0 },
   },
@@ -79,9 +110,52 @@ export interface FileWire extends WireHeader, WireTask {
   path: string;
   /** rename: the new name; '' otherwise. */
   path2: string;
+  /** open: the in-kernel aggregation window this record opens (0: none). */
+  aggWindow: number;
 }
 
-const SHAPE: RecordShape = { size: FILE_EVENT.size, ops: new Set(Object.values(FileOp)), tail: true };
+/** A closed aggregation window (struct file_agg_event). */
+export interface FileAggWire extends WireHeader {
+  tgid: number;
+  window: number;
+  /** Opens folded, the window's first record not included. */
+  count: number;
+  firstKtimeHi: number;
+  firstKtimeLo: number;
+  lastKtimeHi: number;
+  lastKtimeLo: number;
+  openFlags: number;
+  reason: number;
+  /** The folded operation (FileOp.OPEN). */
+  foldedOp: number;
+}
+
+const SHAPE: RecordShape = { size: FILE_EVENT.size, ops: new Set(Object.values(FileOp).filter((o) => o !== FileOp.OPEN_SUMMARY)), tail: true };
+const AGG_SHAPE: RecordShape = { size: FILE_AGG_EVENT.size, ops: new Set([FileOp.OPEN_SUMMARY]), tail: false };
+
+/** The op code of the record at `off` (0 when it is too short to have one). */
+export function fileOpOf(buf: Buffer, off: number, len: number): number {
+  return len >= 2 ? buf.readUInt16LE(off) : 0;
+}
+
+export function decodeFileAgg(buf: Buffer, off: number, len: number): FileAggWire | string {
+  const h = readEventStart(buf, off, len, AGG_SHAPE);
+  if (typeof h === 'string') return h;
+  const { pid: _pid, tgid: _tgid, ...hdr } = h;
+  return {
+    ...hdr,
+    tgid: buf.readUInt32LE(off + 16),
+    window: buf.readUInt32LE(off + 20),
+    count: u64(buf, off + 24),
+    firstKtimeLo: buf.readUInt32LE(off + 32),
+    firstKtimeHi: buf.readUInt32LE(off + 36),
+    lastKtimeLo: buf.readUInt32LE(off + 40),
+    lastKtimeHi: buf.readUInt32LE(off + 44),
+    openFlags: buf.readUInt32LE(off + 48),
+    reason: buf.readUInt16LE(off + 52),
+    foldedOp: buf.readUInt16LE(off + 54),
+  };
+}
 
 /** A little-endian 64-bit integer as a number, without a BigInt (exact up to 2^53). */
 const u64 = (buf: Buffer, at: number): number => buf.readUInt32LE(at) + buf.readUInt32LE(at + 4) * 0x100000000;
@@ -115,5 +189,6 @@ export function decodeFile(buf: Buffer, off: number, len: number): FileWire | st
     comm: cstr(buf, off + 96, FILE_LIMITS.commLen),
     path: pathSize ? cstr(buf, data, pathSize) : '',
     path2: path2Size ? cstr(buf, data + pathSize, path2Size) : '',
+    aggWindow: buf.readUInt32LE(off + 92),
   };
 }
