@@ -258,3 +258,30 @@ test('enrich: an exited process is kept for exited_ttl on the virtual clock, the
   assert.equal(p.table.get(42), undefined);
   assert.equal(seen[3]!['process.command_line'], '/bin/x -y', 'until a sweep, the entry is still there');
 });
+
+test('dedupe: a summary folded into a window counts as its kite.repeat_count repeats, so counts add up end to end', () => {
+  const ts = testScheduler();
+  const host = testHost();
+  ts.run(({ cold, expectObservable }) => {
+    const p = new DedupeProcessor(id('dedupe'), host, { keys: ['k'], windowMs: 10, maxKeys: 100 }, ts);
+    const a0 = rec('e', 't0', { k: 'a' });
+    // what the file receiver's in-kernel aggregation sends after a0: 41 more opens, then 2 more
+    const k3 = rec('e', 't3', { k: 'a', 'kite.summary': 'kernel_aggregate', 'kite.repeat_count': 41, 'kite.repeat.last_time': 't3' });
+    const a5 = rec('e', 't5', { k: 'a' });
+    const k6 = rec('e', 't6', { k: 'a', 'kite.summary': 'kernel_aggregate', 'kite.repeat_count': 2 });
+    // after the window: a summary opens a new one and passes as it is
+    const k20 = rec('e', 't20', { k: 'a', 'kite.summary': 'kernel_aggregate', 'kite.repeat_count': 7 });
+    const src = cold<KiteRecord>('a--b-cd 13ms e|', { a: a0, b: k3, c: a5, d: k6, e: k20 });
+    const S = {
+      time: 't6', 'event.name': 'e', 'kite.event_id': 'test-1', k: 'a', 'kite.summary': 'dedupe', 'kite.repeat_count': 44,
+      'kite.repeat.first_time': 't0', 'kite.repeat.last_time': 't6', 'kite.repeat.first_event_id': a0['kite.event_id'],
+    };
+    expectObservable(src.pipe(p.operator())).toBe('a 9ms S 9ms e|', { a: a0, S, e: k20 });
+  });
+  const c = p_counters(host, 'dedupe');
+  assert.equal(c.received, 5);
+  assert.equal(c['dropped.duplicate'], 3, 'records folded');
+  assert.equal(c.repeats_folded, 44, 'repeats folded: 41 + 1 + 2');
+  assert.equal(c.summaries, 1);
+  assert.equal(c.received + c.summaries, c.emitted + c['dropped.duplicate']);
+});

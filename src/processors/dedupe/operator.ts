@@ -8,6 +8,11 @@
  * records' own. The clock is read once per window, not per record. At most `maxKeys` windows are open; opening
  * one more closes the oldest early (its summary is emitted then). When the source completes or errors,
  * every open window is closed first, so no repeat goes unreported; unsubscribing drops them.
+ *
+ * A record that is itself a summary of repeats (it has `kite.summary` and a numeric
+ * `kite.repeat_count`, e.g. the file receiver's in-kernel aggregation) stands for that many repeats:
+ * folded into an open window it adds its count (not one), so counts add up end to end. One that opens
+ * a window passes as it is (its repeats are in it).
  */
 import { MonoTypeOperatorFunction, Observable, SchedulerLike, Subscription } from 'rxjs';
 import { KiteRecord } from '../../component/component';
@@ -20,8 +25,11 @@ export interface DedupeOptions {
   maxKeys: number;
   scheduler: SchedulerLike;
   nextEventId: () => string;
-  /** Counters bumped in place: records in, records out (passed and summaries), repeats folded, summaries, early closes. */
-  counters?: { flow: Flow; folded: Counter; summaries: Counter; evicted: Counter; openWindows: Counter };
+  /**
+   * Counters bumped in place: records in, records out (passed and summaries), records folded, repeats
+   * folded (a folded summary counts its kite.repeat_count), summaries, early closes.
+   */
+  counters?: { flow: Flow; folded: Counter; repeats?: Counter; summaries: Counter; evicted: Counter; openWindows: Counter };
 }
 
 interface Window {
@@ -83,9 +91,11 @@ export function dedupe(o: DedupeOptions): MonoTypeOperatorFunction<KiteRecord> {
         const key = keyOf(r);
         const w = open.get(key);
         if (w) {
-          w.repeats++;
+          const n = repeatsOf(r);
+          w.repeats += n;
           w.lastTime = r.time;
           c.folded.n++;
+          if (c.repeats) c.repeats.n += n;
           return;
         }
         if (open.size >= o.maxKeys) {
@@ -112,4 +122,10 @@ export function dedupe(o: DedupeOptions): MonoTypeOperatorFunction<KiteRecord> {
       open.clear();
     };
   });
+}
+
+/** How many repeats a record stands for: a summary's kite.repeat_count, otherwise 1. */
+export function repeatsOf(r: KiteRecord): number {
+  const n = r['kite.repeat_count'];
+  return r['kite.summary'] !== undefined && typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 1;
 }

@@ -3,7 +3,8 @@
  * State: at most max_keys open windows, each holding its first record; a window lives `window` long.
  *
  * Counters (processor/<id>): received, emitted (records passed and summaries), dropped.duplicate
- * (repeats folded into a summary: counted there, not lost), summaries, windows_evicted, open_windows.
+ * (records folded into a summary: counted there, not lost), repeats_folded (the repeats they stand
+ * for: a folded summary counts its kite.repeat_count), summaries, windows_evicted, open_windows.
  */
 import { asyncScheduler, OperatorFunction, SchedulerLike } from 'rxjs';
 import { ComponentId, Host, KiteRecord } from '../../component/component';
@@ -32,6 +33,7 @@ export class DedupeProcessor extends CountingProcessor {
       counters: {
         flow: c,
         folded: c.counter('dropped.duplicate'),
+        repeats: c.counter('repeats_folded'),
         summaries: c.counter('summaries'),
         evicted: c.counter('windows_evicted'),
         openWindows: c.counter('open_windows'),
