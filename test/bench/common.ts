@@ -435,7 +435,8 @@ function kiteLosses(line: string): number {
 /**
  * Runs `kite run` on config/bench.yaml (or on `yaml` when given) as its own process, ready when it logs
  * "ready". count() reads its file exporter's output: records for which `match` is true, each standing
- * for one event, a dedupe summary for the kite.repeat_count repeats it folded.
+ * for one event, a summary (dedupe, or the file receiver's kernel_aggregate) for the kite.repeat_count
+ * repeats it folded.
  */
 export async function startKite(tag: string, match: (r: Record<string, unknown>, genPid: number, key: string) => boolean, opts: { yaml?: string; prefilter?: 'pid' | 'key' } = {}): Promise<Tracer> {
   const yaml = opts.yaml;
@@ -483,8 +484,9 @@ export async function startKite(tag: string, match: (r: Record<string, unknown>,
         } catch {
           return; // a torn last line counts as not captured
         }
-        // a dedupe summary stands for the repeats it folded; the first record went out on its own
-        if (match(r, genPid, key)) n += r['kite.summary'] === 'dedupe' && typeof r['kite.repeat_count'] === 'number' ? r['kite.repeat_count'] : 1;
+        // a summary (dedupe, or the file receiver's in-kernel aggregation) stands for the repeats it
+        // folded; the first record went out on its own
+        if (match(r, genPid, key)) n += typeof r['kite.summary'] === 'string' && typeof r['kite.repeat_count'] === 'number' ? r['kite.repeat_count'] : 1;
       });
       return n;
     },
