@@ -35,9 +35,6 @@ $(BPF_OUT)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(VMLINUX)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-# the file receiver's aggregation swaps counters atomically (BPF atomics: Linux 5.12)
-$(BPF_OUT)/file.bpf.o: BPF_CFLAGS += -mcpu=v3
-
 bpf: $(BPF_OBJS)
 
 dist/.stamp: $(TS_SRCS) tsconfig.json $(DEPS_STAMP)

@@ -392,8 +392,8 @@ static __always_inline void remember_dir(struct file_opened *o, __u32 v, __u64 n
  * deleted entry's memory may be reused at once for another key: the id (unique per window, from
  * file_agg_seq) and the copy of the key, read after the state (stored last), make a swap on a reused
  * entry fail. A full map (max_keys) means no aggregation: the open is emitted and counted (map_full).
- * Needs BPF atomics (-mcpu=v3: Linux 5.12), bpf_for_each_map_elem (5.13) and BPF_PROG_TYPE_SYSCALL
- * (5.14). */
+ * Needs BPF atomics (compare-and-swap, fetch-and-add: Linux 5.12), bpf_for_each_map_elem (5.13) and
+ * BPF_PROG_TYPE_SYSCALL (5.14). */
 const volatile __u64 agg_window_ns = 0;
 
 #define FILE_AGG_DEAD 0xffffffffULL
@@ -452,6 +452,29 @@ KITE_BTF_EMIT(enum file_agg_close, file_agg_close);
 #define FILE_AGG_OWNED 2  /* an expired window, closed: re-armed or deleted after the record */
 #define FILE_AGG_FOLDED 3 /* counted in its window */
 
+/* BPF atomics (Linux 5.12) as raw instructions: compiling the object for -mcpu=v3 would change the
+ * code of the path walk (32-bit moves), which the 6.1 verifier then refuses, and clang 14's assembler
+ * does not parse the atomic instructions. Encoding: BPF_STX | BPF_DW | BPF_ATOMIC (0xdb), dst r1 (the
+ * address), src as named, offset 0, imm the operation. */
+static __always_inline __u64 kite_cmpxchg(__u64 *p, __u64 old, __u64 new)
+{
+	register __u64 r0 asm("r0") = old;
+	register __u64 *r1 asm("r1") = p;
+	register __u64 r3 asm("r3") = new;
+	/* r0 = cmpxchg_64(r1 + 0, r0, r3): BPF_CMPXCHG (0xf1) */
+	asm volatile(".8byte 0x000000f1000031db" : "+r"(r0) : "r"(r1), "r"(r3) : "memory");
+	return r0;
+}
+
+static __always_inline __u64 kite_fetch_add(__u64 *p, __u64 v)
+{
+	register __u64 *r1 asm("r1") = p;
+	register __u64 r2 asm("r2") = v;
+	/* r2 = atomic_fetch_add((u64 *)(r1 + 0), r2): BPF_ADD | BPF_FETCH (0x01) */
+	asm volatile(".8byte 0x00000001000021db" : "+r"(r2) : "r"(r1) : "memory");
+	return r2;
+}
+
 /* A new window id, never 0. */
 static __always_inline __u32 file_agg_next_id(void)
 {
@@ -459,8 +482,8 @@ static __always_inline __u32 file_agg_next_id(void)
 	__u64 *v = bpf_map_lookup_elem(&file_agg_seq, &zero);
 	if (!v)
 		return 0;
-	__u32 id = (__u32)__sync_fetch_and_add(v, 1) + 1;
-	return id ? id : (__u32)__sync_fetch_and_add(v, 1) + 1;
+	__u32 id = (__u32)kite_fetch_add(v, 1) + 1;
+	return id ? id : (__u32)kite_fetch_add(v, 1) + 1;
 }
 
 /* Puts the summary of a window closed with `count` folded opens in the ring; 0 when it went in. */
@@ -505,7 +528,7 @@ static __always_inline int agg_hit(struct file_agg_key *k, __u64 now, __u64 epoc
 		if ((__u32)(s >> 32) != id || (__u32)s == (__u32)FILE_AGG_DEAD)
 			return FILE_AGG_NONE;
 		if ((__s64)(now - v->first_ns) < (__s64)agg_window_ns && v->epoch == epoch && (__u32)s < FILE_AGG_COUNT_MAX) {
-			__u64 old = __sync_val_compare_and_swap(&v->state, s, s + 1);
+			__u64 old = kite_cmpxchg(&v->state, s, s + 1);
 			if (old == s) {
 				v->last_ns = now;
 				kite_stat_inc(&file_agg_stats, FILE_AGG_STAT_FOLDED);
@@ -514,7 +537,7 @@ static __always_inline int agg_hit(struct file_agg_key *k, __u64 now, __u64 epoc
 			s = old;
 			continue;
 		}
-		__u64 old = __sync_val_compare_and_swap(&v->state, s, s | FILE_AGG_DEAD);
+		__u64 old = kite_cmpxchg(&v->state, s, s | FILE_AGG_DEAD);
 		if (old != s) {
 			s = old;
 			continue;
@@ -584,7 +607,7 @@ static long agg_flush_one(struct bpf_map *map, const struct file_agg_key *k, str
 		return 0; /* an open is closing it */
 	if (!cb->all && (__s64)(cb->now - v->first_ns) < (__s64)agg_window_ns)
 		return 0;
-	if (__sync_val_compare_and_swap(&v->state, s, s | FILE_AGG_DEAD) != s)
+	if (kite_cmpxchg(&v->state, s, s | FILE_AGG_DEAD) != s)
 		return 0; /* an open counted meanwhile: the next flush */
 	if (count) {
 		if (agg_summary(v, count, s >> 32, cb->all ? FILE_AGG_CLOSE_STOP : FILE_AGG_CLOSE_FLUSH)) {

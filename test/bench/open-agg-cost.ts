@@ -1,0 +1,76 @@
+/**
+ * In-kernel cost per open of the file receiver's exit program on openat, with the aggregation of
+ * repeated opens (`aggregate`) off and on: build/bench/openstorm opens /etc/hostname N times (a watched
+ * path) while the receiver runs in this process; the kernel's run statistics (BPF_ENABLE_STATS) give
+ * run time / run count of handle_exit_openat over the run. Variants interleave per repetition; also
+ * the generator's own ns per open and the records the receiver delivered.
+ *
+ * Prints a markdown table. Environment: BENCH_REPS (6; quick 3), BENCH_OPEN_N (200000; quick 50000).
+ */
+import { parseComponentId } from '../../src/component/component';
+import { setLibbpfLogger } from '../../src/bpf/object';
+import { enableRunTimeStats, objectRunStats } from '../../src/bpf/prog-stats';
+import { fileReceiverFactory } from '../../src/receivers/file/factory';
+import { FileReceiver } from '../../src/receivers/file/receiver';
+import { testHost } from '../helpers/host';
+import { settings } from '../helpers/settings';
+import { benchInt, buildGenerator, fmt, int, log, mdTable, quantile, runGenerator, sleep } from './common';
+
+const N = benchInt('BENCH_OPEN_N', 200_000, 50_000);
+const REPS = benchInt('BENCH_REPS', 6, 3);
+const GEN = buildGenerator('openstorm');
+const TARGET = '/etc/hostname';
+const PROGRAM = 'handle_exit_openat';
+
+interface Run {
+  variant: string;
+  nsPerRun: number;
+  runs: number;
+  genNsPerOp: number;
+  records: number;
+}
+
+async function once(variant: string, window: string): Promise<Run> {
+  const host = testHost();
+  const rx = fileReceiverFactory.create(parseComponentId('file/cost')!, settings(fileReceiverFactory, { operations: ['open'], aggregate: { window } }), host) as FileReceiver;
+  let records = 0;
+  rx.records$.subscribe(() => records++);
+  await rx.start();
+  const obj = (rx as unknown as { obj: Parameters<typeof objectRunStats>[0] }).obj;
+  await sleep(300);
+  const before = objectRunStats(obj).find((p) => p.name === PROGRAM)!;
+  const gen = await runGenerator(GEN, [String(N), TARGET]);
+  const after = objectRunStats(obj).find((p) => p.name === PROGRAM)!;
+  await rx.shutdown();
+  const runs = after.runCount - before.runCount;
+  return { variant, nsPerRun: (after.runTimeNs - before.runTimeNs) / Math.max(1, runs), runs, genNsPerOp: gen.ns_per_op, records };
+}
+
+async function main(): Promise<void> {
+  setLibbpfLogger(() => {});
+  const st = enableRunTimeStats();
+  if (!st.on) throw new Error(st.reason);
+  const variants: [string, string][] = [['off', '0s'], ['on (window 1s)', '1s']];
+  const runs: Run[] = [];
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const [name, window] of rep % 2 ? [...variants].reverse() : variants) {
+      const r = await once(name, window);
+      runs.push(r);
+      log(`open-agg-cost rep ${rep + 1}/${REPS} ${name}: ${fmt(r.nsPerRun, 0)} ns per run of ${PROGRAM} (${int(r.runs)} runs), generator ${int(r.genNsPerOp)} ns/open, ${int(r.records)} records`);
+    }
+  }
+  const rows = variants.map(([name]) => {
+    const rs = runs.filter((r) => r.variant === name);
+    const ns = rs.map((r) => r.nsPerRun).sort((a, b) => a - b);
+    const gen = rs.map((r) => r.genNsPerOp).sort((a, b) => a - b);
+    const rec = rs.map((r) => r.records).sort((a, b) => a - b);
+    return [name, String(rs.length), `${fmt(quantile(ns, 0.5), 0)} (${fmt(ns[0]!, 0)}-${fmt(ns[ns.length - 1]!, 0)})`, `${int(quantile(gen, 0.5))} (${int(gen[0]!)}-${int(gen[gen.length - 1]!)})`, int(quantile(rec, 0.5))];
+  });
+  console.log(`### In-kernel cost per open, aggregation off and on: ${int(N)} opens of ${TARGET}\n`);
+  console.log(mdTable(['aggregate', 'reps', `ns per run of ${PROGRAM}, median (min-max)`, 'generator ns/open, median (min-max)', 'records delivered, median'], rows));
+}
+
+main().catch((e: unknown) => {
+  log(`open-agg-cost failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  process.exitCode = 1;
+});
