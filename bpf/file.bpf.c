@@ -415,7 +415,6 @@ struct file_agg_val {
 	struct file_agg_key key; /* a copy: checked against reuse of a deleted entry */
 	__u64 first_ns;          /* the first record's time */
 	__u64 last_ns;           /* the last folded open's */
-	__u64 epoch;             /* file_path_epoch at the first record: a path change closes the window */
 	__u64 state;             /* window id << 32 | opens folded (FILE_AGG_DEAD: being closed); last */
 };
 
@@ -515,7 +514,7 @@ static __always_inline int agg_key_eq(volatile __u64 *a, const __u64 *b)
 /* Finds the window of key `k` and folds this open into it (FILE_AGG_FOLDED), or says what to do:
  * FILE_AGG_MISS, FILE_AGG_NONE, or FILE_AGG_OWNED with the expired window closed (summary emitted) and
  * its entry, dead, in `*owned`. */
-static __always_inline int agg_hit(struct file_agg_key *k, __u64 now, __u64 epoch, struct file_agg_val **owned)
+static __always_inline int agg_hit(struct file_agg_key *k, __u64 now, struct file_agg_val **owned)
 {
 	struct file_agg_val *v = bpf_map_lookup_elem(&file_agg, k);
 	if (!v)
@@ -527,7 +526,7 @@ static __always_inline int agg_hit(struct file_agg_key *k, __u64 now, __u64 epoc
 	for (int i = 0; i < 4; i++) {
 		if ((__u32)(s >> 32) != id || (__u32)s == (__u32)FILE_AGG_DEAD)
 			return FILE_AGG_NONE;
-		if ((__s64)(now - v->first_ns) < (__s64)agg_window_ns && v->epoch == epoch && (__u32)s < FILE_AGG_COUNT_MAX) {
+		if ((__s64)(now - v->first_ns) < (__s64)agg_window_ns && (__u32)s < FILE_AGG_COUNT_MAX) {
 			__u64 old = kite_cmpxchg(&v->state, s, s + 1);
 			if (old == s) {
 				v->last_ns = now;
@@ -559,8 +558,7 @@ static __always_inline int agg_hit(struct file_agg_key *k, __u64 now, __u64 epoc
 
 /* After the record of an open that was not folded: opens the window `window` (0: the record did not
  * go out, or gets no window) in a new entry or in the owned one, or deletes the owned one. */
-static __always_inline void agg_settle(struct file_agg_key *k, struct file_agg_val *owned, int kind, __u32 window, __u64 now,
-				       __u64 epoch)
+static __always_inline void agg_settle(struct file_agg_key *k, struct file_agg_val *owned, int kind, __u32 window, __u64 now)
 {
 	if (kind == FILE_AGG_OWNED && owned) {
 		if (!window) {
@@ -569,7 +567,6 @@ static __always_inline void agg_settle(struct file_agg_key *k, struct file_agg_v
 		}
 		owned->first_ns = now;
 		owned->last_ns = now;
-		owned->epoch = epoch;
 		*(volatile __u64 *)&owned->state = (__u64)window << 32;
 		kite_stat_inc(&file_agg_stats, FILE_AGG_STAT_WINDOWS);
 		return;
@@ -582,7 +579,6 @@ static __always_inline void agg_settle(struct file_agg_key *k, struct file_agg_v
 	nv->key = *k;
 	nv->first_ns = now;
 	nv->last_ns = now;
-	nv->epoch = epoch;
 	nv->state = (__u64)window << 32;
 	long err = bpf_map_update_elem(&file_agg, k, nv, BPF_NOEXIST);
 	if (!err)
@@ -709,7 +705,39 @@ static __always_inline __u32 open_emit(struct file_args *a, struct task_struct *
 	return window;
 }
 
-static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struct file_args *a)
+/* The user registers saved at the system call's entry hold its arguments (bpf/lib/path.h needs
+ * Linux 5.17 already; bpf_task_pt_regs is 5.15). */
+static __always_inline struct pt_regs *syscall_regs(void)
+{
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+}
+
+/* The arguments of an open other than its flags (which the handlers read first: the aggregation key
+ * needs only them), from the saved user registers. */
+static __always_inline void open_args_rest(struct file_args *a, struct pt_regs *regs)
+{
+	switch (a->syscall) {
+	case FILE_SYS_OPEN:
+		a->path = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		a->mode = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		break;
+	case FILE_SYS_OPENAT:
+		a->dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		a->path = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		a->mode = PT_REGS_PARM4_CORE_SYSCALL(regs);
+		break;
+	case FILE_SYS_CREAT:
+		a->path = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		a->mode = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		break;
+	case FILE_SYS_OPENAT2: /* mode: read with the flags from struct open_how */
+		a->dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+		a->path = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		break;
+	}
+}
+
+static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struct file_args *a, struct pt_regs *regs)
 {
 	if (!kite_filter_pass_current(&file_stats))
 		return 0;
@@ -719,6 +747,7 @@ static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struc
 	if (ret >= 0)
 		opened_path(t, ret, &p);
 	if (!agg_window_ns || !p.dentry) {
+		open_args_rest(a, regs);
 		open_emit(a, t, ret, &p, 0);
 		return 0;
 	}
@@ -729,25 +758,18 @@ static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struc
 		.cred = (__u64)t->cred,
 		.tgid = bpf_get_current_pid_tgid() >> 32,
 		.open_flags = a->open_flags,
-		.exec_seq = kite_exec_seq_of(t),
+		.exec_seq = KITE_EXEC_SEQ_KNOWN | (__u16)(t->self_exec_id & 0x7fff), /* kite_exec_seq_of(), read directly */
 		.op = a->op,
 	};
 	__u64 now = bpf_ktime_get_boot_ns();
-	__u64 epoch = file_epoch();
 	struct file_agg_val *owned = NULL;
-	int kind = agg_hit(&k, now, epoch, &owned);
+	int kind = agg_hit(&k, now, &owned);
 	if (kind == FILE_AGG_FOLDED)
 		return 0;
+	open_args_rest(a, regs);
 	__u32 window = open_emit(a, t, ret, &p, kind == FILE_AGG_MISS || kind == FILE_AGG_OWNED);
-	agg_settle(&k, owned, kind, window, now, epoch);
+	agg_settle(&k, owned, kind, window, now);
 	return 0;
-}
-
-/* The user registers saved at the system call's entry hold its arguments (bpf/lib/path.h needs
- * Linux 5.17 already; bpf_task_pt_regs is 5.15). */
-static __always_inline struct pt_regs *syscall_regs(void)
-{
-	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
 #define OPEN_ARGS(SYS) { .op = KITE_OP_FILE_OPEN, .syscall = SYS, .dirfd = KITE_AT_FDCWD, .dirfd2 = KITE_AT_FDCWD }
@@ -757,10 +779,8 @@ int handle_exit_open(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
 	struct file_args a = OPEN_ARGS(FILE_SYS_OPEN);
-	a.path = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
 	a.open_flags = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	a.mode = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	return open_exit(ctx, &a);
+	return open_exit(ctx, &a, regs);
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
@@ -768,11 +788,8 @@ int handle_exit_openat(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
 	struct file_args a = OPEN_ARGS(FILE_SYS_OPENAT);
-	a.dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	a.path = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
 	a.open_flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	a.mode = PT_REGS_PARM4_CORE_SYSCALL(regs);
-	return open_exit(ctx, &a);
+	return open_exit(ctx, &a, regs);
 }
 
 SEC("tracepoint/syscalls/sys_exit_creat")
@@ -780,10 +797,8 @@ int handle_exit_creat(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
 	struct file_args a = OPEN_ARGS(FILE_SYS_CREAT);
-	a.path = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
 	a.open_flags = 01 | 0100 | 01000;
-	a.mode = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	return open_exit(ctx, &a);
+	return open_exit(ctx, &a, regs);
 }
 
 /* openat2(dirfd, name, struct open_how *how, size): flags and mode are in user memory. */
@@ -792,13 +807,11 @@ int handle_exit_openat2(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
 	struct file_args a = OPEN_ARGS(FILE_SYS_OPENAT2);
-	a.dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	a.path = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)PT_REGS_PARM3_CORE_SYSCALL(regs));
 	a.open_flags = how.flags;
 	a.mode = how.mode;
-	return open_exit(ctx, &a);
+	return open_exit(ctx, &a, regs);
 }
 
 #define ARG(i) (ctx->args[i])

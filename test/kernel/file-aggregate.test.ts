@@ -104,9 +104,9 @@ test('5000 opens of a watched file in one window: one record, then a summary of 
 });
 
 test('two processes and two files: a window per process and file, each adding up', async () => {
-  await withReceiver({ aggregate: { window: '1s' } }, async (records) => {
+  await withReceiver({ aggregate: { window: '3s' } }, async (records) => {
     const [p1, p2] = await Promise.all([fileopsRun([`repeat:300:${fileA}`, `repeat:200:${fileB}`]), fileopsRun([`repeat:400:${fileA}`])]);
-    await waitFor(() => (opensOf(mine(records, p1, fileA)) === 300 && opensOf(mine(records, p1, fileB)) === 200 && opensOf(mine(records, p2, fileA)) === 400) || undefined, ms(5000), 'every open accounted for');
+    await waitFor(() => (opensOf(mine(records, p1, fileA)) === 300 && opensOf(mine(records, p1, fileB)) === 200 && opensOf(mine(records, p2, fileA)) === 400) || undefined, ms(9000), 'every open accounted for');
     for (const [pid, f] of [[p1, fileA], [p1, fileB], [p2, fileA]] as const) {
       const rs = mine(records, pid, f);
       assert.equal(plainOf(rs).length, 1, `one record for ${pid} ${f}`);

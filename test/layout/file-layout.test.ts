@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Btf } from '../helpers/btf';
 import { BPF_DIR } from '../helpers/paths';
-import { FILE_AGG_EVENT, FILE_AGG_FLUSH_ARGS, FILE_EVENT, FILE_LIMITS, FILE_RODATA, FILE_SYSCALLS, FileAggClose, FileAggStat, FileOp, FileStat, PathFlags, PrefixAction } from '../../src/receivers/file/wire';
+import { FILE_AGG_EVENT, FILE_AGG_FLUSH_ARGS, FILE_AGG_MAP, FILE_EVENT, FILE_LIMITS, FILE_RODATA, FILE_SYSCALLS, FileAggClose, FileAggStat, FileOp, FileStat, PathFlags, PrefixAction } from '../../src/receivers/file/wire';
 import { OPERATION_SYSCALLS } from '../../src/receivers/file/receiver';
 import { PrefixValue } from '../../src/receivers/file/prefixes';
 import { KiteStat } from '../../src/receivers/bpf-receiver';
@@ -52,6 +52,9 @@ test('in-kernel aggregation: struct file_agg_event, the flush context, their enu
   }
   assert.deepEqual(btf.enumValues('file_agg_stat'), Object.fromEntries(Object.entries(FileAggStat).map(([k, v]) => [`FILE_AGG_STAT_${k}`, v])));
   assert.deepEqual(btf.enumValues('file_agg_close'), Object.fromEntries(Object.entries(FileAggClose).map(([v, k]) => [`FILE_AGG_CLOSE_${k.toUpperCase()}`, Number(v)])));
+  assert.equal(btf.struct('file_agg_key').size, FILE_AGG_MAP.keySize, 'sizeof(struct file_agg_key)');
+  assert.equal(btf.struct('file_agg_val').size, FILE_AGG_MAP.valueSize, 'sizeof(struct file_agg_val)');
+  assert.deepEqual(btf.struct('file_agg_val').fields.state, { offset: FILE_AGG_MAP.stateOffset, size: 8 }, 'file_agg_val.state');
   const ro = btf.datasec('.rodata');
   for (const [name, f] of Object.entries(FILE_RODATA)) assert.deepEqual(ro[name], f, `.rodata ${name}`);
 });

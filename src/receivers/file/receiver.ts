@@ -18,7 +18,7 @@ import { FileConfig, FileOperation } from './config';
 import { PrefixMatcher, prefixEntries, writeTrie } from './prefixes';
 import { FilePrefixPushdown, narrowPrefixEntries, takeFilePrefixes } from './pushdown';
 import type { KernelPredicate, PushdownField, PushdownPlan } from '../../processors/filter/pushdown';
-import { decodeFile, decodeFileAgg, FileAggStat, FileAggWire, fileOpOf, FileOp, FileStat, FileWire, FILE_AGG_FLUSH_ARGS, FILE_RODATA, FILE_SYSCALLS, PathFlags, PrefixAction } from './wire';
+import { decodeFile, decodeFileAgg, FileAggStat, FileAggWire, fileOpOf, FileOp, FileStat, FileWire, FILE_AGG_FLUSH_ARGS, FILE_AGG_MAP, FILE_RODATA, FILE_SYSCALLS, PathFlags, PrefixAction } from './wire';
 import { addExecSeq } from '../wire-header';
 
 const EVENT_NAMES: Record<number, string> = {
@@ -121,9 +121,6 @@ const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, 
 /** The kite.summary value of a summary of repeated opens folded in the kernel. */
 export const KERNEL_AGGREGATE_SUMMARY = 'kernel_aggregate';
 
-/** Bytes of struct file_agg_key and struct file_agg_val (bpf/file.bpf.c): the count is the low half of the value's last word. */
-const AGG_KEY_SIZE = 40;
-const AGG_VAL_SIZE = 72;
 const AGG_DEAD = 0xffffffff;
 
 /**
@@ -268,11 +265,11 @@ export class FileReceiver extends BpfReceiver {
     if (!this.aggOn) return;
     for (let i = 0; i < 100 && this.flushAggregates(true); i++) await new Promise((r) => setTimeout(r, 20));
     const map = obj.map('file_agg');
-    const v = Buffer.alloc(AGG_VAL_SIZE);
+    const v = Buffer.alloc(FILE_AGG_MAP.valueSize);
     let lost = 0;
-    for (const k of map.keys(AGG_KEY_SIZE)) {
+    for (const k of map.keys(FILE_AGG_MAP.keySize)) {
       if (!map.lookup(k, v)) continue;
-      const count = v.readUInt32LE(AGG_VAL_SIZE - 8);
+      const count = v.readUInt32LE(FILE_AGG_MAP.stateOffset);
       if (count !== AGG_DEAD) lost += count;
     }
     if (lost) {

@@ -50,6 +50,10 @@ export const FILE_AGG_EVENT = {
   },
 } as const;
 
+/** The file_agg map (bpf/file.bpf.c): sizes of struct file_agg_key and file_agg_val, and where the
+ * value's `state` is (its low half is the count; checked by the layout test). */
+export const FILE_AGG_MAP = { keySize: 40, valueSize: 64, stateOffset: 56 } as const;
+
 /** struct file_agg_flush_args (bpf/file.h): the context of the file_agg_flush program. */
 export const FILE_AGG_FLUSH_ARGS = {
   size: 16,
