@@ -24,7 +24,7 @@ const variants: VariantSpec[] = [
   { name: 'none', what: 'the workload alone.', start: async () => null },
   { name: 'floor', what: 'bare per-CPU counters on every hook of config/bench.yaml (bpf/bench/allcount.bpf.c); its events are sys_enter_openat hits.', start: () => startFloor(FLOOR_SLOT.fileEnter) },
   {
-    name: 'kite', what: 'the agent on config/bench.yaml (every receiver, enrich, filter, dedupe, to a file on tmpfs and to Kafka); events are file records of the generator and the path, dedupe summaries counted with their repeats. An unwatched open must produce none.',
+    name: 'kite', what: 'the agent on config/bench.yaml (every receiver, enrich, filter, dedupe, to a file on tmpfs and to Kafka; the file receiver folds repeated opens in the kernel, `aggregate.window: 1s`); events are file records of the generator and the path, summaries (the kernel\'s `kernel_aggregate` and dedupe\'s) counted with their repeats. An unwatched open must produce none.',
     start: () => startKite('open-kite', (r, pid, key) => r['process.pid'] === pid && r['file.path'] === key),
   },
   {
