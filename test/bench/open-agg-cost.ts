@@ -3,7 +3,8 @@
  * repeated opens (`aggregate`) off and on: build/bench/openstorm opens /etc/hostname N times (a watched
  * path) while the receiver runs in this process; the kernel's run statistics (BPF_ENABLE_STATS) give
  * run time / run count of handle_exit_openat over the run. Variants interleave per repetition; also
- * the generator's own ns per open and the records the receiver delivered.
+ * the generator's own ns per open, the records the receiver delivered (every watched path of the
+ * default prefixes, so other processes' opens too) and those lost because the ring was full.
  *
  * Prints a markdown table. Environment: BENCH_REPS (6; quick 3), BENCH_OPEN_N (200000; quick 50000).
  */
@@ -28,6 +29,7 @@ interface Run {
   runs: number;
   genNsPerOp: number;
   records: number;
+  ringFull: number;
 }
 
 async function once(variant: string, window: string): Promise<Run> {
@@ -43,7 +45,8 @@ async function once(variant: string, window: string): Promise<Run> {
   const after = objectRunStats(obj).find((p) => p.name === PROGRAM)!;
   await rx.shutdown();
   const runs = after.runCount - before.runCount;
-  return { variant, nsPerRun: (after.runTimeNs - before.runTimeNs) / Math.max(1, runs), runs, genNsPerOp: gen.ns_per_op, records };
+  const ringFull = host.stats.get('receiver/file/cost', 'ring_full');
+  return { variant, nsPerRun: (after.runTimeNs - before.runTimeNs) / Math.max(1, runs), runs, genNsPerOp: gen.ns_per_op, records, ringFull };
 }
 
 async function main(): Promise<void> {
@@ -56,7 +59,7 @@ async function main(): Promise<void> {
     for (const [name, window] of rep % 2 ? [...variants].reverse() : variants) {
       const r = await once(name, window);
       runs.push(r);
-      log(`open-agg-cost rep ${rep + 1}/${REPS} ${name}: ${fmt(r.nsPerRun, 0)} ns per run of ${PROGRAM} (${int(r.runs)} runs), generator ${int(r.genNsPerOp)} ns/open, ${int(r.records)} records`);
+      log(`open-agg-cost rep ${rep + 1}/${REPS} ${name}: ${fmt(r.nsPerRun, 0)} ns per run of ${PROGRAM} (${int(r.runs)} runs), generator ${int(r.genNsPerOp)} ns/open, ${int(r.records)} records, ${int(r.ringFull)} lost (ring full)`);
     }
   }
   const rows = variants.map(([name]) => {
@@ -64,10 +67,11 @@ async function main(): Promise<void> {
     const ns = rs.map((r) => r.nsPerRun).sort((a, b) => a - b);
     const gen = rs.map((r) => r.genNsPerOp).sort((a, b) => a - b);
     const rec = rs.map((r) => r.records).sort((a, b) => a - b);
-    return [name, String(rs.length), `${fmt(quantile(ns, 0.5), 0)} (${fmt(ns[0]!, 0)}-${fmt(ns[ns.length - 1]!, 0)})`, `${int(quantile(gen, 0.5))} (${int(gen[0]!)}-${int(gen[gen.length - 1]!)})`, int(quantile(rec, 0.5))];
+    const full = rs.map((r) => r.ringFull).sort((a, b) => a - b);
+    return [name, String(rs.length), `${fmt(quantile(ns, 0.5), 0)} (${fmt(ns[0]!, 0)}-${fmt(ns[ns.length - 1]!, 0)})`, `${int(quantile(gen, 0.5))} (${int(gen[0]!)}-${int(gen[gen.length - 1]!)})`, int(quantile(rec, 0.5)), int(quantile(full, 0.5))];
   });
   console.log(`### In-kernel cost per open, aggregation off and on: ${int(N)} opens of ${TARGET}\n`);
-  console.log(mdTable(['aggregate', 'reps', `ns per run of ${PROGRAM}, median (min-max)`, 'generator ns/open, median (min-max)', 'records delivered, median'], rows));
+  console.log(mdTable(['aggregate', 'reps', `ns per run of ${PROGRAM}, median (min-max)`, 'generator ns/open, median (min-max)', 'records delivered, median', 'lost (ring full), median'], rows));
 }
 
 main().catch((e: unknown) => {
