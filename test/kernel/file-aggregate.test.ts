@@ -145,6 +145,31 @@ test('failed opens and unwatched files are not aggregated; every window is flush
   assert.equal(summariesOf(rs)[0]!['kite.repeat_count'], 99);
 });
 
+test('a full ring puts summaries off, never loses them: the windows stay open and the counts arrive once the ring drains', async () => {
+  const many = join(watched, 'many');
+  mkdirSync(many, { recursive: true });
+  const names = Array.from({ length: 650 }, (_, i) => join(many, `f${i}`));
+  for (const f of names) writeFileSync(f, 'x');
+  const repeated = names.slice(0, 50);
+  // 50 windows of 20 opens each, then 600 more files: the ring (64 KiB) holds about 250 records, and
+  // the windows outlive the run, so the flush finds it full (a summary is smaller than a record: a
+  // few fit in what is left, not 50)
+  await withReceiver({ ring_buffer_size: '64KiB', aggregate: { window: '400ms' } }, async (records, rx, host) => {
+    rx.pause(); // backpressure: the reader stops, the ring fills
+    const pid = await fileopsRun([...repeated.map((f) => `repeat:20:${f}`), ...names.slice(50).map((f) => `open:${f}`)]);
+    const c = (name: string): number => host.stats.get('receiver/file/agg', name);
+    await waitFor(() => { rx.pollKernelStats(); return c('aggregate_deferred') > 0 ? true : undefined; }, ms(3000), 'summaries put off');
+    assert.ok(c('ring_full') > 0, 'the ring was full');
+    rx.resume();
+    await waitFor(() => (repeated.every((f) => opensOf(mine(records, pid, f)) === 20) ? true : undefined), ms(5000), 'the 20 opens of each of the 50 files accounted for');
+    for (const f of repeated) {
+      const rs = mine(records, pid, f);
+      assert.equal(plainOf(rs).length, 1, `one record for ${f}`);
+      assert.equal(summariesOf(rs).length, 1, `one summary for ${f}`);
+    }
+  });
+});
+
 test('aggregation off (the default): every open is a record', async () => {
   await withReceiver({}, async (records) => {
     const pid = await fileopsRun([`repeat:500:${fileA}`]);
