@@ -544,7 +544,11 @@ static __always_inline int agg_hit(struct file_agg_key *k, __u64 now, struct fil
 		/* ours: nothing else changes a dead entry */
 		__u32 count = (__u32)s;
 		if (count && agg_summary(v, count, id, FILE_AGG_CLOSE_EXPIRED)) {
-			/* the ring is full: keep the window open, with this open in it */
+			/* the ring is full: keep the window open, with this open in it (when it has room) */
+			if (count >= FILE_AGG_COUNT_MAX) {
+				*(volatile __u64 *)&v->state = s;
+				return FILE_AGG_NONE;
+			}
 			v->last_ns = now;
 			*(volatile __u64 *)&v->state = s + 1;
 			kite_stat_inc(&file_agg_stats, FILE_AGG_STAT_FOLDED);
