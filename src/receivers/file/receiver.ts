@@ -155,9 +155,6 @@ export class FirstRecords {
       this.m.delete(k);
     }
   }
-  clear(): void {
-    this.m.clear();
-  }
 }
 
 /**
