@@ -56,14 +56,18 @@ static __always_inline int kite_filter_miss(__u8 *v, __u32 flags, __u32 include_
 }
 
 /* Decides for the process an event is about: 1 keeps the event, 0 drops it (and counts it as
- * filtered). `self_tgid` is the process checked against the agent's own (the parent, for a fork). */
-static __always_inline int kite_filter_pass(void *stats, __u32 tgid, __u32 uid, const char *comm, __u64 cgroup_id, __u32 self_tgid)
+ * filtered). `self_tgid` is the process checked against the agent's own (the parent, for a fork).
+ * With `current` set, the process is the current task and each of its attributes is read only when a
+ * filter on it is in use (the other arguments are then ignored). */
+static __always_inline int kite_filter_decide(void *stats, int current, __u32 tgid, __u32 uid, const char *comm, __u64 cgroup_id, __u32 self_tgid)
 {
 	__u32 zero = 0;
 	struct kite_filter_cfg *cfg = bpf_map_lookup_elem(&kite_fcfg, &zero);
 	if (!cfg || !cfg->flags)
-		return 1;
+		return 1; /* the common case: no filter, no helper calls */
 	__u32 flags = cfg->flags;
+	if (current)
+		self_tgid = tgid = bpf_get_current_pid_tgid() >> 32;
 	if ((flags & KITE_FILTER_EXCLUDE_SELF) && (tgid == cfg->self_tgid || self_tgid == cfg->self_tgid))
 		goto drop;
 	if (flags & (KITE_FILTER_PID_INCLUDE | KITE_FILTER_PID_EXCLUDE)) {
@@ -71,16 +75,23 @@ static __always_inline int kite_filter_pass(void *stats, __u32 tgid, __u32 uid, 
 			goto drop;
 	}
 	if (flags & (KITE_FILTER_UID_INCLUDE | KITE_FILTER_UID_EXCLUDE)) {
+		if (current)
+			uid = (__u32)bpf_get_current_uid_gid();
 		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fuid, &uid), flags, KITE_FILTER_UID_INCLUDE))
 			goto drop;
 	}
 	if (flags & (KITE_FILTER_COMM_INCLUDE | KITE_FILTER_COMM_EXCLUDE)) {
 		char key[KITE_COMM_LEN] = {};
-		bpf_probe_read_kernel_str(key, sizeof(key), comm);
+		if (current)
+			bpf_get_current_comm(key, sizeof(key));
+		else
+			bpf_probe_read_kernel_str(key, sizeof(key), comm);
 		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fcomm, key), flags, KITE_FILTER_COMM_INCLUDE))
 			goto drop;
 	}
 	if (flags & (KITE_FILTER_CGROUP_INCLUDE | KITE_FILTER_CGROUP_EXCLUDE)) {
+		if (current)
+			cgroup_id = bpf_get_current_cgroup_id();
 		if (kite_filter_miss(bpf_map_lookup_elem(&kite_fcgrp, &cgroup_id), flags, KITE_FILTER_CGROUP_INCLUDE))
 			goto drop;
 	}
@@ -90,17 +101,16 @@ drop:
 	return 0;
 }
 
-/* kite_filter_pass for the current task (real uid, as bpf_get_current_uid_gid reports it). */
+static __always_inline int kite_filter_pass(void *stats, __u32 tgid, __u32 uid, const char *comm, __u64 cgroup_id, __u32 self_tgid)
+{
+	return kite_filter_decide(stats, 0, tgid, uid, comm, cgroup_id, self_tgid);
+}
+
+/* kite_filter_pass for the current task (real uid, as bpf_get_current_uid_gid reports it): a filter
+ * that is not in use costs no helper call. */
 static __always_inline int kite_filter_pass_current(void *stats)
 {
-	__u32 zero = 0;
-	struct kite_filter_cfg *cfg = bpf_map_lookup_elem(&kite_fcfg, &zero);
-	if (!cfg || !cfg->flags)
-		return 1; /* the common case: no filter, no helper calls */
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	char comm[KITE_COMM_LEN] = {};
-	bpf_get_current_comm(comm, sizeof(comm));
-	return kite_filter_pass(stats, tgid, (__u32)bpf_get_current_uid_gid(), comm, bpf_get_current_cgroup_id(), tgid);
+	return kite_filter_decide(stats, 1, 0, 0, (const char *)0, 0, 0);
 }
 
 #endif
