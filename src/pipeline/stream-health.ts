@@ -5,8 +5,9 @@
  * moved anywhere (kernel ring buffer full, undecodable records, a queue full, an export given up on):
  * a SIEM can tell silence from loss.
  *
- * Loss counters are the Stats counters named `ring_full`, `dropped.*` and `decode_errors.*`; a
- * `kite.loss` record carries what moved since the last one, per component and reason.
+ * Loss counters are the Stats counters named `ring_full`, `dropped.*` and `decode_errors.*`, but for
+ * the records dedupe and rate_limit fold into their summaries; a `kite.loss` record carries what moved
+ * since the last one, per component and reason.
  */
 import { Host, KiteRecord, ValidationProblem } from '../component/component';
 import { duration, durationMs } from '../component/formats';
@@ -52,7 +53,14 @@ export function toStreamHealthOptions(c: RawStreamHealthConfig): Required<Stream
   return { heartbeatIntervalMs: durationMs(c.heartbeat_interval), lossCheckIntervalMs: durationMs(c.loss_check_interval) };
 }
 
-export const isLossCounter = (name: string): boolean => name === 'ring_full' || name.startsWith('dropped.') || name.startsWith('decode_errors.');
+/**
+ * Records that dedupe and rate_limit fold into their summary records: counted there, in the stream
+ * (`kite.repeat_count`, the rate limit's summary), so they are not lost.
+ */
+const FOLDED = new Set(['dropped.duplicate', 'dropped.rate_limited']);
+
+export const isLossCounter = (name: string): boolean =>
+  name === 'ring_full' || name.startsWith('decode_errors.') || (name.startsWith('dropped.') && !FOLDED.has(name));
 
 export class StreamHealth {
   private seq = 0;
