@@ -1,7 +1,8 @@
 /**
  * Reads a BPF ring buffer's memory directly from JS: the map is mmap'd once and records are parsed in
  * place, with no FFI call per event. While events keep coming it polls on a timer: `batchDelayMs`
- * (about 1 ms) after a non-empty drain, then backing off (doubling up to `idleBackoffMaxMs`) while the
+ * (about 1 ms) after a drain of at least `batchRecords`, longer (doubling up to `trickleDelayMaxMs`)
+ * while fewer come per poll, then, once a poll finds none, backing off (doubling up to `idleBackoffMaxMs`) while the
  * ring stays empty; only then does it sleep in epoll. So at any event rate the kernel is asked for a
  * wake-up per quiet period, not per event, and an epoll wake-up is followed by `batchDelayMs` of
  * coalescing before the drain. Each tick handles at most `maxRecordsPerTick` records, then yields to
@@ -37,11 +38,15 @@ export interface RingReaderOptions {
   idleBackoffMaxMs: number;
   /** Most records handled per event-loop tick. */
   maxRecordsPerTick: number;
+  /** A poll that finds fewer records than this waits longer before the next one (a trickle). */
+  batchRecords: number;
+  /** Longest wait between polls while records trickle in (bounds the latency it adds). */
+  trickleDelayMaxMs: number;
   /** epoll timeout while idle; bounds how long stop() waits. */
   pollTimeoutMs: number;
 }
 
-export const DEFAULT_RING_READER_OPTIONS: RingReaderOptions = { batchDelayMs: 1, idleBackoffMaxMs: 16, maxRecordsPerTick: 8192, pollTimeoutMs: 100 };
+export const DEFAULT_RING_READER_OPTIONS: RingReaderOptions = { batchDelayMs: 1, idleBackoffMaxMs: 16, maxRecordsPerTick: 8192, batchRecords: 64, trickleDelayMaxMs: 8, pollTimeoutMs: 100 };
 
 const BUSY = 0x80000000;
 const DISCARD = 0x40000000;
@@ -222,8 +227,10 @@ export class RingReader {
       this.idleDelay = this.opts.batchDelayMs;
       this.timer = setImmediate(this.tick);
     } else if (n > 0) {
-      this.idleDelay = this.opts.batchDelayMs;
-      this.timer = setTimeout(this.tick, this.opts.batchDelayMs);
+      // a trickle (fewer than batchRecords per poll) is read in bigger batches: the poll interval
+      // doubles up to trickleDelayMaxMs, as each poll costs the event loop far more than a record
+      this.idleDelay = n >= this.opts.batchRecords ? this.opts.batchDelayMs : Math.min(Math.max(this.idleDelay, this.opts.batchDelayMs) * 2, this.opts.trickleDelayMaxMs);
+      this.timer = setTimeout(this.tick, this.idleDelay);
     } else if (this.idleDelay > 0 && this.idleDelay < this.opts.idleBackoffMaxMs) {
       this.idleDelay = Math.min(this.idleDelay * 2, this.opts.idleBackoffMaxMs);
       this.timer = setTimeout(this.tick, this.idleDelay);
