@@ -27,6 +27,7 @@ import { Ancestry, entryBytes, ProcEntry, ProcessCache } from '../../process/pro
 import { ProcSnapshot, readCgroup, readMachineId, readProc, readProcSync } from '../../process/procfs';
 import { execId, readBootId } from '../../receivers/exec/process-table';
 import { UserNames } from '../../receivers/exec/users';
+import { cgroup2Root } from '../../receivers/filters';
 import { Counter, ProcessorCounters } from '../counters';
 import { EnrichConfig } from './config';
 import { ExecutableHasher } from './hasher';
@@ -37,6 +38,8 @@ const MAX_PENDING = 4096;
 const MAX_CGROUPS = 8192;
 const MAX_CONTAINERS = 1024;
 const GONE_RETRY_MS = 10_000;
+
+const CGROUP2_ROOT = cgroup2Root();
 
 function boundedSet<K, V>(m: Map<K, V>, k: K, v: V, max: number): void {
   m.set(k, v);
@@ -249,22 +252,30 @@ export class EnrichProcessor implements Processor {
     }));
   }
 
-  private resolveCgroup(cgid: number, pid: number): void {
+  private resolveCgroup(cgid: number, pid: number, viaParent = false): void {
     if (this.pendingCgroups.has(cgid)) {
       if (pid !== this.pendingCgroups.get(cgid)) this.pendingCgroups.set(cgid, pid);
       return;
     }
     if (this.pendingCgroups.size >= MAX_PENDING) return;
     this.pendingCgroups.set(cgid, null);
-    this.track(readCgroup(pid, this.cfg.procRoot).then((cg) => {
+    this.track(readCgroup(pid, this.cfg.procRoot).then((read) => {
       const again = this.pendingCgroups.get(cgid) ?? null;
       this.pendingCgroups.delete(cgid);
+      // read through the parent: only if the parent is in that very cgroup (its folder's inode is the id)
+      const cg = read && viaParent && cgroupIdOf(read.path) !== cgid ? null : read;
       if (!cg) {
         this.lookupsFailed.n++;
         // the process is gone (short-lived ones often are by now): read through another process seen
         // in the cgroup meanwhile, if any (a cgroup's first records come in a burst: the runtime's
-        // short-lived helpers, then the long-lived program, whose records would otherwise be skipped)
+        // short-lived helpers, then the long-lived program, whose records would otherwise be skipped),
+        // else through its parent, with which a storm of short-lived processes (a build, a shell loop)
+        // usually shares its cgroup
         if (again !== null && again !== pid) this.resolveCgroup(cgid, again);
+        else if (!viaParent) {
+          const ppid = this.table.get(pid)?.ppid;
+          if (ppid && ppid !== pid) this.resolveCgroup(cgid, ppid, true);
+        }
         return;
       }
       boundedSet(this.cgroups, cgid, cg, MAX_CGROUPS);
@@ -659,6 +670,15 @@ export function containerFromCgroupName(name: AttrValue | undefined): CgroupInfo
   if (typeof name !== 'string' || !name) return undefined;
   const info = parseCgroupPath(`/${name}`);
   return info.containerId ? { ...info, path: '' } : undefined;
+}
+
+/** The id of the cgroup v2 folder at `path` (its inode number, as the kernel reports cgroup ids); -1 if unknown. */
+function cgroupIdOf(path: string): number {
+  try {
+    return statSync(`${CGROUP2_ROOT}${path === '/' ? '' : path}`).ino;
+  } catch {
+    return -1;
+  }
 }
 
 function setName(out: KiteRecord, key: string, names: Map<number, string>, id: AttrValue | undefined): void {
