@@ -9,7 +9,8 @@ import Module from 'node:module';
 import vm from 'node:vm';
 // the exporter, as the registry loads it: the patches go in before kafkajs
 import '../../src/exporters/kafka/exporter';
-import { crc32c, groupMessagesPerPartition, kafkajsPatched } from '../../src/exporters/kafka/kafkajs-patches';
+import { Partitioners } from 'kafkajs';
+import { crc32c, createCachedPartitioner, groupMessagesPerPartition, kafkajsPatched } from '../../src/exporters/kafka/kafkajs-patches';
 
 const req = Module.createRequire(require.resolve('kafkajs'));
 
@@ -53,4 +54,22 @@ test('groupMessagesPerPartition: the same groups in the same order as kafkajs', 
   assert.deepEqual(groupMessagesPerPartition(args), original(args));
   assert.deepEqual(groupMessagesPerPartition({ ...args, partitionMetadata: [] }), {});
   assert.deepEqual(original({ ...args, partitionMetadata: [] }), {});
+});
+
+test('the cached partitioner picks the partitions of kafkajs\'s default partitioner', () => {
+  const cached = createCachedPartitioner()();
+  const plain = Partitioners.DefaultPartitioner();
+  for (const n of [1, 3, 7, 12]) {
+    const partitionMetadata = Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+    // each key twice: once hashed, once from the cache
+    for (const round of [0, 1]) {
+      for (let i = 0; i < 300; i++) {
+        const message = { key: `exec-${i}-é`, value: 'v' };
+        const args = { topic: 't', partitionMetadata, message };
+        assert.equal(cached(args), plain(args), `key ${message.key}, ${n} partitions, round ${round}`);
+      }
+    }
+    const explicit = { topic: 't', partitionMetadata, message: { key: 'k', value: 'v', partition: n - 1 } };
+    assert.equal(cached(explicit), n - 1);
+  }
 });

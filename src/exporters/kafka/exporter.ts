@@ -8,7 +8,7 @@
  * such as MESSAGE_TOO_LARGE, INVALID_RECORD or authorization errors.
  */
 // first: replaces two kafkajs modules before kafkajs loads them
-import { kafkajsPatched } from './kafkajs-patches';
+import { createCachedPartitioner, kafkajsPatched } from './kafkajs-patches';
 import { CompressionTypes, Kafka, logLevel, Message, Producer, SASLOptions } from 'kafkajs';
 import { AttrValue, Host, KiteRecord } from '../../component/component';
 import { readSecret } from '../common/secrets';
@@ -124,11 +124,13 @@ export class KafkaSender implements Sender {
         log.debug('kafkajs', { level, message: entry.message });
       },
     });
+    const partitioner = createCachedPartitioner();
     this.slots = Array.from({ length: Math.max(1, this.concurrency) }, () => ({
       producer: kafka.producer({
         idempotent: this.cfg.idempotent,
         maxInFlightRequests: this.cfg.idempotent ? 1 : undefined,
         allowAutoTopicCreation: true,
+        createPartitioner: partitioner,
         retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
       }),
       connecting: null,

@@ -1,5 +1,5 @@
 /**
- * Two of kafkajs 2.x's per-message costs, replaced by equivalents that give the same result:
+ * Three of kafkajs 2.x's per-message costs, replaced by equivalents that give the same result:
  *
  * - `producer/groupMessagesPerPartition`: groups a request's messages by partition with
  *   `[...current, message]`, copying a partition's list for every message, which is quadratic in
@@ -9,7 +9,10 @@
  * - `protocol/recordBatch/crc32C`: the record batch's CRC-32C, one table lookup per byte.
  *   crc32c() below reads eight bytes per step ("slicing-by-8", Intel's method), the same checksum.
  *
- * installKafkajsPatches() puts them in require's cache before kafkajs loads the modules that use
+ * - the default partitioner's murmur2 of the key, computed with 64-bit Long objects for every
+ *   message: createCachedPartitioner() remembers it per key (a producer option, no patch).
+ *
+ * installKafkajsPatches() puts the first two in require's cache before kafkajs loads the modules that use
  * them: it must run before the first `require('kafkajs')` of the process (exporter.ts imports this
  * file first, and test/unit/kafkajs-patches.test.ts checks that it did). If kafkajs was loaded
  * already, or its files moved, nothing is replaced and kafkajs's own code runs.
@@ -76,6 +79,37 @@ export function crc32c(buf: Uint8Array): number {
   }
   for (; i < n; i++) crc = t0[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ -1) >>> 0;
+}
+
+const HASH_CACHE_MAX = 10_000;
+
+type PartitionerArgs = { topic: string; partitionMetadata: unknown[]; message: { key?: unknown; partition?: number | null } };
+
+/**
+ * kafkajs's default partitioner (Java's: murmur2 of the key modulo the partition count, else round
+ * robin over available partitions) with the murmur2 of string keys remembered: kafkajs computes it
+ * with 64-bit Long objects per byte, per message, and Kite's keys (host, container, process exec
+ * id) repeat. At most HASH_CACHE_MAX keys, forgotten all at once when full. Same partitions.
+ */
+export function createCachedPartitioner(): () => (args: PartitionerArgs) => number {
+  const req = Module.createRequire(require.resolve('kafkajs'));
+  const murmur2 = req('./src/producer/partitioners/default/murmur2') as (key: unknown) => number;
+  const { Partitioners } = req('kafkajs') as { Partitioners: { DefaultPartitioner: () => (args: PartitionerArgs) => number } };
+  return () => {
+    const inner = Partitioners.DefaultPartitioner();
+    const hashes = new Map<string, number>();
+    return (args) => {
+      const { message, partitionMetadata } = args;
+      if ((message.partition !== null && message.partition !== undefined) || typeof message.key !== 'string') return inner(args);
+      let h = hashes.get(message.key);
+      if (h === undefined) {
+        if (hashes.size >= HASH_CACHE_MAX) hashes.clear();
+        h = murmur2(message.key) & 0x7fffffff;
+        hashes.set(message.key, h);
+      }
+      return h % partitionMetadata.length;
+    };
+  };
 }
 
 let installed: boolean | null = null;
