@@ -54,7 +54,7 @@ interface Result {
 const CASES = ['none', 'file', 'kafka', 'otlp', 'otlp_http'] as const;
 type Case = (typeof CASES)[number];
 /** Distinct records built before the clock; the stream cycles through copies of them. */
-const POOL = 20_000;
+const POOL = 5000;
 
 /** A sink that only counts: the stream's own cost. */
 class NoneExporter implements Exporter {
