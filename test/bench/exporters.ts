@@ -23,6 +23,9 @@
  * Exporter settings: the defaults with `sending_queue.queue_size: 5000` (kafka: idempotent, acks
  * all, ECS values, key exec_id; otlp: gzip).
  */
+// the kafka exporter's kafkajs replacements go in before this file's own Kafka client loads kafkajs,
+// as in the agent, where the exporter is the first to load it
+import '../../src/exporters/kafka/kafkajs-patches';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
