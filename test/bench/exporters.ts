@@ -27,7 +27,7 @@
 // as in the agent, where the exporter is the first to load it
 import '../../src/exporters/kafka/kafkajs-patches';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Exporter, KiteRecord } from '../../src/component/component';
@@ -36,7 +36,7 @@ import { QueuedExporter } from '../../src/exporters/queue/queued-exporter';
 import { createHost } from '../../src/pipeline/service';
 import { makeRecord } from '../helpers/events';
 import { createExporter } from '../helpers/exporters';
-import { Collector, KafkaBroker, waitFor } from '../helpers/peers';
+import { Collector, KafkaBroker, parseOtlpJsonLines, waitFor } from '../helpers/peers';
 import { benchInt, log, QUICK } from './common';
 
 interface Result {
@@ -152,6 +152,37 @@ function child(args: string[]): Promise<Result> {
   });
 }
 
+/** Whole lines appended to a file from `offset` on, read in chunks (the file may outgrow a string). */
+class FileTail {
+  constructor(private readonly path: string, public offset: number) {}
+
+  lines(fn: (line: string) => void): void {
+    if (!existsSync(this.path)) return;
+    const fd = openSync(this.path, 'r');
+    try {
+      const chunk = Buffer.allocUnsafe(8 << 20);
+      let carry = Buffer.alloc(0);
+      let pos = this.offset;
+      for (;;) {
+        const got = readSync(fd, chunk, 0, chunk.length, pos);
+        if (got <= 0) break;
+        pos += got;
+        let data = Buffer.concat([carry, chunk.subarray(0, got)]);
+        let nl: number;
+        while ((nl = data.indexOf(10)) >= 0) {
+          const line = data.subarray(0, nl).toString('utf8');
+          this.offset += nl + 1;
+          data = data.subarray(nl + 1);
+          if (line.trim()) fn(line);
+        }
+        carry = Buffer.from(data);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
 /** The ids of a case's records: `<case>[<variant>]-<i>`. */
 const idPrefix = (kind: Case, variant: number): string => (variant ? `${kind}${variant}` : kind);
 
@@ -187,6 +218,8 @@ async function main(): Promise<void> {
   }
   const results: Result[] = [];
   const verified: string[] = [];
+  /** Bytes of the collector's file read by the cases before. */
+  let collectorBytes = 0;
   // KITE_BENCH_SETTINGS: JSON merged over every network exporter's settings (one level deep), to try
   // knobs; a JSON array runs the network cases once per entry
   const given = JSON.parse(process.env.KITE_BENCH_SETTINGS ?? '{}') as Record<string, unknown> | Record<string, unknown>[];
@@ -209,11 +242,20 @@ async function main(): Promise<void> {
           const got = await broker.readTopic(`kite-bench-${v}`, n, 120_000);
           at = `${countIds(run, n, got.map((m) => (JSON.parse(m.value) as { event: { id: string } }).event.id))}`;
         } else if (c === 'otlp' || c === 'otlp_http') {
-          const ids = (): number => countIds(run, n, collector.records().map((l) => l.attributes['kite.event_id']));
+          // the collector's file holds every case's records: read only what this case added, as it arrives
+          const tail = new FileTail(join(work, 'otelcol', 'otlp.jsonl'), collectorBytes);
+          const seen = new Set<unknown>();
+          const ids = (): number => {
+            tail.lines((line) => {
+              for (const l of parseOtlpJsonLines(line)) seen.add(l.attributes['kite.event_id']);
+            });
+            return countIds(run, n, seen);
+          };
           const count = await waitFor('the collector to write every record', () => {
             const k = ids();
             return k >= n ? k : undefined;
           }, 60_000, 1000).catch(() => ids());
+          collectorBytes = tail.offset;
           at = `${count}`;
         } else if (c === 'file') {
           const text = readFileSync(join(work, 'file.jsonl'), 'utf8');
