@@ -15,6 +15,9 @@
  * (10000,100000,1000000; quick 10000,100000), BENCH_FLEET_AGENTS (1,2,4,8; quick 1,2,4),
  * BENCH_FLEET_RECORDS (50000 per agent; quick 10000), KITE_BENCH_KAFKA, KITE_BENCH_KAFKA_PID.
  */
+// the kafka exporter's kafkajs replacements go in before this file's own Kafka client loads kafkajs,
+// as in the agent, where the exporter is the first to load it
+import '../../src/exporters/kafka/kafkajs-patches';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';

@@ -3,6 +3,9 @@
  * consumer, field by field; the broker stopped and started mid-stream; the agent SIGKILLed with the
  * persistent queue holding records and started again. Nothing may be missing.
  */
+// the kafka exporter's kafkajs replacements go in before this file's own Kafka client loads kafkajs,
+// as in the agent, where the exporter is the first to load it
+import '../../src/exporters/kafka/kafkajs-patches';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

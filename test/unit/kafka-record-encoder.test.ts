@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Module from 'node:module';
-import { encodeRecord } from '../../src/exporters/kafka/record-encoder';
+import { encodeRecord, encodeRecordBatch } from '../../src/exporters/kafka/record-encoder';
 
 const req = Module.createRequire(require.resolve('kafkajs'));
 const original = req('./src/protocol/recordBatch/record/v0') as (a: object) => { buffer: Buffer };
@@ -36,4 +36,40 @@ test('cases it does not handle go back to kafkajs', () => {
   assert.equal(encodeRecord(Encoder.prototype, { key: 'k', value: 'v', headers: { h: ['a', 'b'] } }), null, 'array header values');
   assert.equal(encodeRecord(Encoder.prototype, { key: 'k', value: 'v', timestampDelta: 2 ** 31 }), null, 'a timestamp delta beyond 2^30 ms');
   assert.equal(encodeRecord(Encoder.prototype, { key: 42, value: 'v' }), null, 'a number key');
+});
+
+const Long = req('./src/utils/long') as { fromValue: (v: unknown) => { getHighBits(): number; getLowBits(): number }; fromInt: (n: number) => unknown };
+const { RecordBatch } = req('./src/protocol/recordBatch/v0') as { RecordBatch: (a: object) => Promise<{ buffer: Buffer }> };
+const crc = req('./src/protocol/recordBatch/crc32C') as (b: Buffer) => number;
+/** A record as kafkajs encodes it (an Encoder: buf and offset). */
+const recordOf = (a: object): { buf: Buffer; offset: number } => original(a) as unknown as { buf: Buffer; offset: number };
+const deps = { proto: Encoder.prototype, fromValue: (v: unknown) => Long.fromValue(v), crc32c: crc };
+
+const batches: [string, Record<string, unknown>][] = [
+  [
+    'an idempotent batch of 500 records, string timestamps',
+    {
+      firstTimestamp: '1767225600000',
+      maxTimestamp: '1767225600499',
+      producerId: Long.fromValue(4711),
+      producerEpoch: 3,
+      firstSequence: 123456,
+      lastOffsetDelta: 499,
+      records: Array.from({ length: 500 }, (_, i) => recordOf({ offsetDelta: i, timestampDelta: i, key: `exec-${i % 7}`, value: `${value}${i}`, headers: { 'kite.schema': 'ecs' } })),
+    },
+  ],
+  ['a transactional batch with a partition leader epoch', { firstTimestamp: 1_700_000_000_000, maxTimestamp: 1_700_000_000_001, transactional: true, partitionLeaderEpoch: 9, records: [recordOf({ value: 'v' })] }],
+  ['no records, every default but the time', { firstTimestamp: 5, maxTimestamp: 5, records: [] }],
+];
+
+for (const [name, args] of batches) {
+  test(`record batch: same bytes as kafkajs: ${name}`, async () => {
+    const fast = encodeRecordBatch(deps, args);
+    assert.ok(fast instanceof (Encoder as unknown as new () => object), 'a kafkajs Encoder');
+    assert.deepEqual((fast as unknown as { buffer: Buffer }).buffer, (await RecordBatch(args)).buffer);
+  });
+}
+
+test('record batch: a compressed batch goes back to kafkajs', () => {
+  assert.equal(encodeRecordBatch(deps, { compression: 1, records: [recordOf({ value: 'v' })] }), null);
 });

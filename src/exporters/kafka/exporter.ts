@@ -7,6 +7,8 @@
  * Failure (batch dropped, counted): protocol errors the broker will always return for this batch,
  * such as MESSAGE_TOO_LARGE, INVALID_RECORD or authorization errors.
  */
+// first: replaces two kafkajs modules before kafkajs loads them
+import { createCachedPartitioner, kafkajsPatched } from './kafkajs-patches';
 import { CompressionTypes, Kafka, logLevel, Message, Producer, SASLOptions } from 'kafkajs';
 import { AttrValue, Host, KiteRecord } from '../../component/component';
 import { readSecret } from '../common/secrets';
@@ -106,6 +108,7 @@ export class KafkaSender implements Sender {
     }
     const log = this.host.logger.child({ component: this.component });
     if (!installRecordEncoder()) log.debug('kafkajs record encoder left as it is');
+    if (!kafkajsPatched()) log.debug('kafkajs partition grouping and crc32c left as they are (kafkajs was loaded first)');
     const kafka = new Kafka({
       clientId: this.cfg.client_id,
       brokers: this.cfg.brokers,
@@ -121,11 +124,13 @@ export class KafkaSender implements Sender {
         log.debug('kafkajs', { level, message: entry.message });
       },
     });
+    const partitioner = createCachedPartitioner();
     this.slots = Array.from({ length: Math.max(1, this.concurrency) }, () => ({
       producer: kafka.producer({
         idempotent: this.cfg.idempotent,
         maxInFlightRequests: this.cfg.idempotent ? 1 : undefined,
         allowAutoTopicCreation: true,
+        createPartitioner: partitioner,
         retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
       }),
       connecting: null,

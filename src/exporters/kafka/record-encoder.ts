@@ -8,9 +8,12 @@
  * bytes are the same (test/unit/kafka-record-encoder.test.ts compares them with kafkajs's own
  * encoder, and the broker checks the batch CRC over them).
  *
- * installRecordEncoder() puts it in the place of kafkajs's `protocol/recordBatch/record/v0` module,
- * which only the produce request (`requests/produce/v3/request.js`, loaded at the first produce)
- * reads. Records it does not handle (array header values, a timestamp delta beyond ±2^30 ms, keys or
+ * encodeRecordBatch() does the same for the uncompressed record batch around them: one buffer of
+ * its exact size, the records copied once, instead of three growing Encoders.
+ *
+ * installRecordEncoder() puts them in the place of kafkajs's `protocol/recordBatch/record/v0` module
+ * and of `RecordBatch` in `protocol/recordBatch/v0`, which only the produce request
+ * (`requests/produce/v3/request.js`, loaded at the first produce) reads. Records it does not handle (array header values, a timestamp delta beyond ±2^30 ms, keys or
  * values that are neither strings nor Buffers) go to kafkajs's own encoder.
  */
 import Module from 'node:module';
@@ -112,6 +115,81 @@ export function encodeRecord(proto: object, args: RecordArgs): KafkajsEncoder | 
   return enc;
 }
 
+interface LongLike {
+  getHighBits(): number;
+  getLowBits(): number;
+}
+
+interface RecordBatchArgs {
+  compression?: number;
+  firstOffset?: unknown;
+  firstTimestamp?: unknown;
+  maxTimestamp?: unknown;
+  partitionLeaderEpoch?: number;
+  lastOffsetDelta?: number;
+  transactional?: boolean;
+  producerId?: unknown;
+  producerEpoch?: number;
+  firstSequence?: number;
+  records?: KafkajsEncoder[];
+}
+
+/** kafkajs's helpers a record batch is written with: its Long, its Encoder and the batch CRC. */
+export interface BatchDeps {
+  proto: object;
+  fromValue: (v: unknown) => LongLike;
+  crc32c: (b: Buffer) => number;
+}
+
+/**
+ * The v2 RecordBatch (KIP-98) of already encoded records, uncompressed, written into one buffer of
+ * its exact size: kafkajs writes it through three Encoders that each grow (zero-filled, copied) and
+ * copies the records twice on the way. Same bytes (test/unit/kafka-record-encoder.test.ts). Returns
+ * null for a compressed batch, which kafkajs's own RecordBatch handles.
+ */
+export function encodeRecordBatch(deps: BatchDeps, args: RecordBatchArgs): KafkajsEncoder | null {
+  if ((args.compression ?? 0) !== 0) return null;
+  const records = args.records ?? [];
+  let recordBytes = 0;
+  for (const r of records) {
+    if (!r || !Buffer.isBuffer(r.buf)) return null;
+    recordBytes += r.offset;
+  }
+  const now = Date.now();
+  // attributes(2) lastOffsetDelta(4) firstTimestamp(8) maxTimestamp(8) producerId(8) producerEpoch(2) firstSequence(4) count(4)
+  const bodyLen = 40 + recordBytes;
+  // partitionLeaderEpoch(4) magic(1) crc(4)
+  const batchLen = 9 + bodyLen;
+  // firstOffset(8) then the batch as bytes: int32 length
+  const size = 12 + batchLen;
+  const buf = Buffer.allocUnsafe(size);
+  const int64 = (v: unknown, at: number): void => {
+    const l = deps.fromValue(v);
+    buf.writeInt32BE(l.getHighBits(), at);
+    buf.writeInt32BE(l.getLowBits(), at + 4);
+  };
+  int64(args.firstOffset ?? 0, 0);
+  buf.writeInt32BE(batchLen, 8);
+  buf.writeInt32BE(args.partitionLeaderEpoch ?? 0, 12);
+  buf.writeInt8(2, 16); // magic
+  const body = 21;
+  buf.writeInt16BE(args.transactional ? 16 : 0, body); // attributes: no compression, create time, transactional bit
+  buf.writeInt32BE(args.lastOffsetDelta ?? 0, body + 2);
+  int64(args.firstTimestamp ?? now, body + 6);
+  int64(args.maxTimestamp ?? now, body + 14);
+  int64(args.producerId ?? -1, body + 22);
+  buf.writeInt16BE(args.producerEpoch ?? 0, body + 30);
+  buf.writeInt32BE(args.firstSequence ?? 0, body + 32);
+  buf.writeInt32BE(records.length, body + 36);
+  let off = body + 40;
+  for (const r of records) off += r.buf.copy(buf, off, 0, r.offset);
+  buf.writeUInt32BE(deps.crc32c(buf.subarray(body, off)), 17);
+  const enc = Object.create(deps.proto) as KafkajsEncoder;
+  enc.buf = buf;
+  enc.offset = off;
+  return enc;
+}
+
 let installed: boolean | null = null;
 
 /**
@@ -131,6 +209,16 @@ export function installRecordEncoder(): boolean {
     const Encoder = req('./src/protocol/encoder') as { prototype: object };
     const fast: RecordFn = (args) => encodeRecord(Encoder.prototype, args) ?? original(args);
     require.cache[recordPath]!.exports = fast;
+    const batchPath = req.resolve('./src/protocol/recordBatch/v0');
+    const batchModule = req(batchPath) as { RecordBatch: (a: RecordBatchArgs) => Promise<KafkajsEncoder> };
+    const KafkaLong = req('./src/utils/long') as { fromValue(v: unknown): LongLike };
+    const deps: BatchDeps = {
+      proto: Encoder.prototype,
+      fromValue: (v) => KafkaLong.fromValue(v),
+      crc32c: req('./src/protocol/recordBatch/crc32C') as (b: Buffer) => number,
+    };
+    const originalBatch = batchModule.RecordBatch;
+    batchModule.RecordBatch = async (args) => encodeRecordBatch(deps, args) ?? originalBatch(args);
     installed = true;
   } catch {
     installed = false;

@@ -24,6 +24,7 @@ import { recordTimeNanos } from '../schemas/event-kind';
 import { attributesOf, bodyOf, severityOf } from '../schemas/otel';
 import { failure, retryable, Sender, SendResult, success } from '../queue/sender';
 import { OtlpConfig } from './config';
+import { OtlpLogsEncoder } from './logs-protobuf';
 
 const RETRYABLE_GRPC = new Set([1, 4, 8, 10, 11, 14, 15]);
 const RETRYABLE_HTTP = new Set([429, 502, 503, 504]);
@@ -40,20 +41,48 @@ const hrTime = (nanos: string): [number, number] => {
   return [s, Number(nanos.slice(-9))];
 };
 
+interface Serializer {
+  serializeRequest(items: unknown): Uint8Array | undefined;
+  deserializeResponse(data: Uint8Array): unknown;
+}
+
+/**
+ * Lets the SDK's gRPC log exporter take Kite records as they are: its export delegate's protobuf
+ * serializer is replaced by `encoder` (the same bytes, without a LogRecord object per record); the
+ * response is still read by the SDK's own deserializer. The SDK's exporter, transport, compression,
+ * credentials and concurrency limit are used as they are. Returns false, changing nothing, when the
+ * SDK's layout differs (its delegate or serializer is not where 0.223 keeps it).
+ */
+export function serializeRecordsDirectly(exporter: LogRecordExporter, encoder: OtlpLogsEncoder): boolean {
+  const delegate = (exporter as unknown as { _delegate?: { _serializer?: Serializer } })._delegate;
+  const sdk = delegate?._serializer;
+  if (!delegate || !sdk || typeof sdk.serializeRequest !== 'function' || typeof sdk.deserializeResponse !== 'function') return false;
+  delegate._serializer = {
+    serializeRequest: (items) => encoder.encode(items as KiteRecord[]),
+    deserializeResponse: (data) => sdk.deserializeResponse(data),
+  };
+  return true;
+}
+
 export class OtlpSender implements Sender {
   private exporter: LogRecordExporter | null = null;
   private readonly resource: Resource;
   private readonly scope = { name: 'kite', version: agentVersion() };
+  private readonly encoder: OtlpLogsEncoder;
+  /** True when the exporter takes Kite records (gRPC, see serializeRecordsDirectly). */
+  private direct = false;
 
   constructor(
     private readonly component: string,
-    host: Host,
+    private readonly host: Host,
     private readonly protocol: 'grpc' | 'http',
     private readonly cfg: OtlpConfig,
     private readonly timeoutMs: number,
     private readonly concurrency: number,
   ) {
-    this.resource = resourceFromAttributes(resourceAttributes(host, cfg.service_name));
+    const attrs = resourceAttributes(host, cfg.service_name);
+    this.resource = resourceFromAttributes(attrs);
+    this.encoder = new OtlpLogsEncoder(attrs, this.scope);
   }
 
   async start(): Promise<void> {
@@ -77,6 +106,8 @@ export class OtlpSender implements Sender {
           ? grpcCredentials.createSsl(tls?.ca ?? null, tls?.key ?? null, tls?.cert ?? null, { rejectUnauthorized: tls?.rejectUnauthorized ?? true })
           : grpcCredentials.createInsecure(),
       });
+      this.direct = serializeRecordsDirectly(this.exporter, this.encoder);
+      if (!this.direct) this.host.logger.debug('otlp: the SDK serializer is used (its layout differs from 0.223)', { component: this.component });
     } else {
       this.exporter = new HttpLogExporter({
         url: `${this.cfg.endpoint.replace(/\/+$/, '')}${this.cfg.logs_path}`,
@@ -90,7 +121,8 @@ export class OtlpSender implements Sender {
     }
   }
 
-  private toLogRecord(r: KiteRecord): ReadableLogRecord {
+  /** The SDK's log record of a Kite record (the otlp_http path, and what the direct encoder matches). */
+  toLogRecord(r: KiteRecord): ReadableLogRecord {
     const sev = severityOf(r);
     const t = hrTime(recordTimeNanos(r));
     return {
@@ -115,7 +147,7 @@ export class OtlpSender implements Sender {
   send(batch: KiteRecord[]): Promise<SendResult> {
     const exporter = this.exporter;
     if (!exporter) return Promise.resolve(retryable('not started'));
-    const logs = batch.map((r) => this.toLogRecord(r));
+    const logs = this.direct ? (batch as unknown as ReadableLogRecord[]) : batch.map((r) => this.toLogRecord(r));
     return new Promise((resolve) => {
       exporter.export(logs, (res: ExportResult) => {
         if (res.code === ExportResultCode.SUCCESS) return resolve(success());

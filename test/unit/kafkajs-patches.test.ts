@@ -1,0 +1,75 @@
+/**
+ * The kafka exporter's replacements of two kafkajs modules give kafkajs's results (the partition
+ * grouping, the record batch CRC-32C) and are in place once the exporter is loaded.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import Module from 'node:module';
+import vm from 'node:vm';
+// the exporter, as the registry loads it: the patches go in before kafkajs
+import '../../src/exporters/kafka/exporter';
+import { Partitioners } from 'kafkajs';
+import { crc32c, createCachedPartitioner, groupMessagesPerPartition, kafkajsPatched } from '../../src/exporters/kafka/kafkajs-patches';
+
+const req = Module.createRequire(require.resolve('kafkajs'));
+
+/** Loads one kafkajs file on its own, outside require's cache (which holds our replacement). */
+function kafkajsOriginal<T>(rel: string, deps: Record<string, unknown> = {}): T {
+  const path = req.resolve(rel);
+  const m = { exports: {} as unknown };
+  const fn = vm.runInThisContext(Module.wrap(readFileSync(path, 'utf8')), { filename: path }) as (...a: unknown[]) => void;
+  const localRequire = (id: string): unknown => (id in deps ? deps[id] : Module.createRequire(path)(id));
+  fn(m.exports, localRequire, m, path, path.replace(/\/[^/]+$/, ''));
+  return m.exports as T;
+}
+
+test('the replacements are in require cache once the exporter is loaded', () => {
+  assert.equal(kafkajsPatched(), true);
+  assert.equal(req('./src/producer/groupMessagesPerPartition'), groupMessagesPerPartition);
+  assert.equal(req('./src/protocol/recordBatch/crc32C'), crc32c);
+});
+
+test('crc32c: the same checksum as kafkajs over every length from 0 to 300 and a 1 MiB buffer', () => {
+  const original = kafkajsOriginal<(b: Buffer) => number>('./src/protocol/recordBatch/crc32C/crc32C');
+  let seed = 12345;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) & 0xff;
+  for (let n = 0; n <= 300; n++) {
+    const b = Buffer.from(Array.from({ length: n }, rnd));
+    assert.equal(crc32c(b), original(b), `length ${n}`);
+  }
+  const big = Buffer.alloc(1 << 20);
+  for (let i = 0; i < big.length; i++) big[i] = rnd();
+  assert.equal(crc32c(big), original(big));
+  // the check value of CRC-32C
+  assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+});
+
+test('groupMessagesPerPartition: the same groups in the same order as kafkajs', () => {
+  const original = kafkajsOriginal<typeof groupMessagesPerPartition>('./src/producer/groupMessagesPerPartition');
+  const messages = Array.from({ length: 500 }, (_, i) => ({ key: `k${i % 37}`, value: `v${i}` }));
+  const partitionMetadata = [{ partitionId: 0 }, { partitionId: 1 }, { partitionId: 2 }];
+  const partitioner = ({ message }: { message: { key?: string } }): number => Number(message.key!.slice(1)) % 3;
+  const args = { topic: 't', partitionMetadata, messages, partitioner };
+  assert.deepEqual(groupMessagesPerPartition(args), original(args));
+  assert.deepEqual(groupMessagesPerPartition({ ...args, partitionMetadata: [] }), {});
+  assert.deepEqual(original({ ...args, partitionMetadata: [] }), {});
+});
+
+test('the cached partitioner picks the partitions of kafkajs\'s default partitioner', () => {
+  const cached = createCachedPartitioner()();
+  const plain = Partitioners.DefaultPartitioner();
+  for (const n of [1, 3, 7, 12]) {
+    const partitionMetadata = Array.from({ length: n }, (_, i) => ({ partitionId: i, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }));
+    // each key twice: once hashed, once from the cache
+    for (const round of [0, 1]) {
+      for (let i = 0; i < 300; i++) {
+        const message = { key: `exec-${i}-é`, value: 'v' };
+        const args = { topic: 't', partitionMetadata, message };
+        assert.equal(cached(args), plain(args), `key ${message.key}, ${n} partitions, round ${round}`);
+      }
+    }
+    const explicit = { topic: 't', partitionMetadata, message: { key: 'k', value: 'v', partition: n - 1 } };
+    assert.equal(cached(explicit), n - 1);
+  }
+});
