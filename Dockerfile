@@ -34,5 +34,5 @@ COPY --from=build /src/build/bpf/*.bpf.o /src/build/bpf/syscalls.json ./build/bp
 COPY --from=build /src/build/bpf/probe ./build/bpf/probe
 COPY --from=build /src/config ./config
 USER 65534:65534
-ENTRYPOINT ["/usr/local/bin/kite-node", "/opt/kite/dist/src/main.js"]
+ENTRYPOINT ["/usr/local/bin/kite-node", "--max-semi-space-size=4", "/opt/kite/dist/src/main.js"]
 CMD ["run", "--config", "/opt/kite/config/default.yaml"]

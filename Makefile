@@ -13,6 +13,9 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BPF_OUT)/%.bpf.o,$(BPF_SRCS))
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard bpf/lib/*.h)
 TS_SRCS  := $(shell find src test -name '*.ts' 2>/dev/null)
 CONFIG  ?= config/default.yaml
+# V8's young generation capped at 4 MB semi-spaces: the agent's garbage is short-lived records, and
+# the default 16 MB semi-spaces only add resident memory (docs/architecture.md)
+KITE_NODE_FLAGS := --max-semi-space-size=4
 
 APT_PKGS := clang llvm libbpf-dev bpftool libbpf-tools make gcc libc6-dev iproute2 python3 util-linux
 # kernel tests run real containers (test/helpers/containers.ts) and a pod through containerd's CRI
@@ -58,7 +61,7 @@ mounts:
 
 ## run: the agent on the default pipeline (exec -> console); CONFIG=... to pick another
 run: build mounts
-	node dist/src/main.js run --config $(CONFIG)
+	node $(KITE_NODE_FLAGS) dist/src/main.js run --config $(CONFIG)
 
 ## test: every test (unit, layout, kernel as root)
 test: build mounts

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * The `kite` command line; the only place that calls process.exit().
  *   kite run [--config FILE]       run the agent (default: the package's config/default.yaml)

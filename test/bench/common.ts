@@ -242,6 +242,8 @@ export function quantile(xs: number[], q: number): number {
 
 export const SHM_ROOT = '/dev/shm/kite-bench';
 export const KITE_MAIN = resolve(ROOT, 'dist', 'src', 'main.js');
+/** node options the agent is launched with (its shebang, the Dockerfile, `make run`). */
+export const KITE_NODE_FLAGS = ['--max-semi-space-size=4'];
 export const BENCH_CONFIG = resolve(ROOT, 'config', 'bench.yaml');
 
 /** The variant cannot run here (not installed, refused by the kernel): the case goes on without it. */
@@ -447,7 +449,7 @@ export async function startKite(tag: string, match: (r: Record<string, unknown>,
   const cfg = `${dir}/kite.yaml`;
   writeFileSync(cfg, yaml ?? (await kiteBenchConfig(out, kafkaBootstrap())));
   rmSync(out, { force: true });
-  const proc = spawnTracked(process.execPath, [KITE_MAIN, 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
+  const proc = spawnTracked(process.execPath, [...KITE_NODE_FLAGS, KITE_MAIN, 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'], cwd: ROOT });
   let lost = 0;
   let readyResolve: () => void = () => {};
   const ready = new Promise<void>((r) => (readyResolve = r));
