@@ -18,7 +18,7 @@
  *   KITE_BENCH_EXPORTERS=kafka,otlp              only these cases
  *   KITE_BENCH_SETTINGS='{"sending_queue":{"num_consumers":4}}'   merged over the network exporters' settings
  *   KITE_BENCH_CPU_PROF=DIR                      writes a V8 CPU profile of each case's child to DIR
- *   KITE_BENCH_NODE_FLAGS='--max-semi-space-size=8'   node options of each case's child
+ *   KITE_BENCH_NODE_FLAGS='--max-semi-space-size=8'   node options of each case's child (default: the agent's, KITE_NODE_FLAGS)
  *
  * Exporter settings: the defaults with `sending_queue.queue_size: 5000` (kafka: idempotent, acks
  * all, ECS values, key exec_id; otlp: gzip).
@@ -37,7 +37,7 @@ import { createHost } from '../../src/pipeline/service';
 import { makeRecord } from '../helpers/events';
 import { createExporter } from '../helpers/exporters';
 import { Collector, KafkaBroker, parseOtlpJsonLines, waitFor } from '../helpers/peers';
-import { benchInt, log, QUICK } from './common';
+import { benchInt, KITE_NODE_FLAGS, log, QUICK } from './common';
 
 interface Result {
   name: string;
@@ -143,8 +143,9 @@ function child(args: string[]): Promise<Result> {
   return new Promise((resolve, reject) => {
     const prof = process.env.KITE_BENCH_CPU_PROF;
     const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${args[1]}-${args[5]}.cpuprofile`] : [];
-    // KITE_BENCH_NODE_FLAGS: node options of every case's child, e.g. V8 heap limits
-    flags.push(...(process.env.KITE_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean));
+    // KITE_BENCH_NODE_FLAGS: node options of every case's child, e.g. V8 heap limits; by default the
+    // agent's own (as `kite` and the Dockerfile launch it)
+    flags.push(...(process.env.KITE_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? KITE_NODE_FLAGS));
     const p = spawn(process.execPath, [...flags, __filename, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d) => (out += d));

@@ -106,6 +106,8 @@ for c in "${CASES[@]}"; do
 	# the exporters case starts its own broker and collector: ports apart from ours and the tests'
 	exporters) run_case "$c" env KITE_PEER_KAFKA_PORT=29192 KITE_PEER_KAFKA_CONTROLLER_PORT=29193 KITE_PEER_OTLP_GRPC_PORT=24317 \
 		KITE_PEER_OTLP_HTTP_PORT=24318 KITE_PEER_HEALTH_PORT=24133 node "dist/test/bench/$c.js" ;;
+	# the ladder runs the receivers and the exporter in its own process: with the agent's node options
+	ladder) run_case "$c" node --max-semi-space-size=4 "dist/test/bench/$c.js" ;;
 	*) run_case "$c" node "dist/test/bench/$c.js" ;;
 	esac
 done
