@@ -39,7 +39,8 @@ const MAX_CGROUPS = 8192;
 const MAX_CONTAINERS = 1024;
 const GONE_RETRY_MS = 10_000;
 
-const CGROUP2_ROOT = cgroup2Root();
+/** Where cgroup v2 is mounted: read on first use (only when a cgroup is looked up through a parent). */
+let cgroup2RootPath: string | null = null;
 
 function boundedSet<K, V>(m: Map<K, V>, k: K, v: V, max: number): void {
   m.set(k, v);
@@ -675,7 +676,8 @@ export function containerFromCgroupName(name: AttrValue | undefined): CgroupInfo
 /** The id of the cgroup v2 folder at `path` (its inode number, as the kernel reports cgroup ids); -1 if unknown. */
 function cgroupIdOf(path: string): number {
   try {
-    return statSync(`${CGROUP2_ROOT}${path === '/' ? '' : path}`).ino;
+    cgroup2RootPath ??= cgroup2Root();
+    return statSync(`${cgroup2RootPath}${path === '/' ? '' : path}`).ino;
   } catch {
     return -1;
   }
