@@ -263,15 +263,49 @@ struct file_dentry_head {
 	__u64 inode;
 };
 
-/* What the exit of a successful open knows about the file it opened. */
+/* What the exit of a successful open knows about the file it opened: its folder (the key of
+ * file_dir_cache, with the folder's name hash and inode) and the file's own dentry head (the key of
+ * file_seen). */
 struct file_opened {
 	struct file_dir_key dir;
 	__u64 epoch;
+	__u64 hash_len; /* the folder's */
+	__u64 inode;    /* the folder's (0: not read, nothing to remember) */
+	__u64 leaf_name;
+	__u64 file_dentry; /* 0: nothing below was read, no cache applies */
+	__u64 file_hash_len;
+	__u64 file_inode;
+};
+
+/* Files just found unwatched, per CPU, direct-mapped by dentry address: an open storm of an
+ * unwatched file (or a program reading the same files over and over) is then decided with one read
+ * of the file's dentry and no map search. An entry holds everything the decision depends on: the
+ * file (dentry, mount, and the dentry's parent, name hash and inode, against the reuse of a freed
+ * dentry), the root it was seen from and the path epoch. A program preempted while it writes an entry
+ * could leave it torn: `check`, a mix of the fields that name the file, written last, makes a torn
+ * entry miss (the root's fields are the task's pointers, which the verifier lets a program compare
+ * but not mix; a torn root could only join two writes that both found the file unwatched).
+ * Only unwatched decisions are kept here: a watched file needs its path for the record anyway. */
+#define FILE_SEEN_SLOTS 64
+
+struct file_seen {
+	__u64 dentry;
+	__u64 mnt;
+	__u64 root_dentry;
+	__u64 root_mnt;
+	__u64 epoch;
+	__u64 parent;
 	__u64 hash_len;
 	__u64 inode;
-	__u64 leaf_name;
-	int cacheable;
+	__u64 check;
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, FILE_SEEN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct file_seen);
+} file_seen SEC(".maps");
 
 #define FILE_DIR_MISS 0
 #define FILE_DIR_UNWATCHED 1
@@ -302,31 +336,94 @@ static __always_inline void opened_path(struct task_struct *t, long fd, struct p
 	bpf_probe_read_kernel(p, sizeof(*p), (void *)f + bpf_core_field_offset(struct file, f_path));
 }
 
-/* Looks the folder of the opened file (`p`, from opened_path()) up in file_dir_cache: FILE_DIR_UNWATCHED,
- * FILE_DIR_WATCHED (the path built in slot 0), or FILE_DIR_MISS with `o` filled for remember_dir(). */
-static __always_inline int opened_in_known_dir(struct task_struct *t, struct file_opened *o, struct path *p)
+/* Reads what the caches need about the opened file (`p`, from opened_path()) into `o`: the task's
+ * root, the path epoch, the file's dentry head. Returns 0 when no cache applies (no file, another
+ * dentry layout, the root of a mount: its folder is on another mount). */
+static __always_inline int opened_file(struct task_struct *t, struct file_opened *o, struct path *p)
 {
 	if (!p->dentry)
-		return FILE_DIR_MISS;
-	struct path root = {};
-	bpf_probe_read_kernel(&root, sizeof(root), &t->fs->root);
+		return 0;
+	struct fs_struct *fs = t->fs;
 	o->dir.mnt = (__u64)p->mnt;
-	o->dir.root_dentry = (__u64)root.dentry;
-	o->dir.root_mnt = (__u64)root.mnt;
+	o->dir.root_dentry = (__u64)fs->root.dentry;
+	o->dir.root_mnt = (__u64)fs->root.mnt;
 	o->epoch = file_epoch();
 	if (bpf_core_field_offset(struct dentry, d_name) != bpf_core_field_offset(struct dentry, d_parent) + 8 ||
 	    bpf_core_field_offset(struct dentry, d_inode) != bpf_core_field_offset(struct dentry, d_parent) + 24)
-		return FILE_DIR_MISS; /* another layout: no cache */
+		return 0;
 	struct file_dentry_head h = {};
 	bpf_probe_read_kernel(&h, sizeof(h), (void *)p->dentry + bpf_core_field_offset(struct dentry, d_parent));
 	if (!h.parent || h.parent == (__u64)p->dentry)
-		return FILE_DIR_MISS; /* the root of a mount: its folder is on another mount */
+		return 0;
 	o->leaf_name = h.name;
 	o->dir.dentry = h.parent;
+	o->file_dentry = (__u64)p->dentry;
+	o->file_hash_len = h.hash_len;
+	o->file_inode = h.inode;
+	return 1;
+}
+
+/* The check word of an entry for the file of `o`. */
+static __always_inline __u64 seen_check(const struct file_opened *o)
+{
+	__u64 c = o->file_dentry ^ (o->dir.mnt * 0x9e3779b97f4a7c15ULL) ^ (o->epoch * 0xd6e8feb86659fd93ULL) ^
+		  (o->dir.dentry * 0xa0761d6478bd642fULL) ^ (o->file_hash_len * 0xe7037ed1a0b428dbULL) ^
+		  (o->file_inode * 0x8ebc6af09c88c6e3ULL);
+	return c | 1; /* never 0: a zeroed slot never matches */
+}
+
+static __always_inline struct file_seen *seen_slot(__u64 dentry)
+{
+	__u32 i = ((dentry >> 6) ^ (dentry >> 16)) & (FILE_SEEN_SLOTS - 1);
+	return bpf_map_lookup_elem(&file_seen, &i);
+}
+
+/* Whether the file of `o` (from opened_file()) was found unwatched, from this root, in this epoch.
+ * The check word is read last: a write under way (it zeroes the word first) or torn fields miss. */
+static __always_inline int seen_unwatched(const struct file_opened *o)
+{
+	struct file_seen *e = seen_slot(o->file_dentry);
+	if (!e)
+		return 0;
+	if (e->dentry != o->file_dentry || e->mnt != o->dir.mnt || e->root_dentry != o->dir.root_dentry ||
+	    e->root_mnt != o->dir.root_mnt || e->epoch != o->epoch || e->parent != o->dir.dentry ||
+	    e->hash_len != o->file_hash_len || e->inode != o->file_inode)
+		return 0;
+	asm volatile("" ::: "memory");
+	return e->check == seen_check(o);
+}
+
+static __always_inline void remember_unwatched(const struct file_opened *o)
+{
+	if (!o->file_dentry)
+		return;
+	struct file_seen *e = seen_slot(o->file_dentry);
+	if (!e)
+		return;
+	e->check = 0; /* invalid while it changes */
+	asm volatile("" ::: "memory");
+	e->dentry = o->file_dentry;
+	e->mnt = o->dir.mnt;
+	e->root_dentry = o->dir.root_dentry;
+	e->root_mnt = o->dir.root_mnt;
+	e->epoch = o->epoch;
+	e->parent = o->dir.dentry;
+	e->hash_len = o->file_hash_len;
+	e->inode = o->file_inode;
+	asm volatile("" ::: "memory");
+	e->check = seen_check(o);
+}
+
+/* Looks the folder of the opened file up in file_dir_cache (`o` from opened_file()): FILE_DIR_UNWATCHED,
+ * FILE_DIR_WATCHED (the path built in slot 0), or FILE_DIR_MISS with `o` filled for remember_dir(). */
+static __always_inline int opened_in_known_dir(struct file_opened *o)
+{
+	if (!o->file_dentry)
+		return FILE_DIR_MISS;
+	struct file_dentry_head h = {};
 	bpf_probe_read_kernel(&h, sizeof(h), (void *)o->dir.dentry + bpf_core_field_offset(struct dentry, d_parent));
 	o->hash_len = h.hash_len;
 	o->inode = h.inode;
-	o->cacheable = 1;
 	struct file_dir_val *v = bpf_map_lookup_elem(&file_dir_cache, &o->dir);
 	if (!v || v->epoch != o->epoch || v->hash_len != h.hash_len || v->inode != h.inode)
 		return FILE_DIR_MISS;
@@ -353,7 +450,7 @@ static __always_inline void remember_dir(struct file_opened *o, __u32 v, __u64 n
 	struct kite_path_slot *s = kite_path_slot(0);
 	__u32 zero = 0;
 	struct file_dir_val *d = bpf_map_lookup_elem(&file_dir_scratch, &zero);
-	if (!o->cacheable || !s || !d || (s->flags & KITE_PATH_TRUNCATED))
+	if (!o->inode || !s || !d || (s->flags & KITE_PATH_TRUNCATED))
 		return;
 	__u64 dir_len = n - 1 - s->leaf_len; /* "<folder>/" */
 	if (n < 2 || s->leaf_len == 0 || dir_len >= n)
@@ -642,29 +739,36 @@ int file_agg_flush(struct file_agg_flush_args *args)
  * (failed) on its name. The record carries the decided path first, then (successful opens) the name
  * exactly as the process gave it. With `want_window`, a watched open of a resolved path gets a new
  * aggregation window id in the record. Returns that id (0: none) when the record went in the ring. */
-static __always_inline __u32 open_emit(struct file_args *a, struct task_struct *t, long ret, struct path *pp, int want_window)
+static __always_inline __u32 open_emit(struct file_args *a, struct task_struct *t, long ret, struct path *pp,
+				       struct file_opened *op, __u32 *last, int want_window)
 {
 	__u64 n1 = 0;
 	int resolved = 0;
-	struct file_opened o = {};
+	struct file_opened *o = op;
 	__u32 watch = 0;
 	if (ret >= 0) {
-		struct path p = *pp;
-		int known = opened_in_known_dir(t, &o, &p);
+		if (!o->file_dentry)
+			opened_file(t, o, pp);
+		int known = opened_in_known_dir(o);
 		if (known == FILE_DIR_UNWATCHED) {
+			remember_unwatched(o);
+			*last = 1;
 			kite_stat_inc(&file_stats, FILE_STAT_PATH_FILTERED);
 			return 0;
 		}
 		if (known == FILE_DIR_WATCHED || known == FILE_DIR_BUILT) {
-			n1 = o.leaf_name;
+			n1 = o->leaf_name;
 			resolved = 1;
 			watch = known == FILE_DIR_WATCHED ? KITE_PREFIX_WATCH : kite_path_action(0);
-		} else if (p.dentry) {
-			resolved = (n1 = kite_path_of_file(0, (__u64)p.dentry, (__u64)p.mnt, o.dir.root_dentry, o.dir.root_mnt)) != 0;
+		} else if (pp->dentry) {
+			/* the walk takes plain numbers, not the task's BTF pointers: the root read again */
+			bpf_probe_read_kernel(&o->dir.root_dentry, sizeof(__u64), &t->fs->root.dentry);
+			bpf_probe_read_kernel(&o->dir.root_mnt, sizeof(__u64), &t->fs->root.mnt);
+			resolved = (n1 = kite_path_of_file(0, (__u64)pp->dentry, (__u64)pp->mnt, o->dir.root_dentry, o->dir.root_mnt)) != 0;
 			if (resolved) {
 				__u32 value = kite_path_lookup(0);
 				watch = value & KITE_PREFIX_ACTION_MASK;
-				remember_dir(&o, value, n1);
+				remember_dir(o, value, n1);
 			}
 		}
 	}
@@ -678,6 +782,10 @@ static __always_inline __u32 open_emit(struct file_args *a, struct task_struct *
 		    (ret == -KITE_EACCES || ret == -KITE_EPERM || kite_path_has_dotdot(0, n1))) {
 			undecided = 1;
 		} else {
+			if (resolved) {
+				remember_unwatched(o);
+				*last = 1;
+			}
 			kite_stat_inc(&file_stats, FILE_STAT_PATH_FILTERED);
 			return 0;
 		}
@@ -722,23 +830,48 @@ static __always_inline void open_args_rest(struct file_args *a, struct pt_regs *
 {
 	switch (a->syscall) {
 	case FILE_SYS_OPEN:
-		a->path = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
-		a->mode = PT_REGS_PARM3_CORE_SYSCALL(regs);
+		a->path = (const char *)PT_REGS_PARM1_SYSCALL(regs);
+		a->mode = PT_REGS_PARM3_SYSCALL(regs);
 		break;
 	case FILE_SYS_OPENAT:
-		a->dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-		a->path = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
-		a->mode = PT_REGS_PARM4_CORE_SYSCALL(regs);
+		a->dirfd = PT_REGS_PARM1_SYSCALL(regs);
+		a->path = (const char *)PT_REGS_PARM2_SYSCALL(regs);
+		a->mode = PT_REGS_PARM4_SYSCALL(regs);
 		break;
 	case FILE_SYS_CREAT:
-		a->path = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
-		a->mode = PT_REGS_PARM2_CORE_SYSCALL(regs);
+		a->path = (const char *)PT_REGS_PARM1_SYSCALL(regs);
+		a->mode = PT_REGS_PARM2_SYSCALL(regs);
 		break;
 	case FILE_SYS_OPENAT2: /* mode: read with the flags from struct open_how */
-		a->dirfd = PT_REGS_PARM1_CORE_SYSCALL(regs);
-		a->path = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		a->dirfd = PT_REGS_PARM1_SYSCALL(regs);
+		a->path = (const char *)PT_REGS_PARM2_SYSCALL(regs);
 		break;
 	}
+}
+
+/* Whether this CPU's last open was found unwatched (file_seen): then the next one most likely is
+ * too (a program working through unwatched files), and file_seen is asked before the aggregation;
+ * otherwise after it, so that a folded repeat of a watched open pays nothing for file_seen. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} file_seen_last SEC(".maps");
+
+static __always_inline __u32 *seen_last(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&file_seen_last, &zero);
+}
+
+/* file_seen for the file of `p` (filling `o`): whether it is known unwatched. */
+static __always_inline int known_unwatched(struct task_struct *t, struct file_opened *o, struct path *p)
+{
+	if (o->file_dentry || !opened_file(t, o, p) || !seen_unwatched(o))
+		return 0;
+	kite_stat_inc(&file_stats, FILE_STAT_PATH_FILTERED);
+	return 1;
 }
 
 static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struct file_args *a, struct pt_regs *regs)
@@ -748,11 +881,22 @@ static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struc
 	struct task_struct *t = bpf_get_current_task_btf();
 	long ret = ctx->ret;
 	struct path p = {};
+	struct file_opened o = {};
+	__u32 *last = seen_last();
+	if (!last)
+		return 0;
 	if (ret >= 0)
 		opened_path(t, ret, &p);
+	if (p.dentry && *last && known_unwatched(t, &o, &p))
+		return 0;
+	*last = 0;
 	if (!agg_window_ns || !p.dentry) {
+		if (p.dentry && known_unwatched(t, &o, &p)) {
+			*last = 1;
+			return 0;
+		}
 		open_args_rest(a, regs);
-		open_emit(a, t, ret, &p, 0);
+		open_emit(a, t, ret, &p, &o, last, 0);
 		return 0;
 	}
 	/* aggregation: a repeat within its window is counted and costs nothing more */
@@ -770,8 +914,12 @@ static __always_inline int open_exit(struct trace_event_raw_sys_exit *ctx, struc
 	int kind = agg_hit(&k, now, &owned);
 	if (kind == FILE_AGG_FOLDED)
 		return 0;
+	if (kind == FILE_AGG_MISS && known_unwatched(t, &o, &p)) {
+		*last = 1;
+		return 0;
+	}
 	open_args_rest(a, regs);
-	__u32 window = open_emit(a, t, ret, &p, kind == FILE_AGG_MISS || kind == FILE_AGG_OWNED);
+	__u32 window = open_emit(a, t, ret, &p, &o, last, kind == FILE_AGG_MISS || kind == FILE_AGG_OWNED);
 	agg_settle(&k, owned, kind, window, now);
 	return 0;
 }
@@ -783,7 +931,7 @@ int handle_exit_open(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
 	struct file_args a = OPEN_ARGS(FILE_SYS_OPEN);
-	a.open_flags = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	a.open_flags = PT_REGS_PARM2_SYSCALL(regs);
 	return open_exit(ctx, &a, regs);
 }
 
@@ -792,7 +940,7 @@ int handle_exit_openat(struct trace_event_raw_sys_exit *ctx)
 {
 	struct pt_regs *regs = syscall_regs();
 	struct file_args a = OPEN_ARGS(FILE_SYS_OPENAT);
-	a.open_flags = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	a.open_flags = PT_REGS_PARM3_SYSCALL(regs);
 	return open_exit(ctx, &a, regs);
 }
 
@@ -812,7 +960,7 @@ int handle_exit_openat2(struct trace_event_raw_sys_exit *ctx)
 	struct pt_regs *regs = syscall_regs();
 	struct file_args a = OPEN_ARGS(FILE_SYS_OPENAT2);
 	struct open_how how = {};
-	bpf_probe_read_user(&how, sizeof(how), (void *)PT_REGS_PARM3_CORE_SYSCALL(regs));
+	bpf_probe_read_user(&how, sizeof(how), (void *)PT_REGS_PARM3_SYSCALL(regs));
 	a.open_flags = how.flags;
 	a.mode = how.mode;
 	return open_exit(ctx, &a, regs);

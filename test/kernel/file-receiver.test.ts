@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KiteRecord, parseComponentId } from '../../src/component/component';
 import { setLibbpfLogger } from '../../src/bpf/object';
@@ -233,6 +233,25 @@ test('a folder known to be unwatched is forgotten when a folder above it moves i
     assert.equal(records.filter((r) => r['process.pid'] === first.pid).length, 0, 'before the move: unwatched');
     rx.pollKernelStats();
     assert.ok((host.stats.snapshot()['receiver/file/test']!.path_filtered ?? 0) >= 50);
+  });
+});
+
+test('a file known to be unwatched: a hard link to it in the watched folder is reported, and again after the file moves in', async () => {
+  await withShared(async (records) => {
+    const file = join(unwatched, `often-${randomUUID()}`);
+    writeFileSync(file, 'x');
+    const link = join(watched, `hardlink-${randomUUID()}`);
+    const first = await fileopsRun([`repeat:50:${file}`]); // decided, then remembered as unwatched
+    linkSync(file, link); // the same inode under another name (its own dentry)
+    const second = await fileopsRun([`repeat:3:${file}`, `open:${link}`, `repeat:3:${file}`]);
+    await waitFor(find(records, second.pid, 'file.open', link), 2000, 'the open through the hard link');
+    const moved = join(watched, `often-${randomUUID()}`);
+    renameSync(file, moved); // the same dentry: only its path changes
+    const third = await fileopsRun([`repeat:3:${moved}`]);
+    await waitFor(() => records.filter((r) => r['process.pid'] === third.pid).length >= 3 || undefined, 2000, 'the opens after the move');
+    assert.equal(records.filter((r) => r['process.pid'] === first.pid).length, 0, 'unwatched before');
+    assert.deepEqual(records.filter((r) => r['process.pid'] === second.pid).map((r) => r['file.path']), [link]);
+    assert.deepEqual(records.filter((r) => r['process.pid'] === third.pid).map((r) => r['file.path']), [moved, moved, moved]);
   });
 });
 
