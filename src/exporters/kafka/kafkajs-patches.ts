@@ -1,5 +1,6 @@
 /**
- * Three of kafkajs 2.x's per-message costs, replaced by equivalents that give the same result:
+ * Four of kafkajs 2.x's per-message and per-request costs, replaced by equivalents that give the
+ * same result:
  *
  * - `producer/groupMessagesPerPartition`: groups a request's messages by partition with
  *   `[...current, message]`, copying a partition's list for every message, which is quadratic in
@@ -9,15 +10,19 @@
  * - `protocol/recordBatch/crc32C`: the record batch's CRC-32C, one table lookup per byte.
  *   crc32c() below reads eight bytes per step ("slicing-by-8", Intel's method), the same checksum.
  *
+ * - `protocol/request`: the framing of every request, which copies the request body into an
+ *   Encoder that grows (zero-filled, copied) and that one into another: createRequestFramer().
+ *
  * - the default partitioner's murmur2 of the key, computed with 64-bit Long objects for every
  *   message: createCachedPartitioner() remembers it per key (a producer option, no patch).
  *
- * installKafkajsPatches() puts the first two in require's cache before kafkajs loads the modules that use
+ * installKafkajsPatches() puts the first three in require's cache before kafkajs loads the modules that use
  * them: it must run before the first `require('kafkajs')` of the process (exporter.ts imports this
  * file first, and test/unit/kafkajs-patches.test.ts checks that it did). If kafkajs was loaded
  * already, or its files moved, nothing is replaced and kafkajs's own code runs.
  */
-import Module from 'node:module';
+import { kafkajsModules } from './kafkajs-modules';
+import { HeadroomEncoder, HEADROOM, KafkajsEncoder, WHOLE } from './record-encoder';
 
 
 /** kafkajs's groupMessagesPerPartition, linear: same keys, same order within a partition. */
@@ -92,7 +97,7 @@ type PartitionerArgs = { topic: string; partitionMetadata: unknown[]; message: {
  * id) repeat. At most HASH_CACHE_MAX keys, forgotten all at once when full. Same partitions.
  */
 export function createCachedPartitioner(): () => (args: PartitionerArgs) => number {
-  const req = Module.createRequire(require.resolve('kafkajs'));
+  const { req } = kafkajsModules();
   const murmur2 = req('./src/producer/partitioners/default/murmur2') as (key: unknown) => number;
   const { Partitioners } = req('kafkajs') as { Partitioners: { DefaultPartitioner: () => (args: PartitionerArgs) => number } };
   return () => {
@@ -112,6 +117,50 @@ export function createCachedPartitioner(): () => (args: PartitionerArgs) => numb
   };
 }
 
+interface RequestArgs {
+  correlationId: number;
+  clientId: string | null | undefined;
+  request: { apiKey: number; apiVersion: number; encode: () => unknown };
+}
+
+/**
+ * kafkajs's `protocol/request` (the framing of every request: size, api key and version,
+ * correlation id, client id, then the request's body) with the body copied once into a buffer of
+ * the exact size instead of into two Encoders that grow, and not copied at all when the body is a
+ * produce request from encodeProduceRequest() (record-encoder.ts), which leaves room in front of it.
+ * The same bytes (test/unit/kafka-produce-request.test.ts).
+ */
+export function createRequestFramer(proto: object): (args: RequestArgs) => Promise<KafkajsEncoder> {
+  return async ({ correlationId, clientId, request: { apiKey, apiVersion, encode } }) => {
+    const payload = (await encode()) as HeadroomEncoder | null | undefined;
+    if (payload == null || !Buffer.isBuffer(payload.buf)) throw new Error('value should be an instance of Encoder');
+    const idLen = clientId == null ? 0 : Buffer.byteLength(clientId, 'utf8');
+    const head = 14 + idLen;
+    const bodyLen = payload.offset;
+    const whole = payload[WHOLE];
+    let buf: Buffer;
+    if (whole && head <= HEADROOM && whole.buffer === payload.buf.buffer && payload.buf.byteOffset === whole.byteOffset + HEADROOM) {
+      buf = whole.subarray(HEADROOM - head, HEADROOM + bodyLen);
+    } else {
+      buf = Buffer.allocUnsafe(head + bodyLen);
+      payload.buf.copy(buf, head, 0, bodyLen);
+    }
+    buf.writeInt32BE(head - 4 + bodyLen, 0);
+    buf.writeInt16BE(apiKey, 4);
+    buf.writeInt16BE(apiVersion, 6);
+    buf.writeInt32BE(correlationId, 8);
+    if (clientId == null) buf.writeInt16BE(-1, 12);
+    else {
+      buf.writeInt16BE(idLen, 12);
+      buf.write(clientId, 14, idLen, 'utf8');
+    }
+    const enc = Object.create(proto) as KafkajsEncoder;
+    enc.buf = buf;
+    enc.offset = head + bodyLen;
+    return enc;
+  };
+}
+
 let installed: boolean | null = null;
 
 /** Whether installKafkajsPatches() replaced kafkajs's modules (null: not tried yet). */
@@ -120,28 +169,24 @@ export function kafkajsPatched(): boolean | null {
 }
 
 /**
- * Seeds require's cache with the two replacements, unless kafkajs's modules that read them are
+ * Seeds require's cache with the three replacements, unless kafkajs's modules that read them are
  * loaded already. Returns whether it did. Idempotent.
  */
 export function installKafkajsPatches(): boolean {
   if (installed !== null) return installed;
   installed = false;
   try {
-    const req = Module.createRequire(require.resolve('kafkajs'));
-    const groupPath = req.resolve('./src/producer/groupMessagesPerPartition');
-    const crcPath = req.resolve('./src/protocol/recordBatch/crc32C');
-    const users = ['./src/producer/sendMessages', './src/protocol/recordBatch/v0/index'].map((p) => req.resolve(p));
-    if ([groupPath, crcPath, ...users].some((p) => require.cache[p])) return false;
-    const seed = (path: string, exports: unknown): void => {
-      const m = new Module(path, module);
-      m.filename = path;
-      m.loaded = true;
-      m.exports = exports;
-      require.cache[path] = m;
-    };
-    seed(groupPath, groupMessagesPerPartition);
+    const kafkajs = kafkajsModules();
+    const group = './src/producer/groupMessagesPerPartition';
+    const crc = './src/protocol/recordBatch/crc32C';
+    const request = './src/protocol/request';
+    const users = ['./src/producer/sendMessages', './src/protocol/recordBatch/v0/index', './src/network/connection'];
+    if (kafkajs.loaded(group, crc, request, ...users)) return false;
+    kafkajs.replace(group, groupMessagesPerPartition);
     // kafkajs's index.js of crc32C returns the checksum as an unsigned number, as crc32c does
-    seed(crcPath, crc32c);
+    kafkajs.replace(crc, crc32c);
+    const Encoder = kafkajs.req('./src/protocol/encoder') as { prototype: object };
+    kafkajs.replace(request, createRequestFramer(Encoder.prototype));
     installed = true;
   } catch {
     installed = false;
