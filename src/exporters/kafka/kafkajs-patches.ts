@@ -8,7 +8,8 @@
  *   12.5 million array slots). groupMessagesPerPartition() below appends, in the same order, to
  *   the same `{ [partition]: messages[] }` shape.
  * - `protocol/recordBatch/crc32C`: the record batch's CRC-32C, one table lookup per byte.
- *   crc32c() below reads eight bytes per step ("slicing-by-8", Intel's method), the same checksum.
+ *   crc32c() below reads sixteen bytes per step ("slicing-by-16", Intel's slicing method), the
+ *   same checksum.
  *
  * - `protocol/request`: the framing of every request, which copies the request body into an
  *   Encoder that grows (zero-filled, copied) and that one into another: createRequestFramer().
@@ -46,43 +47,52 @@ export function groupMessagesPerPartition<M>(args: {
 
 /** Castagnoli polynomial, reversed. */
 const POLY = 0x82f63b78;
-const TABLES: Int32Array[] = (() => {
-  const t = Array.from({ length: 8 }, () => new Int32Array(256));
+/** Sixteen 256-entry tables in one array: table k at k * 256 (one array: fewer loads to keep live). */
+const TABLE: Int32Array = (() => {
+  const t = new Int32Array(16 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ POLY : c >>> 1;
-    t[0]![n] = c;
+    t[n] = c;
   }
   for (let n = 0; n < 256; n++) {
-    let c = t[0]![n]!;
-    for (let k = 1; k < 8; k++) {
-      c = t[0]![c & 0xff]! ^ (c >>> 8);
-      t[k]![n] = c;
+    let c = t[n]!;
+    for (let k = 1; k < 16; k++) {
+      c = t[c & 0xff]! ^ (c >>> 8);
+      t[k * 256 + n] = c;
     }
   }
   return t;
 })();
 
-/** CRC-32C (Castagnoli) of `buf`, as an unsigned 32-bit number. */
+/** CRC-32C (Castagnoli) of `buf`, as an unsigned 32-bit number: sixteen bytes a step ("slicing-by-16"). */
 export function crc32c(buf: Uint8Array): number {
-  const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+  const t = TABLE;
   let crc = -1;
   let i = 0;
   const n = buf.length;
-  const end8 = n - (n & 7);
-  for (; i < end8; i += 8) {
+  const end16 = n - (n & 15);
+  for (; i < end16; i += 16) {
     const a = (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24)) ^ crc;
     crc =
-      t7[a & 0xff]! ^
-      t6[(a >>> 8) & 0xff]! ^
-      t5[(a >>> 16) & 0xff]! ^
-      t4[a >>> 24]! ^
-      t3[buf[i + 4]!]! ^
-      t2[buf[i + 5]!]! ^
-      t1[buf[i + 6]!]! ^
-      t0[buf[i + 7]!]!;
+      t[3840 + (a & 0xff)]! ^
+      t[3584 + ((a >>> 8) & 0xff)]! ^
+      t[3328 + ((a >>> 16) & 0xff)]! ^
+      t[3072 + (a >>> 24)]! ^
+      t[2816 + buf[i + 4]!]! ^
+      t[2560 + buf[i + 5]!]! ^
+      t[2304 + buf[i + 6]!]! ^
+      t[2048 + buf[i + 7]!]! ^
+      t[1792 + buf[i + 8]!]! ^
+      t[1536 + buf[i + 9]!]! ^
+      t[1280 + buf[i + 10]!]! ^
+      t[1024 + buf[i + 11]!]! ^
+      t[768 + buf[i + 12]!]! ^
+      t[512 + buf[i + 13]!]! ^
+      t[256 + buf[i + 14]!]! ^
+      t[buf[i + 15]!]!;
   }
-  for (; i < n; i++) crc = t0[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
+  for (; i < n; i++) crc = t[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ -1) >>> 0;
 }
 

@@ -64,7 +64,7 @@ export function writeBytes(buf: Buffer, off: number, v: string | Buffer | null |
   off = writeVarint(buf, off, zigzag(len));
   if (v == null) return off;
   if (typeof v === 'string') buf.write(v, off, len, 'utf8');
-  else v.copy(buf, off);
+  else buf.set(v, off);
   return off + len;
 }
 
@@ -409,7 +409,9 @@ export function encodeProduceRequest(deps: BatchDeps, args: ProduceArgs): Headro
         off = writeVarint(buf, off, zigzag(i));
         off = writeBytes(buf, off, m.key as string | Buffer | null | undefined, sizes[4 * i + 1]!);
         off = writeBytes(buf, off, m.value as string | Buffer | null | undefined, sizes[4 * i + 2]!);
-        off += plan.headers[i]!.copy(buf, off);
+        const h = plan.headers[i]!;
+        for (let j = 0; j < h.length; j++) buf[off + j] = h[j]!;
+        off += h.length;
       }
       writeBatchCrc(deps, buf, at, off);
     }
