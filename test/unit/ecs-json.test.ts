@@ -1,8 +1,11 @@
-/** The compiled ECS serializer writes exactly the document toEcs() builds, for every shape of record. */
+/**
+ * The compiled ECS serializer writes exactly the document toEcs() builds, for every shape of record,
+ * and its bytes form writes the same bytes as its string.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KiteRecord } from '../../src/component/component';
-import { ecsJsonSerializer, toEcs } from '../../src/exporters/schemas/ecs';
+import { ecsJsonBytesSerializer, ecsJsonSerializer, toEcs } from '../../src/exporters/schemas/ecs';
 import { makeRecords } from '../helpers/events';
 
 const resource = { 'service.name': 'kite', 'service.version': '1.2.3', 'host.name': 'agent-host', 'host.arch': 'amd64', 'os.version': '6.18.0' };
@@ -29,4 +32,18 @@ test('the address of one record and the IP address of another share a shape, eac
   const ip = JSON.parse(ser({ ...odd[0]!, 'destination.address': '192.0.2.7' }));
   assert.equal(named.destination.ip, undefined);
   assert.equal(ip.destination.ip, '192.0.2.7');
+});
+
+test('the bytes serializer writes the UTF-8 of the string serializer, across arenas', () => {
+  const text = ecsJsonSerializer(resource);
+  const bytes = ecsJsonBytesSerializer(resource);
+  const tricky: KiteRecord[] = [
+    { ...odd[3]!, 'kite.note': 'tab\t nul\u0000 del\u007f é ✓ 😀 lone \ud800 end', 'kite.list': ['a"b', 'é', 1.5, -0, 7] as unknown as string[], 'kite.big': 2 ** 60, 'kite.nan': NaN, 'kite.neg': -12 },
+    { ...odd[4]!, 'kite.mixed': ['x', true, null] as unknown as string[], 'kite.empty': [], 'kite.inf': -Infinity },
+    { ...odd[0]!, 'process.command_line': 'z'.repeat(100_000) },
+  ];
+  const all = [...makeRecords('ecs', 400), ...odd, ...tricky, ...makeRecords('ecs2', 200), ...tricky];
+  const out = all.map((r) => bytes(r));
+  // every slice still holds its record once later records filled newer arenas
+  all.forEach((r, i) => assert.deepEqual(out[i], Buffer.from(text(r), 'utf8'), JSON.stringify(r).slice(0, 200)));
 });

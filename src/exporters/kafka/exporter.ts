@@ -15,7 +15,7 @@ import { readSecret } from '../common/secrets';
 import { Endpoint, endpointOf, reachable } from '../common/reach';
 import { loadTls } from '../common/tls';
 import { agentVersion, resourceAttributes } from '../resource';
-import { ECS_VERSION, ecsJsonSerializer } from '../schemas/ecs';
+import { ECS_VERSION, ecsJsonBytesSerializer } from '../schemas/ecs';
 import { eventKind, recordTimeMs } from '../schemas/event-kind';
 import { OCSF_VERSION, toOcsf } from '../schemas/ocsf';
 import { otlpJson } from '../schemas/otel';
@@ -70,7 +70,7 @@ export class KafkaSender implements Sender {
   private readonly resource: Record<string, AttrValue>;
   private readonly templated: boolean;
   private readonly headers: Record<string, Buffer>;
-  private readonly encode: (r: KiteRecord) => string;
+  private readonly encode: (r: KiteRecord) => string | Buffer;
 
   /**
    * `concurrency` is the queue's requests in flight: one producer each, so that the idempotent
@@ -93,7 +93,7 @@ export class KafkaSender implements Sender {
     const scope = { name: 'kite', version: agentVersion() };
     this.encode =
       cfg.schema === 'ecs'
-        ? ecsJsonSerializer(this.resource)
+        ? ecsJsonBytesSerializer(this.resource)
         : cfg.schema === 'ocsf'
           ? (r) => JSON.stringify(toOcsf(r, this.resource))
           : (r) => otlpJson(r, this.resource, scope);

@@ -176,7 +176,14 @@ export function ecsJsonSerializer(resource: Record<string, AttrValue>): (r: Kite
   };
 }
 
-function compileShape(sample: KiteRecord, resource: Record<string, AttrValue>): (r: KiteRecord) => string {
+/** A piece of a shape's JSON: constant text, a record value, or a record address's `ip` if it is one. */
+type Piece = { text: string } | { value: string } | { ip: string };
+
+/**
+ * The JSON of one shape of record as pieces, in order, adjacent constant text merged: built by
+ * running toEcs() on a record whose values are placeholders.
+ */
+function shapePieces(sample: KiteRecord, resource: Record<string, AttrValue>): Piece[] {
   const fake: KiteRecord = { time: `${SENTINEL}time`, 'event.name': sample['event.name'], 'kite.event_id': '' };
   const addresses: string[] = [];
   for (const k in sample) {
@@ -186,17 +193,176 @@ function compileShape(sample: KiteRecord, resource: Record<string, AttrValue>): 
   }
   if (sample['kite.event_id'] === undefined) delete (fake as Partial<KiteRecord>)['kite.event_id'];
   const doc = toEcs(fake, resource);
-  const read = (key: string): string => `r[${JSON.stringify(key)}]`;
-  const gen = (v: unknown, path: string): string => {
-    if (typeof v === 'string' && v.startsWith(SENTINEL)) return `J(${read(v.slice(SENTINEL.length))})`;
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return JSON.stringify(JSON.stringify(v));
-    const parts = Object.entries(v as Record<string, unknown>).map(([k, x]) => `${JSON.stringify(`${JSON.stringify(k)}:`)}+${gen(x, path ? `${path}.${k}` : k)}`);
-    let out = `"{"+${parts.join('+","+') || '""'}`;
-    // source.ip / destination.ip: only when the address is an IP address, decided per record
-    for (const a of addresses) {
-      if (FIELDS[a]!.replace(/\.address$/, '') === path) out += `+(typeof ${read(a)}==="string"&&isIP(${read(a)})?${JSON.stringify(',"ip":')}+J(${read(a)}):"")`;
-    }
-    return `${out}+"}"`;
+  const pieces: Piece[] = [];
+  const text = (t: string): void => {
+    const last = pieces[pieces.length - 1];
+    if (last && 'text' in last) last.text += t;
+    else pieces.push({ text: t });
   };
-  return new Function('J', 'isIP', `return (r) => ${gen(doc, '')};`)(JSON.stringify, isIP) as (r: KiteRecord) => string;
+  const gen = (v: unknown, path: string): void => {
+    if (typeof v === 'string' && v.startsWith(SENTINEL)) {
+      pieces.push({ value: v.slice(SENTINEL.length) });
+      return;
+    }
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      text(JSON.stringify(v));
+      return;
+    }
+    text('{');
+    Object.entries(v as Record<string, unknown>).forEach(([k, x], i) => {
+      text(`${i ? ',' : ''}${JSON.stringify(k)}:`);
+      gen(x, path ? `${path}.${k}` : k);
+    });
+    // source.ip / destination.ip: only when the address is an IP address, decided per record
+    for (const a of addresses) if (FIELDS[a]!.replace(/\.address$/, '') === path) pieces.push({ ip: a });
+    text('}');
+  };
+  gen(doc, '');
+  return pieces;
+}
+
+function compileShape(sample: KiteRecord, resource: Record<string, AttrValue>): (r: KiteRecord) => string {
+  const read = (key: string): string => `r[${JSON.stringify(key)}]`;
+  const code = shapePieces(sample, resource).map((p) =>
+    'text' in p ? JSON.stringify(p.text) : 'value' in p ? `J(${read(p.value)})` : `(typeof ${read(p.ip)}==="string"&&isIP(${read(p.ip)})?${JSON.stringify(',"ip":')}+J(${read(p.ip)}):"")`,
+  );
+  return new Function('J', 'isIP', `return (r) => ${code.join('+')};`)(JSON.stringify, isIP) as (r: KiteRecord) => string;
+}
+
+/** Room for JSON values: records are written one after the other into it, each a slice. */
+const ARENA = 64 << 10;
+
+/**
+ * Writes JSON values as UTF-8 into a shared arena, one record after the other; end() returns the
+ * record's bytes as a slice of it. A full arena is left to the slices that hold it and a new one is
+ * started, the record written so far copied along. Not reentrant.
+ */
+export class JsonBytes {
+  buf = Buffer.allocUnsafe(ARENA);
+  off = 0;
+  private start = 0;
+
+  begin(): void {
+    this.start = this.off;
+  }
+
+  end(): Buffer {
+    return this.buf.subarray(this.start, this.off);
+  }
+
+  private ensure(n: number): void {
+    if (this.off + n <= this.buf.length) return;
+    const used = this.off - this.start;
+    const next = Buffer.allocUnsafe(Math.max(ARENA, 2 * (used + n)));
+    this.buf.copy(next, 0, this.start, this.off);
+    this.buf = next;
+    this.start = 0;
+    this.off = used;
+  }
+
+  /** Constant bytes (already JSON). */
+  k(bytes: Uint8Array): void {
+    const n = bytes.length;
+    this.ensure(n);
+    const buf = this.buf;
+    let o = this.off;
+    for (let i = 0; i < n; i++) buf[o++] = bytes[i]!;
+    this.off = o;
+  }
+
+  /** ASCII text (already JSON). */
+  ascii(t: string): void {
+    const n = t.length;
+    this.ensure(n);
+    const buf = this.buf;
+    let o = this.off;
+    for (let i = 0; i < n; i++) buf[o++] = t.charCodeAt(i);
+    this.off = o;
+  }
+
+  /** A string as JSON.stringify writes it. */
+  s(v: string): void {
+    const n = v.length;
+    this.ensure(n + 2);
+    const buf = this.buf;
+    let o = this.off;
+    buf[o++] = 34;
+    for (let i = 0; i < n; i++) {
+      const c = v.charCodeAt(i);
+      // escapes and non-ASCII: JSON.stringify's text, then UTF-8
+      if (c < 0x20 || c === 34 || c === 92 || c > 0x7e) return this.utf8(JSON.stringify(v));
+      buf[o++] = c;
+    }
+    buf[o++] = 34;
+    this.off = o;
+  }
+
+  private utf8(t: string): void {
+    this.ensure(3 * t.length);
+    this.off += this.buf.write(t, this.off, 'utf8');
+  }
+
+  /** Any value as JSON.stringify writes it (a record value: never undefined). */
+  v(x: unknown): void {
+    if (typeof x === 'string') this.s(x);
+    else if (typeof x === 'number') this.ascii(Number.isFinite(x) ? String(x) : 'null');
+    else if (typeof x === 'boolean') this.ascii(x ? 'true' : 'false');
+    else if (Array.isArray(x) && x.every((e) => typeof e === 'string' || (typeof e === 'number' && Number.isFinite(e)))) {
+      this.ascii('[');
+      for (let i = 0; i < x.length; i++) {
+        if (i) this.ascii(',');
+        this.v(x[i]);
+      }
+      this.ascii(']');
+    } else this.utf8(JSON.stringify(x));
+  }
+}
+
+function compileShapeBytes(sample: KiteRecord, resource: Record<string, AttrValue>): (r: KiteRecord, w: JsonBytes) => void {
+  const read = (key: string): string => `r[${JSON.stringify(key)}]`;
+  const consts: Uint8Array[] = [];
+  const k = (t: string): string => `w.k(K[${consts.push(Buffer.from(t, 'utf8')) - 1}]);`;
+  const code = shapePieces(sample, resource).map((p) =>
+    'text' in p ? k(p.text) : 'value' in p ? `w.v(${read(p.value)});` : `if(typeof ${read(p.ip)}==="string"&&isIP(${read(p.ip)})){${k(',"ip":')}w.v(${read(p.ip)});}`,
+  );
+  return new Function('K', 'isIP', `return (r, w) => {${code.join('')}};`)(consts, isIP) as (r: KiteRecord, w: JsonBytes) => void;
+}
+
+/**
+ * ecsJsonSerializer() as UTF-8 bytes, the same bytes as its string, written straight into shared
+ * arenas (JsonBytes): no rope of strings to concatenate and flatten per record, no string to encode
+ * again. Each result is a slice of an arena, to be sent and dropped (it keeps its arena alive).
+ */
+export function ecsJsonBytesSerializer(resource: Record<string, AttrValue>): (r: KiteRecord) => Buffer {
+  const byName = new Map<string, { keys: string[]; write: (r: KiteRecord, w: JsonBytes) => void }[]>();
+  let count = 0;
+  const w = new JsonBytes();
+  const sameKeys = (r: KiteRecord, keys: string[]): boolean => {
+    let i = 0;
+    for (const k in r) {
+      if (r[k] === undefined) continue;
+      if (keys[i++] !== k) return false;
+    }
+    return i === keys.length;
+  };
+  const run = (write: (r: KiteRecord, w: JsonBytes) => void, r: KiteRecord): Buffer => {
+    w.begin();
+    write(r, w);
+    return w.end();
+  };
+  return (r) => {
+    const name = r['event.name'];
+    let list = byName.get(name);
+    if (list) {
+      for (const shape of list) if (sameKeys(r, shape.keys)) return run(shape.write, r);
+    }
+    if (count >= MAX_SHAPES) return Buffer.from(JSON.stringify(toEcs(r, resource)), 'utf8');
+    const keys: string[] = [];
+    for (const k in r) if (r[k] !== undefined) keys.push(k);
+    const shape = { keys, write: compileShapeBytes(r, resource) };
+    if (!list) byName.set(name, (list = []));
+    list.push(shape);
+    count++;
+    return run(shape.write, r);
+  };
 }
