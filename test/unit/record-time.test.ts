@@ -1,7 +1,7 @@
 /** A record's time is read without Date's parser when it has the receivers' form, with Date.parse()'s result. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseUtcFast, recordTimeMs } from '../../src/exporters/schemas/event-kind';
+import { parseUtcFast, recordTimeHr, recordTimeMs, recordTimeNanos } from '../../src/exporters/schemas/event-kind';
 import { KiteRecord } from '../../src/component/component';
 
 const at = (time: string): KiteRecord => ({ time, 'event.name': 'process.exec', 'kite.event_id': 'x' });
@@ -32,4 +32,11 @@ test('other forms are left to Date.parse', () => {
   const before = Date.now();
   const t = recordTimeMs(at('yesterday'));
   assert.ok(t >= before && t <= Date.now(), 'an unreadable time is now');
+});
+
+test('seconds and nanoseconds: the digits of recordTimeNanos, split', () => {
+  const split = (t: string): [number, number] => [t.length > 9 ? Number(t.slice(0, -9)) : 0, Number(t.slice(-9))];
+  for (const time of ['2026-01-01T00:00:00.003123456Z', '2026-01-01T00:00:00Z', '2026-11-23T16:31:03.5Z', '2026-11-23T16:31:03.12345Z', '2024-02-29T12:00:00.25Z', '2026-01-01T00:00:00+02:00', '1969-12-31T23:59:59.5Z']) {
+    assert.deepEqual(recordTimeHr(at(time)), split(recordTimeNanos(at(time))), time);
+  }
 });
