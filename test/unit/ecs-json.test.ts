@@ -38,7 +38,7 @@ test('the bytes serializer writes the UTF-8 of the string serializer, across are
   const text = ecsJsonSerializer(resource);
   const bytes = ecsJsonBytesSerializer(resource);
   const tricky: KiteRecord[] = [
-    { ...odd[3]!, 'kite.note': 'tab\t nul\u0000 del\u007f é ✓ 😀 lone \ud800 end', 'kite.list': ['a"b', 'é', 1.5, -0, 7] as unknown as string[], 'kite.big': 2 ** 60, 'kite.nan': NaN, 'kite.neg': -12 },
+    { ...odd[3]!, 'kite.note': 'tab\t nul\u0000 del\u007f é ✓ 😀 lone \ud800 end', 'kite.list': ['a"b', 'é', 1.5, -0, 7] as unknown as string[], 'kite.big': 2 ** 60, 'kite.nan': NaN, 'kite.neg': -12, 'kite.zero': 0, 'kite.p10': 1000, 'kite.p9': 999, 'kite.top': 999_999_999_999_999, 'kite.e15': 1e15 },
     { ...odd[4]!, 'kite.mixed': ['x', true, null] as unknown as string[], 'kite.empty': [], 'kite.inf': -Infinity },
     { ...odd[0]!, 'process.command_line': 'z'.repeat(100_000) },
   ];

@@ -266,6 +266,12 @@ export class JsonBytes {
     this.ensure(n);
     const buf = this.buf;
     let o = this.off;
+    // a native copy pays off past a few dozen bytes
+    if (n > 32) {
+      buf.set(bytes, o);
+      this.off = o + n;
+      return;
+    }
     for (let i = 0; i < n; i++) buf[o++] = bytes[i]!;
     this.off = o;
   }
@@ -302,20 +308,56 @@ export class JsonBytes {
     this.off += this.buf.write(t, this.off, 'utf8');
   }
 
+  /** A number as JSON.stringify writes it. */
+  n(x: number): void {
+    if (x >= 0 && x < 1e15 && Math.floor(x) === x && !Object.is(x, -0)) {
+      // a non-negative integer: its digits, without a string in between
+      let digits = 1;
+      for (let p = 10; p <= x; p *= 10) digits++;
+      this.ensure(digits);
+      const buf = this.buf;
+      let o = this.off + digits;
+      this.off = o;
+      do {
+        const q = Math.floor(x / 10);
+        buf[--o] = 48 + (x - q * 10);
+        x = q;
+      } while (x > 0);
+      return;
+    }
+    this.ascii(Number.isFinite(x) ? String(x) : 'null');
+  }
+
   /** Any value as JSON.stringify writes it (a record value: never undefined). */
   v(x: unknown): void {
     if (typeof x === 'string') this.s(x);
-    else if (typeof x === 'number') this.ascii(Number.isFinite(x) ? String(x) : 'null');
+    else if (typeof x === 'number') this.n(x);
     else if (typeof x === 'boolean') this.ascii(x ? 'true' : 'false');
-    else if (Array.isArray(x) && x.every((e) => typeof e === 'string' || (typeof e === 'number' && Number.isFinite(e)))) {
-      this.ascii('[');
+    else if (Array.isArray(x) && plainArray(x)) {
+      this.ensure(1);
+      this.buf[this.off++] = 91; // [
       for (let i = 0; i < x.length; i++) {
-        if (i) this.ascii(',');
-        this.v(x[i]);
+        if (i) {
+          this.ensure(1);
+          this.buf[this.off++] = 44; // ,
+        }
+        const e = x[i] as string | number;
+        if (typeof e === 'string') this.s(e);
+        else this.n(e);
       }
-      this.ascii(']');
+      this.ensure(1);
+      this.buf[this.off++] = 93; // ]
     } else this.utf8(JSON.stringify(x));
   }
+}
+
+/** An array of strings and finite numbers only (what JsonBytes writes itself). */
+function plainArray(a: unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) {
+    const e = a[i];
+    if (typeof e !== 'string' && !(typeof e === 'number' && Number.isFinite(e))) return false;
+  }
+  return true;
 }
 
 function compileShapeBytes(sample: KiteRecord, resource: Record<string, AttrValue>): (r: KiteRecord, w: JsonBytes) => void {
@@ -323,9 +365,9 @@ function compileShapeBytes(sample: KiteRecord, resource: Record<string, AttrValu
   const consts: Uint8Array[] = [];
   const k = (t: string): string => `w.k(K[${consts.push(Buffer.from(t, 'utf8')) - 1}]);`;
   const code = shapePieces(sample, resource).map((p) =>
-    'text' in p ? k(p.text) : 'value' in p ? `w.v(${read(p.value)});` : `if(typeof ${read(p.ip)}==="string"&&isIP(${read(p.ip)})){${k(',"ip":')}w.v(${read(p.ip)});}`,
+    'text' in p ? k(p.text) : 'value' in p ? `x=${read(p.value)};if(typeof x==="string")w.s(x);else w.v(x);` : `if(typeof ${read(p.ip)}==="string"&&isIP(${read(p.ip)})){${k(',"ip":')}w.v(${read(p.ip)});}`,
   );
-  return new Function('K', 'isIP', `return (r, w) => {${code.join('')}};`)(consts, isIP) as (r: KiteRecord, w: JsonBytes) => void;
+  return new Function('K', 'isIP', `return (r, w) => {let x;${code.join('')}};`)(consts, isIP) as (r: KiteRecord, w: JsonBytes) => void;
 }
 
 /**
