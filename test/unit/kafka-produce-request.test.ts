@@ -76,7 +76,7 @@ const cases: [string, ProduceArgs][] = [
                 { key: null, value: 'a', timestamp: 1_700_000_000_500 },
                 { key: Buffer.from([0, 1, 2]), value: Buffer.from('b'), timestamp: 1_700_000_000_100 },
                 { value: 'c' },
-                { key: 'k', value: null, timestamp: '1700000000900', headers: { h: 'v', '': '' } },
+                { key: 'ключ-é', value: null, timestamp: '1700000000900', headers: { h: 'v', '': '', 'é': 'ü😀' } },
               ],
             },
           ],

@@ -63,8 +63,11 @@ export const byteLength = (v: string | Buffer | null | undefined): number => (v 
 export function writeBytes(buf: Buffer, off: number, v: string | Buffer | null | undefined, len: number): number {
   off = writeVarint(buf, off, zigzag(len));
   if (v == null) return off;
-  if (typeof v === 'string') buf.write(v, off, len, 'utf8');
-  else buf.set(v, off);
+  if (typeof v === 'string') {
+    // a short ASCII string (its UTF-8 length is its length only then): a loop costs less than a native write's call
+    if (len === v.length && len <= 32) for (let i = 0; i < len; i++) buf[off + i] = v.charCodeAt(i);
+    else buf.write(v, off, len, 'utf8');
+  } else buf.set(v, off);
   return off + len;
 }
 
