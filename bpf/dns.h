@@ -9,7 +9,7 @@
 /* Most server ports the filters match (the config's ports). */
 #define DNS_MAX_PORTS 8
 #define DNS_COMM_LEN 16
-#define DNS_FLOWS_MAX 16384
+#define DNS_FLOWS_MAX 65536
 
 enum dns_owner_flags {
 	DNS_OWNER_FILTERED = 1, /* the owner failed the in-kernel filters: its packets are dropped */

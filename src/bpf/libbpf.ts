@@ -1,6 +1,6 @@
 /**
  * The only file that touches FFI: koffi bindings over libbpf.so.1 and the few libc calls the ring
- * reader (mmap, epoll) and the packet sockets (socket, setsockopt, bind, recvmmsg) need. Handles are raw koffi pointers here; `object.ts` wraps them in classes
+ * reader (mmap, epoll) and the packet sockets (socket, setsockopt, bind, their mmap ring) need. Handles are raw koffi pointers here; `object.ts` wraps them in classes
  * so that no other module sees a raw pointer.
  *
  * libbpf's print callback is process-global and owned by the main thread: all libbpf calls that can
@@ -135,6 +135,9 @@ export const SO_RCVBUFFORCE = 33;
 export const SO_TIMESTAMPNS = 35;
 export const SO_ATTACH_BPF = 50;
 export const PACKET_STATISTICS = 6;
+export const PACKET_RX_RING = 5;
+export const PACKET_VERSION = 10;
+export const TPACKET_V3 = 2;
 export const ETH_P_ALL = 3;
 export const MSG_DONTWAIT = 0x40;
 export const MSG_TRUNC = 0x20;

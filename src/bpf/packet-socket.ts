@@ -1,23 +1,30 @@
 /**
  * Packet capture through AF_PACKET sockets that carry a BPF socket filter (SO_ATTACH_BPF): the kernel
- * runs the filter on every packet of the bound interfaces and queues only what it passes.
+ * runs the filter on every packet of the bound interfaces and keeps only what it passes.
  *
- * Each socket is created unbound (it receives nothing), gets its filter, then is bound to one
- * interface (or to every interface with ifindex 0), so no unfiltered packet is ever queued. Packets
- * are read on the main thread without blocking: recvmmsg(MSG_DONTWAIT) into one native batch buffer
- * (up to `batch` packets per system call), with the kernel's receive timestamp (SO_TIMESTAMPNS).
- * When every socket is empty, one epoll_wait runs on the libuv pool with a short timeout; while packets
+ * Each socket is created unbound (it receives nothing), gets its filter and a TPACKET_V3 receive ring
+ * (PACKET_RX_RING) mapped into the agent, then is bound to one interface (or to every interface with
+ * ifindex 0), so no unfiltered packet is ever kept. The kernel writes each passed packet (cut to the
+ * filter's snap length) with its receive time, interface and link type straight into the ring, packed
+ * one after another into blocks; a block is handed to user space when it is full or `blockTimeoutMs`
+ * after its first packet. The reader walks the blocks of the mapping on the main thread, with no
+ * system call and no copy per packet, and gives each block back. Packets take their own size plus
+ * about 80 bytes in the ring, so a ring holds several times as many small packets (DNS) as a socket
+ * receive buffer of the same size, where each queued packet is charged its whole kernel buffer (about
+ * 1 KiB). When the ring is full the kernel drops packets and counts them (PACKET_STATISTICS).
+ * When every ring is empty, one epoll_wait runs on the libuv pool with a short timeout; while packets
  * keep coming the reader polls every `batchDelayMs` instead, as the ring reader does (./ringbuf.ts).
  *
  * Contract: `start()` begins delivery; `stop()` stops the loop, waits for the pending epoll call,
- * delivers what is queued, then closes the sockets. After `stop()` resolves `onPacket` is never called
- * again. The Buffer given to `onPacket` is only valid during the call.
+ * delivers what is in the rings, then unmaps and closes the sockets. After `stop()` resolves
+ * `onPacket` is never called again. The Buffer given to `onPacket` is the ring itself: only valid
+ * during the call. Linux 3.2+ (TPACKET_V3).
  */
 import { BpfError } from '../component/errors';
 import {
-  AF_PACKET, EPOLL_CTL_ADD, EPOLLIN, ETH_P_ALL, lastErrno, MSG_DONTWAIT, native, NativeBlock, SO_ATTACH_BPF,
-  SO_RCVBUF, SO_RCVBUFFORCE, SO_TIMESTAMPNS, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, SOL_PACKET, SOL_SOCKET,
-  PACKET_STATISTICS,
+  AF_PACKET, EPOLL_CTL_ADD, EPOLLIN, ETH_P_ALL, isMapFailed, lastErrno, MAP_SHARED, native, PACKET_RX_RING, PACKET_STATISTICS,
+  PACKET_VERSION, PROT_READ, PROT_WRITE, Ptr, SO_ATTACH_BPF, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_RAW, SOL_PACKET, SOL_SOCKET,
+  TPACKET_V3, view,
 } from './libbpf';
 import { errnoName, strerror } from './object';
 
@@ -32,73 +39,102 @@ export interface PacketInfo {
   /** Kernel receive time, CLOCK_REALTIME. */
   tsSec: number;
   tsNsec: number;
-  /** True when the packet was longer than the buffer and was cut. */
+  /** True when the packet was longer than the snap length and was cut. */
   truncated: boolean;
 }
 
 export type PacketHandler = (buf: Buffer, offset: number, length: number, info: PacketInfo) => void;
 
 export interface PacketCaptureOptions {
-  /** Largest packet read (longer ones are cut and flagged). */
+  /** Largest packet read (longer ones are cut and flagged); the socket filter's return value caps it too. */
   snapLen: number;
-  /** Packets per recvmmsg call. */
-  batch: number;
-  /** Receive buffer of each socket (SO_RCVBUFFORCE, SO_RCVBUF without CAP_NET_ADMIN). */
-  rcvBufBytes: number;
+  /** Size of each socket's receive ring: what the kernel holds while the agent is busy (rounded to whole blocks). */
+  ringBytes: number;
+  /** A block that is not full is handed to user space this long after its first packet. */
+  blockTimeoutMs: number;
   batchDelayMs: number;
   maxPacketsPerTick: number;
   pollTimeoutMs: number;
 }
 
 export const DEFAULT_PACKET_CAPTURE_OPTIONS: PacketCaptureOptions = {
-  snapLen: 4096, batch: 64, rcvBufBytes: 4 << 20, batchDelayMs: 1, maxPacketsPerTick: 8192, pollTimeoutMs: 100,
+  snapLen: 4096, ringBytes: 4 << 20, blockTimeoutMs: 4, batchDelayMs: 1, maxPacketsPerTick: 8192, pollTimeoutMs: 100,
 };
 
 export interface PacketCaptureStats {
   packets: number;
   handlerErrors: number;
-  /** Packets the kernel dropped because a socket's receive buffer was full (PACKET_STATISTICS). */
+  /** Packets the kernel dropped because a socket's ring was full (PACKET_STATISTICS). */
   kernelDrops: number;
-  /** Receive errors other than "nothing queued" (a socket reports ENETDOWN once when its interface goes). */
+  /** Blocks of the rings handed to user space and read. */
+  blocks: number;
+  /** Socket errors (a socket reports ENETDOWN once when its interface goes). */
   socketErrors: number;
 }
 
-const MMSG = 64; // struct mmsghdr: msghdr (56) + msg_len (4) + padding
-const IOV = 16;
-const ADDR = 32; // struct sockaddr_ll is 20 bytes
-const CTRL = 64; // one cmsghdr (16) + struct timespec (16)
-const MSG_TRUNC_FLAG = 0x20;
-const EAGAIN = 11;
+/** struct tpacket_block_desc: version, offset_to_priv, then struct tpacket_hdr_v1. */
+const BLOCK_STATUS = 8;
+const BLOCK_NUM_PKTS = 12;
+const BLOCK_FIRST_PKT = 16;
+/** struct tpacket3_hdr (48 bytes), then struct sockaddr_ll at TPACKET_ALIGN(48). */
+const PKT_NEXT = 0;
+const PKT_SEC = 4;
+const PKT_NSEC = 8;
+const PKT_SNAPLEN = 12;
+const PKT_LEN = 16;
+const PKT_MAC = 24;
+const SLL = 48;
+const TP_STATUS_KERNEL = 0;
+const TP_STATUS_USER = 1;
+/** Smallest block (a multiple of the page size); larger when the snap length needs it. */
+const MIN_BLOCK = 8192;
+const FRAME = 2048;
+const EPOLLERR = 0x008;
+const SO_ERROR = 4;
 
 function sockErr(op: string): BpfError {
   const errno = lastErrno();
   return new BpfError(op, errno, errnoName(errno), strerror(errno), []);
 }
 
+/** One socket's ring: its mapping, a byte view and an Int32 view (block status words), the next block. */
+interface Ring {
+  fd: number;
+  ptr: Ptr | null;
+  bytes: number;
+  buf: Buffer;
+  words: Int32Array;
+  next: number;
+}
+
 export class PacketCapture {
-  readonly stats: PacketCaptureStats = { packets: 0, handlerErrors: 0, kernelDrops: 0, socketErrors: 0 };
+  readonly stats: PacketCaptureStats = { packets: 0, handlerErrors: 0, kernelDrops: 0, blocks: 0, socketErrors: 0 };
   private readonly opts: PacketCaptureOptions;
   private readonly fds: number[] = [];
+  private readonly rings: Ring[] = [];
+  private readonly blockSize: number;
+  private readonly blockCount: number;
   private epfd = -1;
-  private block: NativeBlock | null = null;
   private readonly evbuf = Buffer.alloc(12 * 8);
   private running = false;
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private pendingWait: Promise<void> | null = null;
-  private readonly offs: { iov: number; addr: number; ctrl: number; data: number };
   private readonly info: PacketInfo = { ifindex: 0, hatype: 0, protocol: 0, pktType: 0, tsSec: 0, tsNsec: 0, truncated: false };
 
-  /** Opens one filtered socket per interface index (0: every interface). Throws BpfError naming the step. */
+  /** Opens one filtered socket with its ring per interface index (0: every interface). Throws BpfError naming the step. */
   constructor(progFd: number, ifindexes: number[], private readonly onPacket: PacketHandler, opts: Partial<PacketCaptureOptions> = {}) {
     this.opts = { ...DEFAULT_PACKET_CAPTURE_OPTIONS, ...opts };
-    this.offs = this.computeOffsets();
+    // the smallest block that holds one packet of the snap length: a block is handed over when full or
+    // after blockTimeoutMs, so at a moderate rate every block leaves part used; small blocks keep the
+    // ring's capacity in packets close to what its bytes allow
+    let block = MIN_BLOCK;
+    while (block < this.opts.snapLen + 256) block *= 2;
+    this.blockSize = block;
+    this.blockCount = Math.max(8, Math.ceil(this.opts.ringBytes / block));
     try {
       this.epfd = native.epollCreate1(SOCK_CLOEXEC);
       if (this.epfd < 0) throw sockErr('epoll_create1');
       for (const ifindex of ifindexes) this.openSocket(progFd, ifindex);
-      const n = this.opts.batch;
-      this.block = new NativeBlock(n * (MMSG + IOV + ADDR + CTRL + this.opts.snapLen));
-      this.layout();
     } catch (e) {
       this.close();
       throw e;
@@ -112,10 +148,21 @@ export class PacketCapture {
     this.fds.push(fd);
     const i32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeInt32LE(v); return b; };
     if (native.setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, i32(progFd), 4) < 0) throw sockErr(`attach socket filter to the packet socket for ${where}`);
-    if (native.setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, i32(1), 4) < 0) throw sockErr('enable SO_TIMESTAMPNS');
-    if (native.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, i32(this.opts.rcvBufBytes), 4) < 0) {
-      native.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, i32(this.opts.rcvBufBytes), 4);
+    if (native.setsockopt(fd, SOL_PACKET, PACKET_VERSION, i32(TPACKET_V3), 4) < 0) throw sockErr(`TPACKET_V3 on the packet socket for ${where}`);
+    const req = Buffer.alloc(28); // struct tpacket_req3
+    req.writeUInt32LE(this.blockSize, 0);
+    req.writeUInt32LE(this.blockCount, 4);
+    req.writeUInt32LE(FRAME, 8);
+    req.writeUInt32LE((this.blockSize / FRAME) * this.blockCount, 12);
+    req.writeUInt32LE(this.opts.blockTimeoutMs, 16); // tp_retire_blk_tov
+    if (native.setsockopt(fd, SOL_PACKET, PACKET_RX_RING, req, req.length) < 0) {
+      throw sockErr(`receive ring of ${this.blockCount} x ${this.blockSize} bytes on the packet socket for ${where}`);
     }
+    const bytes = this.blockSize * this.blockCount;
+    const ptr = native.mmap(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (isMapFailed(ptr)) throw sockErr(`mmap the receive ring of the packet socket for ${where}`);
+    const ab = view(ptr, bytes);
+    this.rings.push({ fd, ptr, bytes, buf: Buffer.from(ab), words: new Int32Array(ab), next: 0 });
     const sll = Buffer.alloc(20);
     sll.writeUInt16LE(AF_PACKET, 0);
     sll.writeUInt16BE(ETH_P_ALL, 2);
@@ -127,101 +174,70 @@ export class PacketCapture {
     if (native.epollCtl(this.epfd, EPOLL_CTL_ADD, fd, ev) < 0) throw sockErr('epoll_ctl');
   }
 
-  /** Offsets of the iovecs, addresses, control buffers and packet data in the batch block. */
-  private computeOffsets(): { iov: number; addr: number; ctrl: number; data: number } {
-    const n = this.opts.batch;
-    const iov = n * MMSG;
-    const addr = iov + n * IOV;
-    const ctrl = addr + n * ADDR;
-    return { iov, addr, ctrl, data: ctrl + n * CTRL };
-  }
-
-  /** Restores the in/out lengths of entry `i` that the kernel overwrote. */
-  private resetEntry(b: Buffer, i: number): void {
-    const m = i * MMSG;
-    b.writeUInt32LE(ADDR, m + 8); // msg_namelen
-    b.writeUInt32LE(CTRL, m + 40); // msg_controllen (a size_t: the high half stays 0)
-    b.writeInt32LE(0, m + 48); // msg_flags
-  }
-
-  /** Writes the pointers of every mmsghdr and iovec of the batch (once). */
-  private layout(): void {
-    const b = this.block!;
-    const o = this.offs;
-    for (let i = 0; i < this.opts.batch; i++) {
-      const m = i * MMSG;
-      b.buf.writeBigUInt64LE(b.address + BigInt(o.addr + i * ADDR), m); // msg_name
-      b.buf.writeBigUInt64LE(b.address + BigInt(o.iov + i * IOV), m + 16); // msg_iov
-      b.buf.writeBigUInt64LE(1n, m + 24); // msg_iovlen
-      b.buf.writeBigUInt64LE(b.address + BigInt(o.ctrl + i * CTRL), m + 32); // msg_control
-      b.buf.writeBigUInt64LE(b.address + BigInt(o.data + i * this.opts.snapLen), o.iov + i * IOV); // iov_base
-      b.buf.writeBigUInt64LE(BigInt(this.opts.snapLen), o.iov + i * IOV + 8); // iov_len
-      this.resetEntry(b.buf, i);
-    }
+  /** Bytes of each socket's ring (whole blocks). */
+  get ringBytes(): number {
+    return this.blockSize * this.blockCount;
   }
 
   start(): void {
-    if (this.running || !this.block) return;
+    if (this.running || !this.rings.length) return;
     this.running = true;
     this.tick();
   }
 
-  /** Reads up to `budget` packets from every socket now; returns how many were handled. */
+  /** Reads the blocks user space owns now, until `budget` packets were handled; returns how many were. */
   drain(budget = Infinity): number {
-    const blk = this.block;
-    if (!blk) return 0;
-    const b = blk.buf;
-    const o = this.offs;
-    const batch = this.opts.batch;
     let total = 0;
-    for (const fd of this.fds) {
+    for (const ring of this.rings) {
       while (total < budget) {
-        const n = native.recvmmsg(fd, blk.ptr, batch, MSG_DONTWAIT, null);
-        if (n < 0 && lastErrno() !== EAGAIN) this.stats.socketErrors++; // e.g. ENETDOWN once, when the interface goes
-        if (n <= 0) break;
-        for (let i = 0; i < n; i++) {
-          this.deliver(b, i, o);
-          this.resetEntry(b, i);
-        }
-        total += n;
-        if (n < batch) break;
+        const word = (ring.next * this.blockSize) >> 2;
+        if ((Atomics.load(ring.words, word + (BLOCK_STATUS >> 2)) & TP_STATUS_USER) === 0) break;
+        total += this.readBlock(ring, ring.next * this.blockSize);
+        Atomics.store(ring.words, word + (BLOCK_STATUS >> 2), TP_STATUS_KERNEL); // the block goes back to the kernel
+        ring.next = (ring.next + 1) % this.blockCount;
+        this.stats.blocks++;
       }
     }
     this.stats.packets += total;
     return total;
   }
 
-  private deliver(b: Buffer, i: number, o: { addr: number; ctrl: number; data: number }): void {
-    const m = i * MMSG;
-    const len = b.readUInt32LE(m + 56);
-    const flags = b.readInt32LE(m + 48);
-    const a = o.addr + i * ADDR;
+  private readBlock(ring: Ring, base: number): number {
+    const b = ring.buf;
+    const n = b.readUInt32LE(base + BLOCK_NUM_PKTS);
+    const end = base + this.blockSize;
     const info = this.info;
-    info.ifindex = b.readInt32LE(a + 4);
-    info.pktType = b[a + 10]!;
-    info.hatype = b.readUInt16LE(a + 8);
-    info.protocol = b.readUInt16BE(a + 2);
-    info.truncated = (flags & MSG_TRUNC_FLAG) !== 0;
-    info.tsSec = 0;
-    info.tsNsec = 0;
-    const ctrlLen = b.readUInt32LE(m + 40);
-    const c = o.ctrl + i * CTRL;
-    if (ctrlLen >= 32 && b.readInt32LE(c + 8) === SOL_SOCKET && b.readInt32LE(c + 12) === SO_TIMESTAMPNS) {
-      info.tsSec = b.readUInt32LE(c + 16) + b.readUInt32LE(c + 20) * 4294967296; // no BigInt per packet
-      info.tsNsec = b.readUInt32LE(c + 24);
+    let p = base + b.readUInt32LE(base + BLOCK_FIRST_PKT);
+    let i = 0;
+    for (; i < n; i++) {
+      if (p < base || p + SLL + 20 > end) break; // never trust offsets beyond the block
+      const snap = b.readUInt32LE(p + PKT_SNAPLEN);
+      const mac = p + b.readUInt16LE(p + PKT_MAC);
+      info.tsSec = b.readUInt32LE(p + PKT_SEC);
+      info.tsNsec = b.readUInt32LE(p + PKT_NSEC);
+      info.ifindex = b.readInt32LE(p + SLL + 4);
+      info.hatype = b.readUInt16LE(p + SLL + 8);
+      info.pktType = b[p + SLL + 10]!;
+      info.protocol = b.readUInt16BE(p + SLL + 2);
+      const len = Math.min(snap, this.opts.snapLen, end - mac);
+      info.truncated = len < b.readUInt32LE(p + PKT_LEN);
+      try {
+        this.onPacket(b, mac, len, info);
+      } catch {
+        this.stats.handlerErrors++;
+      }
+      const next = b.readUInt32LE(p + PKT_NEXT);
+      if (!next) { i++; break; }
+      p += next;
     }
-    try {
-      this.onPacket(b, o.data + i * this.opts.snapLen, Math.min(len, this.opts.snapLen), info);
-    } catch {
-      this.stats.handlerErrors++;
-    }
+    return i;
   }
 
   /** Adds the kernel's drop counts since the last call (PACKET_STATISTICS resets on read). */
   pollKernelStats(): void {
-    const v = Buffer.alloc(8);
+    const v = Buffer.alloc(12); // struct tpacket_stats_v3
     for (const fd of this.fds) {
-      const len = [8];
+      const len = [12];
       if (native.getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, v, len) === 0) this.stats.kernelDrops += v.readUInt32LE(4);
     }
   }
@@ -240,16 +256,26 @@ export class PacketCapture {
     this.pendingWait = new Promise<void>((resolve) => {
       (native.epollWait as unknown as { async: (...a: unknown[]) => void }).async(
         this.epfd, this.evbuf, 8, this.opts.pollTimeoutMs,
-        () => {
+        (_err: unknown, res: number) => {
           this.pendingWait = null;
           resolve();
+          if (res > 0) this.clearErrors(res);
           if (this.running) this.tick();
         },
       );
     });
   }
 
-  /** Stops the loop, delivers what is queued, closes the sockets. Safe twice. */
+  /** Reads and clears the pending error of each socket epoll reported one for (else epoll keeps reporting it). */
+  private clearErrors(n: number): void {
+    for (let i = 0; i < n; i++) {
+      if (!(this.evbuf.readUInt32LE(i * 12) & EPOLLERR)) continue;
+      const v = Buffer.alloc(4);
+      if (native.getsockopt(this.evbuf.readInt32LE(i * 12 + 4), SOL_SOCKET, SO_ERROR, v, [4]) === 0 && v.readInt32LE(0)) this.stats.socketErrors++;
+    }
+  }
+
+  /** Stops the loop, delivers what is in the rings, unmaps them and closes the sockets. Safe twice. */
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) {
@@ -258,7 +284,7 @@ export class PacketCapture {
       this.timer = null;
     }
     if (this.pendingWait) await this.pendingWait;
-    if (this.block) {
+    if (this.rings.length) {
       this.drain();
       this.pollKernelStats();
     }
@@ -266,11 +292,15 @@ export class PacketCapture {
   }
 
   private close(): void {
+    for (const r of this.rings.splice(0)) {
+      r.buf = Buffer.alloc(0);
+      r.words = new Int32Array(0);
+      if (r.ptr) native.munmap(r.ptr, r.bytes);
+      r.ptr = null;
+    }
     for (const fd of this.fds.splice(0)) native.close(fd);
     if (this.epfd >= 0) native.close(this.epfd);
     this.epfd = -1;
-    this.block?.free();
-    this.block = null;
   }
 }
 

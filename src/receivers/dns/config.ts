@@ -66,7 +66,7 @@ export const dnsSchema = {
     default: DEFAULT_MAX_ANSWERS,
   },
   socket_buffer_size: {
-    doc: 'Receive buffer of each packet socket: what the kernel queues while the agent is busy. When it is full, packets are lost and counted (kernel_drops).',
+    doc: 'Receive ring of each packet socket (TPACKET_V3, mapped into the agent and allocated at start): what the kernel holds while the agent is busy, each packet taking its length plus about 80 bytes. When it is full, packets are lost and counted (kernel_drops).',
     format: byteSize({ min: 65536, max: 1 << 30 }),
     default: DEFAULT_SOCKET_BUFFER_SIZE,
   },

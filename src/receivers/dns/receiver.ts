@@ -88,7 +88,7 @@ export class DnsReceiver implements Receiver {
       for (const p of CGROUP_PROGRAMS) obj.attachCgroup(p, this.cgroupFd, root);
       this.capture = new PacketCapture(obj.program('handle_dns_packet').fd, this.ifindexes, this.onPacket, {
         snapLen: this.cfg.snapLength,
-        rcvBufBytes: this.cfg.socketBufferSize,
+        ringBytes: this.cfg.socketBufferSize,
       });
       this.capture.start();
       this.timer = setInterval(() => this.tick(), 1000);
@@ -157,6 +157,7 @@ export class DnsReceiver implements Receiver {
     publishRunStats(s, this.statsKey, obj);
     if (this.capture) {
       s.set(this.statsKey, 'received', this.capture.stats.packets);
+      s.set(this.statsKey, 'ring_blocks', this.capture.stats.blocks);
       if (this.capture.stats.socketErrors) s.set(this.statsKey, 'socket_errors', this.capture.stats.socketErrors);
       this.capture.pollKernelStats();
       const drops = this.capture.stats.kernelDrops;
@@ -234,7 +235,8 @@ export class DnsReceiver implements Receiver {
     const pkey = `${this.key.toString('latin1')}${msg.id}`;
     if (!msg.response) {
       const owner = this.lookupOwner();
-      if (owner && owner.flags & DnsOwnerFlags.FILTERED) {
+      if (!owner) stats.add(this.statsKey, 'queries_without_owner');
+      else if (owner.flags & DnsOwnerFlags.FILTERED) {
         stats.add(this.statsKey, 'filtered_in_user_space');
         return;
       }

@@ -41,7 +41,7 @@ export const DnsOwnerFlags = { FILTERED: 1 } as const;
 /** enum dns_attr_stat: slots of the per-CPU `dns_attr_stats` array. */
 export const DnsAttrStat = { SOCKETS: 0, FLOWS: 1, FILTERED: 2, NO_OWNER: 3 } as const;
 /** Compile-time limits of bpf/dns.h. */
-export const DNS_LIMITS = { maxPorts: 8, commLen: 16, flowsMax: 16384 } as const;
+export const DNS_LIMITS = { maxPorts: 8, commLen: 16, flowsMax: 65536 } as const;
 /** Offsets of the read-only knobs in the object's .rodata (checked by the layout test). */
 export const DNS_RODATA = {
   dns_ports: { offset: 0, size: 16 },
