@@ -68,15 +68,33 @@ class ParseError {
   constructor(readonly reason: string) {}
 }
 
+/** Where parsing continues after the name readNameAt() read last. */
+let nameNext = 0;
+/** The presentation form of the name being read, built byte by byte: one string per name, not one per label. */
+const scratch = Buffer.alloc(4 * MAX_NAME_LENGTH + 8);
+const DIGITS = 0x30;
+
 /** Reads the name at `pos`; returns it (dotted, no trailing dot, `.` for the root) and the offset after it. */
 export function readName(buf: Buffer, start: number, end: number, pos: number): [string, number] | string {
-  let out = '';
+  const r = readNameAt(buf, start, end, pos);
+  return typeof r === 'number' ? REASONS[r]! : [r, nameNext];
+}
+
+const REASONS = ['name_out_of_bounds', 'compression_loop', 'bad_label_type', 'label_too_long', 'name_too_long'];
+
+/**
+ * readName without allocating a result pair: the name, or the index of its error in REASONS; the
+ * offset after the name is left in `nameNext`. Labels are written in presentation form into `scratch`:
+ * printable ASCII as is, `.` and `\` escaped, the rest as \DDD.
+ */
+function readNameAt(buf: Buffer, start: number, end: number, pos: number): string | number {
+  let n = 0; // bytes written to scratch
   let length = 0;
   let hops = 0;
   let next = -1; // where parsing continues after the first pointer
   let limit = pos; // a pointer must point below the name's start, then below the previous pointer's target
   for (;;) {
-    if (pos >= end) return 'name_out_of_bounds';
+    if (pos >= end) return 0;
     const b = buf[pos]!;
     if (b === 0) {
       if (next < 0) next = pos + 1;
@@ -84,50 +102,44 @@ export function readName(buf: Buffer, start: number, end: number, pos: number): 
     }
     const kind = b & 0xc0;
     if (kind === 0xc0) {
-      if (pos + 1 >= end) return 'name_out_of_bounds';
+      if (pos + 1 >= end) return 0;
       const target = start + (((b & 0x3f) << 8) | buf[pos + 1]!);
       if (next < 0) next = pos + 2;
-      if (target >= limit || ++hops > MAX_POINTER_HOPS) return 'compression_loop';
+      if (target >= limit || ++hops > MAX_POINTER_HOPS) return 1;
       limit = target;
       pos = target;
       continue;
     }
-    if (kind !== 0) return 'bad_label_type';
-    if (b > MAX_LABEL_LENGTH) return 'label_too_long';
-    if (pos + 1 + b > end) return 'name_out_of_bounds';
+    if (kind !== 0) return 2;
+    if (b > MAX_LABEL_LENGTH) return 3;
+    if (pos + 1 + b > end) return 0;
     length += b + 1;
-    if (length > MAX_NAME_LENGTH) return 'name_too_long';
-    if (out) out += '.';
-    out += label(buf, pos + 1, b);
+    if (length > MAX_NAME_LENGTH) return 4;
+    if (n) scratch[n++] = 0x2e;
+    for (let i = pos + 1, e = pos + 1 + b; i < e; i++) {
+      const c = buf[i]!;
+      if (c > 0x20 && c < 0x7f && c !== 0x2e && c !== 0x5c) {
+        scratch[n++] = c;
+      } else if (c === 0x2e || c === 0x5c) {
+        scratch[n++] = 0x5c;
+        scratch[n++] = c;
+      } else {
+        scratch[n++] = 0x5c;
+        scratch[n++] = DIGITS + Math.floor(c / 100);
+        scratch[n++] = DIGITS + (Math.floor(c / 10) % 10);
+        scratch[n++] = DIGITS + (c % 10);
+      }
+    }
     pos += 1 + b;
   }
-  return [out || '.', next];
+  nameNext = next;
+  return n ? scratch.toString('latin1', 0, n) : '.';
 }
 
-/** A label in presentation form: printable ASCII as is, `.` and `\` escaped, the rest as \DDD. */
-function label(buf: Buffer, p: number, n: number): string {
-  let plain = true;
-  for (let i = p; i < p + n; i++) {
-    const c = buf[i]!;
-    if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return buf.toString('latin1', p, p + n);
-  let s = '';
-  for (let i = p; i < p + n; i++) {
-    const c = buf[i]!;
-    if (c === 0x2e || c === 0x5c) s += `\\${String.fromCharCode(c)}`;
-    else if (c <= 0x20 || c >= 0x7f) s += `\\${String(c).padStart(3, '0')}`;
-    else s += String.fromCharCode(c);
-  }
-  return s;
-}
-
-function name(buf: Buffer, start: number, end: number, pos: number): [string, number] {
-  const r = readName(buf, start, end, pos);
-  if (typeof r === 'string') throw new ParseError(r);
+/** The name at `pos` and the offset after it (in `nameNext`); throws ParseError when it is malformed. */
+function name(buf: Buffer, start: number, end: number, pos: number): string {
+  const r = readNameAt(buf, start, end, pos);
+  if (typeof r === 'number') throw new ParseError(REASONS[r]!);
   return r;
 }
 
@@ -166,17 +178,17 @@ function rdata(buf: Buffer, start: number, type: number, p: number, len: number)
       if (len !== 16) throw new ParseError('bad_rdata');
       return formatIpv6(buf, p);
     case 2: case 5: case 12: case 39: {
-      const [n, after] = name(buf, start, e, p);
-      if (after > e) throw new ParseError('bad_rdata');
+      const n = name(buf, start, e, p);
+      if (nameNext > e) throw new ParseError('bad_rdata');
       return n;
     }
     case 15: {
       if (len < 3) throw new ParseError('bad_rdata');
-      return `${buf.readUInt16BE(p)} ${name(buf, start, e, p + 2)[0]}`;
+      return `${buf.readUInt16BE(p)} ${name(buf, start, e, p + 2)}`;
     }
     case 33: {
       if (len < 7) throw new ParseError('bad_rdata');
-      return `${buf.readUInt16BE(p)} ${buf.readUInt16BE(p + 2)} ${buf.readUInt16BE(p + 4)} ${name(buf, start, e, p + 6)[0]}`;
+      return `${buf.readUInt16BE(p)} ${buf.readUInt16BE(p + 2)} ${buf.readUInt16BE(p + 4)} ${name(buf, start, e, p + 6)}`;
     }
     case 16: case 99: {
       const parts: string[] = [];
@@ -190,8 +202,9 @@ function rdata(buf: Buffer, start: number, type: number, p: number, len: number)
       return parts.join(' ');
     }
     case 6: {
-      const [mname, a] = name(buf, start, e, p);
-      const [rname, b] = name(buf, start, e, a);
+      const mname = name(buf, start, e, p);
+      const rname = name(buf, start, e, nameNext);
+      const b = nameNext;
       if (b + 20 > e) throw new ParseError('bad_rdata');
       const n = (i: number): number => buf.readUInt32BE(b + i * 4);
       return `${mname} ${rname} ${n(0)} ${n(1)} ${n(2)} ${n(3)} ${n(4)}`;
@@ -230,7 +243,8 @@ export function parseDnsMessage(buf: Buffer, off: number, len: number, maxAnswer
         msg.truncated = true;
         return msg;
       }
-      const [qname, after] = name(buf, off, end, p);
+      const qname = name(buf, off, end, p);
+      const after = nameNext;
       if (after + 4 > end) return 'truncated_question';
       if (msg.questions.length < MAX_QUESTIONS) msg.questions.push({ name: qname, type: buf.readUInt16BE(after), class: buf.readUInt16BE(after + 2) });
       p = after + 4;
@@ -240,7 +254,8 @@ export function parseDnsMessage(buf: Buffer, off: number, len: number, maxAnswer
         msg.truncated = true;
         break;
       }
-      const [rname, after] = name(buf, off, end, p);
+      const rname = name(buf, off, end, p);
+      const after = nameNext;
       if (after + 10 > end) {
         msg.truncated = true;
         break;

@@ -13,7 +13,7 @@
  * start().
  */
 import { Subject } from 'rxjs';
-import { ComponentId, Host, KiteRecord, Receiver } from '../../component/component';
+import { AttrValue, ComponentId, Host, KiteRecord, Receiver } from '../../component/component';
 import { BpfError, KiteError } from '../../component/errors';
 import { lastErrno, O_CLOEXEC, O_DIRECTORY, O_RDONLY, native } from '../../bpf/libbpf';
 import { BpfMap, BpfObject, errnoName, strerror } from '../../bpf/object';
@@ -23,10 +23,10 @@ import { interfaceIndex, interfaceName, PacketCapture, PacketInfo } from '../../
 import { KiteStat } from '../bpf-receiver';
 import { applyFilters, cgroup2Root } from '../filters';
 import { DnsConfig } from './config';
-import { className, DnsMessage, DnsQuestion, parseDnsMessage, rcodeName, typeName } from './parser';
+import { className, DnsMessage, formatIpv4, formatIpv6, parseDnsMessage, rcodeName, typeName } from './parser';
 import {
-  AF_INET, decodeOwner, DnsAttrStat, DnsOwner, DnsOwnerFlags, DNS_FLOW_KEY, DNS_OWNER, DNS_RODATA, formatAddress,
-  ETHERNET_LINK_TYPES, IPPROTO_UDP, L3_LINK_TYPES, L4Packet, parseIp, parseL4, writeFlowKey,
+  AF_INET, decodeOwner, DnsAttrStat, DnsOwner, DnsOwnerFlags, DNS_FLOW_KEY, DNS_OWNER, DNS_RODATA,
+  ETHERNET_LINK_TYPES, IPPROTO_UDP, L3_LINK_TYPES, L4Packet, newL4Packet, parseIp, parseL4, writeFlowKey,
 } from './wire';
 
 const CGROUP_PROGRAMS = ['handle_connect4', 'handle_connect6', 'handle_sendmsg4', 'handle_sendmsg6', 'handle_dns_egress'];
@@ -37,8 +37,14 @@ interface PendingQuery {
   /** Date.now() when seen, for expiry. */
   seenMs: number;
   owner: DnsOwner | undefined;
-  question: DnsQuestion | undefined;
+  /** The first question, for an answer that carries none. */
+  name: string | undefined;
+  type: number;
+  class: number;
 }
+
+/** Most IPv4 addresses whose text form is kept (the DNS servers and clients seen lately). */
+const MAX_ADDRESS_NAMES = 4096;
 
 export class DnsReceiver implements Receiver {
   readonly records$ = new Subject<KiteRecord>();
@@ -60,10 +66,17 @@ export class DnsReceiver implements Receiver {
   private lastKernelDrops = 0;
   private cachedSec = -1;
   private cachedPrefix = '';
+  /** The packet being handled (parsed into, never allocated per packet). */
+  private readonly pkt = newL4Packet();
+  /** Text forms of IPv4 addresses by their 32-bit value: a storm talks to one server from few addresses. */
+  private readonly v4Names = new Map<number, string>();
+  /** host.resource's attributes, copied into each record. */
+  private readonly resource: [string, AttrValue][];
 
   constructor(private readonly id: ComponentId, private readonly host: Host, private readonly cfg: DnsConfig) {
     this.statsKey = `receiver/${id.key}`;
     this.ports = new Set(cfg.ports);
+    this.resource = Object.entries(host.resource);
   }
 
   async start(): Promise<void> {
@@ -183,8 +196,8 @@ export class DnsReceiver implements Receiver {
 
   private onPacket = (buf: Buffer, off: number, len: number, info: PacketInfo): void => {
     const stats = this.host.stats;
-    const p = ETHERNET_LINK_TYPES.has(info.hatype) ? parseL4(buf, off, len)
-      : L3_LINK_TYPES.has(info.hatype) ? parseIp(buf, off, len, info.protocol) : 'unsupported_link_type';
+    const p = ETHERNET_LINK_TYPES.has(info.hatype) ? parseL4(buf, off, len, this.pkt)
+      : L3_LINK_TYPES.has(info.hatype) ? parseIp(buf, off, len, info.protocol, this.pkt) : 'unsupported_link_type';
     if (typeof p === 'string') {
       stats.add(this.statsKey, `decode_errors.${p}`);
       return;
@@ -214,14 +227,28 @@ export class DnsReceiver implements Receiver {
     }
   };
 
-  private lookupOwner(): DnsOwner | undefined {
+  private lookupOwner(p: L4Packet, serverIsDest: boolean): DnsOwner | undefined {
     const flows = this.flows;
     if (!flows) return undefined;
+    writeFlowKey(this.key, p, serverIsDest);
     try {
       return flows.lookup(this.key, this.ownerBuf) ? decodeOwner(this.ownerBuf) : undefined;
     } catch {
       return undefined;
     }
+  }
+
+  /** The text form of the address at `off` of the packet; IPv4 ones are remembered. */
+  private address(p: L4Packet, off: number): string {
+    if (p.family !== AF_INET) return formatIpv6(p.buf, off);
+    const v = p.buf.readUInt32BE(off);
+    let s = this.v4Names.get(v);
+    if (s === undefined) {
+      if (this.v4Names.size >= MAX_ADDRESS_NAMES) this.v4Names.clear();
+      s = formatIpv4(p.buf, off);
+      this.v4Names.set(v, s);
+    }
+    return s;
   }
 
   private onMessage(buf: Buffer, off: number, len: number, p: L4Packet, serverIsDest: boolean, info: PacketInfo, cut: boolean): void {
@@ -231,10 +258,14 @@ export class DnsReceiver implements Receiver {
       stats.add(this.statsKey, `decode_errors.${cut ? 'truncated_packet' : msg}`);
       return;
     }
-    writeFlowKey(this.key, p, serverIsDest);
-    const pkey = `${this.key.toString('latin1')}${msg.id}`;
+    const server = this.address(p, serverIsDest ? p.daddr : p.saddr);
+    const serverPort = serverIsDest ? p.dport : p.sport;
+    const client = this.address(p, serverIsDest ? p.saddr : p.daddr);
+    const clientPort = serverIsDest ? p.sport : p.dport;
+    // the flow (transport, client and server address and port) and the DNS id
+    const pkey = `${p.proto} ${client} ${clientPort} ${server} ${serverPort} ${msg.id}`;
     if (!msg.response) {
-      const owner = this.lookupOwner();
+      const owner = this.lookupOwner(p, serverIsDest);
       if (!owner) stats.add(this.statsKey, 'queries_without_owner');
       else if (owner.flags & DnsOwnerFlags.FILTERED) {
         stats.add(this.statsKey, 'filtered_in_user_space');
@@ -246,26 +277,30 @@ export class DnsReceiver implements Receiver {
         this.pending.delete(oldest);
         stats.add(this.statsKey, 'pending_evicted');
       }
-      this.pending.set(pkey, { sec: info.tsSec, nsec: info.tsNsec, seenMs: Date.now(), owner, question: msg.questions[0] });
+      const q = msg.questions[0];
+      this.pending.set(pkey, {
+        sec: info.tsSec, nsec: info.tsNsec, seenMs: Date.now(), owner, name: q?.name, type: q ? q.type : 0, class: q ? q.class : 0,
+      });
       stats.add(this.statsKey, 'queries');
-      this.emit(this.record('dns.query', msg, p, serverIsDest, info, owner, cut));
+      this.emit(this.record('dns.query', msg, p, info, owner, cut, server, serverPort, client, clientPort));
       return;
     }
     const q = this.pending.get(pkey);
     if (q) this.pending.delete(pkey);
-    const owner = q?.owner ?? this.lookupOwner();
+    const owner = q ? q.owner : this.lookupOwner(p, serverIsDest);
     if (owner && owner.flags & DnsOwnerFlags.FILTERED) {
       stats.add(this.statsKey, 'filtered_in_user_space');
       return;
     }
-    const rec = this.record('dns.answer', msg, p, serverIsDest, info, owner, cut);
-    if (!msg.questions.length && q?.question) {
-      rec['dns.question.name'] = q.question.name;
-      rec['kite.dns.question.type'] = typeName(q.question.type);
-      rec['kite.dns.question.class'] = className(q.question.class);
+    const rec = this.record('dns.answer', msg, p, info, owner, cut, server, serverPort, client, clientPort);
+    if (!msg.questions.length && q && q.name !== undefined) {
+      rec['dns.question.name'] = q.name;
+      rec['kite.dns.question.type'] = typeName(q.type);
+      rec['kite.dns.question.class'] = className(q.class);
     }
-    rec['kite.dns.rcode'] = rcodeName(msg.rcode);
-    if (msg.rcode !== 0) rec['error.type'] = rcodeName(msg.rcode);
+    const rcode = rcodeName(msg.rcode);
+    rec['kite.dns.rcode'] = rcode;
+    if (msg.rcode !== 0) rec['error.type'] = rcode;
     const addrs: string[] = [];
     const rrs: string[] = [];
     for (const a of msg.answers) {
@@ -285,15 +320,17 @@ export class DnsReceiver implements Receiver {
     this.emit(rec);
   }
 
-  private record(name: string, msg: DnsMessage, p: L4Packet, serverIsDest: boolean, info: PacketInfo, owner: DnsOwner | undefined, cut: boolean): KiteRecord {
-    const server = formatAddress(p.family, serverIsDest ? p.daddr : p.saddr);
-    const serverPort = serverIsDest ? p.dport : p.sport;
+  /** The attributes of both record kinds, written field by field (no spread, no intermediate object). */
+  private record(
+    name: string, msg: DnsMessage, p: L4Packet, info: PacketInfo, owner: DnsOwner | undefined, cut: boolean,
+    server: string, serverPort: number, client: string, clientPort: number,
+  ): KiteRecord {
     const rec: KiteRecord = {
       time: this.formatTime(info),
       'event.name': name,
       'kite.event_id': this.host.nextEventId(),
-      ...this.host.resource,
     };
+    for (const [k, v] of this.resource) rec[k] = v;
     const q = msg.questions[0];
     if (q) {
       rec['dns.question.name'] = q.name;
@@ -307,8 +344,8 @@ export class DnsReceiver implements Receiver {
     rec['network.type'] = p.family === AF_INET ? 'ipv4' : 'ipv6';
     rec['network.peer.address'] = server;
     rec['network.peer.port'] = serverPort;
-    rec['network.local.address'] = formatAddress(p.family, serverIsDest ? p.saddr : p.daddr);
-    rec['network.local.port'] = serverIsDest ? p.sport : p.dport;
+    rec['network.local.address'] = client;
+    rec['network.local.port'] = clientPort;
     rec['server.address'] = server;
     rec['server.port'] = serverPort;
     const ifname = this.ifname(info.ifindex);

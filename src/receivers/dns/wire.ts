@@ -54,12 +54,14 @@ export const AF_INET6 = 10;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 
-/** One TCP or UDP packet: addresses (raw bytes), ports and where the payload is. */
+/** One TCP or UDP packet: addresses and payload as offsets into `buf`, ports. The receiver reuses one. */
 export interface L4Packet {
+  buf: Buffer;
   family: number;
   proto: number;
-  saddr: Buffer;
-  daddr: Buffer;
+  /** Offsets of the source and destination addresses in `buf` (4 or 16 bytes by family). */
+  saddr: number;
+  daddr: number;
   sport: number;
   dport: number;
   payload: number;
@@ -68,12 +70,18 @@ export interface L4Packet {
   cut: boolean;
 }
 
+/** A blank packet to pass to parseL4 and parseIp as `out`. */
+export function newL4Packet(): L4Packet {
+  return { buf: EMPTY, family: 0, proto: 0, saddr: 0, daddr: 0, sport: 0, dport: 0, payload: 0, payloadLen: 0, cut: false };
+}
+const EMPTY = Buffer.alloc(0);
+
 /** Link types (sll_hatype) whose packets start with an Ethernet header, and those with none. */
 export const ETHERNET_LINK_TYPES = new Set([1 /* ARPHRD_ETHER */, 772 /* ARPHRD_LOOPBACK */]);
 export const L3_LINK_TYPES = new Set([65534 /* NONE (tun, WireGuard) */, 519 /* RAWIP */, 768 /* TUNNEL */, 769 /* TUNNEL6 */, 776 /* SIT */]);
 
-/** Parses an Ethernet frame (one optional VLAN tag) carrying IPv4 or IPv6 and then TCP or UDP. */
-export function parseL4(buf: Buffer, off: number, len: number): L4Packet | string {
+/** Parses an Ethernet frame (one optional VLAN tag) carrying IPv4 or IPv6 and then TCP or UDP, into `out` when given. */
+export function parseL4(buf: Buffer, off: number, len: number, out?: L4Packet): L4Packet | string {
   const end = off + len;
   if (len < 14) return 'short_frame';
   let type = buf.readUInt16BE(off + 12);
@@ -83,16 +91,15 @@ export function parseL4(buf: Buffer, off: number, len: number): L4Packet | strin
     type = buf.readUInt16BE(off + 16);
     nh += 4;
   }
-  return parseIp(buf, nh, end - nh, type);
+  return parseIp(buf, nh, end - nh, type, out);
 }
 
-/** Parses an IPv4 or IPv6 packet (`ethertype` 0x0800 or 0x86dd) carrying TCP or UDP. */
-export function parseIp(buf: Buffer, nh: number, len: number, type: number): L4Packet | string {
+/** Parses an IPv4 or IPv6 packet (`ethertype` 0x0800 or 0x86dd) carrying TCP or UDP, into `out` when given. */
+export function parseIp(buf: Buffer, nh: number, len: number, type: number, out?: L4Packet): L4Packet | string {
   const end = nh + len;
   let proto: number;
   let family: number;
-  let saddr: Buffer;
-  let daddr: Buffer;
+  let saddr: number;
   let l4: number;
   let ipEnd: number;
   if (type === 0x0800) {
@@ -102,16 +109,14 @@ export function parseIp(buf: Buffer, nh: number, len: number, type: number): L4P
     if (buf.readUInt16BE(nh + 6) & 0x1fff) return 'ip_fragment';
     family = AF_INET;
     proto = buf[nh + 9]!;
-    saddr = buf.subarray(nh + 12, nh + 16);
-    daddr = buf.subarray(nh + 16, nh + 20);
+    saddr = nh + 12;
     l4 = nh + ihl;
     ipEnd = nh + buf.readUInt16BE(nh + 2);
   } else if (type === 0x86dd) {
     if (nh + 40 > end) return 'short_ip';
     family = AF_INET6;
     proto = buf[nh + 6]!;
-    saddr = buf.subarray(nh + 8, nh + 24);
-    daddr = buf.subarray(nh + 24, nh + 40);
+    saddr = nh + 8;
     l4 = nh + 40;
     ipEnd = l4 + buf.readUInt16BE(nh + 4);
   } else {
@@ -130,11 +135,23 @@ export function parseIp(buf: Buffer, nh: number, len: number, type: number): L4P
   } else {
     return 'not_tcp_udp';
   }
-  return { family, proto, saddr, daddr, sport: buf.readUInt16BE(l4), dport: buf.readUInt16BE(l4 + 2), payload, payloadLen: ipEnd - payload, cut };
+  const p = out ?? newL4Packet();
+  p.buf = buf;
+  p.family = family;
+  p.proto = proto;
+  p.saddr = saddr;
+  p.daddr = saddr + (family === AF_INET ? 4 : 16);
+  p.sport = buf.readUInt16BE(l4);
+  p.dport = buf.readUInt16BE(l4 + 2);
+  p.payload = payload;
+  p.payloadLen = ipEnd - payload;
+  p.cut = cut;
+  return p;
 }
 
-export function formatAddress(family: number, a: Buffer): string {
-  return family === AF_INET ? formatIpv4(a, 0) : formatIpv6(a, 0);
+/** The text form of the address at `off` in `buf` (4 bytes for AF_INET, 16 otherwise). */
+export function formatAddress(family: number, buf: Buffer, off: number): string {
+  return family === AF_INET ? formatIpv4(buf, off) : formatIpv6(buf, off);
 }
 
 /** Fills `key` (DNS_FLOW_KEY.size bytes) with the flow of `p`, the server being the side on a DNS port. */
@@ -142,11 +159,13 @@ export function writeFlowKey(key: Buffer, p: L4Packet, serverIsDest: boolean): v
   key.fill(0);
   key[0] = p.family;
   key[1] = p.proto;
-  const [client, server] = serverIsDest ? [p.saddr, p.daddr] : [p.daddr, p.saddr];
+  const alen = p.family === AF_INET ? 4 : 16;
+  const client = serverIsDest ? p.saddr : p.daddr;
+  const server = serverIsDest ? p.daddr : p.saddr;
   key.writeUInt16LE(serverIsDest ? p.sport : p.dport, 2);
   key.writeUInt16LE(serverIsDest ? p.dport : p.sport, 4);
-  client.copy(key, 8);
-  server.copy(key, 24);
+  p.buf.copy(key, 8, client, client + alen);
+  p.buf.copy(key, 24, server, server + alen);
 }
 
 export interface DnsOwner {
