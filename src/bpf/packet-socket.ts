@@ -15,6 +15,9 @@
  * When every ring is empty, one epoll_wait runs on the libuv pool with a short timeout; while packets
  * keep coming the reader polls every `batchDelayMs` instead, as the ring reader does (./ringbuf.ts).
  *
+ * pause()/resume() (backpressure): the reader stops before the next packet and packets wait in the
+ * ring; once it is full the kernel drops new ones and counts them (`kernelDrops`).
+ *
  * Contract: `start()` begins delivery; `stop()` stops the loop, waits for the pending epoll call,
  * delivers what is in the rings, then unmaps and closes the sockets. After `stop()` resolves
  * `onPacket` is never called again. The Buffer given to `onPacket` is the ring itself: only valid
@@ -97,7 +100,8 @@ function sockErr(op: string): BpfError {
   return new BpfError(op, errno, errnoName(errno), strerror(errno), []);
 }
 
-/** One socket's ring: its mapping, a byte view and an Int32 view (block status words), the next block. */
+/** One socket's ring: its mapping, a byte view and an Int32 view (block status words), the block being
+ * read, and within it the packets left and the offset of the next one (left < 0: not started). */
 interface Ring {
   fd: number;
   ptr: Ptr | null;
@@ -105,6 +109,8 @@ interface Ring {
   buf: Buffer;
   words: Int32Array;
   next: number;
+  left: number;
+  at: number;
 }
 
 export class PacketCapture {
@@ -117,6 +123,7 @@ export class PacketCapture {
   private epfd = -1;
   private readonly evbuf = Buffer.alloc(12 * 8);
   private running = false;
+  private paused = false;
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private pendingWait: Promise<void> | null = null;
   private readonly info: PacketInfo = { ifindex: 0, hatype: 0, protocol: 0, pktType: 0, tsSec: 0, tsNsec: 0, truncated: false };
@@ -162,7 +169,7 @@ export class PacketCapture {
     const ptr = native.mmap(null, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (isMapFailed(ptr)) throw sockErr(`mmap the receive ring of the packet socket for ${where}`);
     const ab = view(ptr, bytes);
-    this.rings.push({ fd, ptr, bytes, buf: Buffer.from(ab), words: new Int32Array(ab), next: 0 });
+    this.rings.push({ fd, ptr, bytes, buf: Buffer.from(ab), words: new Int32Array(ab), next: 0, left: -1, at: 0 });
     const sll = Buffer.alloc(20);
     sll.writeUInt16LE(AF_PACKET, 0);
     sll.writeUInt16BE(ETH_P_ALL, 2);
@@ -185,52 +192,73 @@ export class PacketCapture {
     this.tick();
   }
 
-  /** Reads the blocks user space owns now, until `budget` packets were handled; returns how many were. */
+  /** Reads the packets of the blocks user space owns now, until `budget` were handled or pause(); returns how many were. */
   drain(budget = Infinity): number {
     let total = 0;
     for (const ring of this.rings) {
-      while (total < budget) {
-        const word = (ring.next * this.blockSize) >> 2;
-        if ((Atomics.load(ring.words, word + (BLOCK_STATUS >> 2)) & TP_STATUS_USER) === 0) break;
-        total += this.readBlock(ring, ring.next * this.blockSize);
-        Atomics.store(ring.words, word + (BLOCK_STATUS >> 2), TP_STATUS_KERNEL); // the block goes back to the kernel
-        ring.next = (ring.next + 1) % this.blockCount;
-        this.stats.blocks++;
+      while (total < budget && !this.paused) {
+        const base = ring.next * this.blockSize;
+        const status = (base >> 2) + (BLOCK_STATUS >> 2);
+        if (ring.left < 0) {
+          if ((Atomics.load(ring.words, status) & TP_STATUS_USER) === 0) break;
+          ring.left = ring.buf.readUInt32LE(base + BLOCK_NUM_PKTS);
+          ring.at = base + ring.buf.readUInt32LE(base + BLOCK_FIRST_PKT);
+        }
+        while (ring.left > 0 && total < budget && !this.paused) {
+          total++;
+          this.readPacket(ring, base);
+        }
+        if (ring.left === 0) {
+          Atomics.store(ring.words, status, TP_STATUS_KERNEL); // the block goes back to the kernel
+          ring.next = (ring.next + 1) % this.blockCount;
+          ring.left = -1;
+          this.stats.blocks++;
+        }
       }
     }
     this.stats.packets += total;
     return total;
   }
 
-  private readBlock(ring: Ring, base: number): number {
+  /** Delivers the packet at `ring.at` of the block at `base` and moves to the next one. */
+  private readPacket(ring: Ring, base: number): void {
     const b = ring.buf;
-    const n = b.readUInt32LE(base + BLOCK_NUM_PKTS);
+    const p = ring.at;
     const end = base + this.blockSize;
-    const info = this.info;
-    let p = base + b.readUInt32LE(base + BLOCK_FIRST_PKT);
-    let i = 0;
-    for (; i < n; i++) {
-      if (p < base || p + SLL + 20 > end) break; // never trust offsets beyond the block
-      const snap = b.readUInt32LE(p + PKT_SNAPLEN);
-      const mac = p + b.readUInt16LE(p + PKT_MAC);
-      info.tsSec = b.readUInt32LE(p + PKT_SEC);
-      info.tsNsec = b.readUInt32LE(p + PKT_NSEC);
-      info.ifindex = b.readInt32LE(p + SLL + 4);
-      info.hatype = b.readUInt16LE(p + SLL + 8);
-      info.pktType = b[p + SLL + 10]!;
-      info.protocol = b.readUInt16BE(p + SLL + 2);
-      const len = Math.min(snap, this.opts.snapLen, end - mac);
-      info.truncated = len < b.readUInt32LE(p + PKT_LEN);
-      try {
-        this.onPacket(b, mac, len, info);
-      } catch {
-        this.stats.handlerErrors++;
-      }
-      const next = b.readUInt32LE(p + PKT_NEXT);
-      if (!next) { i++; break; }
-      p += next;
+    if (p < base || p + SLL + 20 > end) { // never trust offsets beyond the block
+      ring.left = 0;
+      return;
     }
-    return i;
+    const info = this.info;
+    const snap = b.readUInt32LE(p + PKT_SNAPLEN);
+    const mac = p + b.readUInt16LE(p + PKT_MAC);
+    info.tsSec = b.readUInt32LE(p + PKT_SEC);
+    info.tsNsec = b.readUInt32LE(p + PKT_NSEC);
+    info.ifindex = b.readInt32LE(p + SLL + 4);
+    info.hatype = b.readUInt16LE(p + SLL + 8);
+    info.pktType = b[p + SLL + 10]!;
+    info.protocol = b.readUInt16BE(p + SLL + 2);
+    const len = Math.max(0, Math.min(snap, this.opts.snapLen, end - mac));
+    info.truncated = len < b.readUInt32LE(p + PKT_LEN);
+    const next = b.readUInt32LE(p + PKT_NEXT);
+    ring.left = next ? ring.left - 1 : 0;
+    ring.at = p + next;
+    try {
+      this.onPacket(b, mac, len, info);
+    } catch {
+      this.stats.handlerErrors++;
+    }
+  }
+
+  /** Stops delivery before the next packet until resume(): packets wait in the ring (dropped and counted once it is full). Safe from inside the handler. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.running && !this.timer && !this.pendingWait) this.timer = setImmediate(this.tick);
   }
 
   /** Adds the kernel's drop counts since the last call (PACKET_STATISTICS resets on read). */
@@ -244,9 +272,9 @@ export class PacketCapture {
 
   private tick = (): void => {
     this.timer = null;
-    if (!this.running) return;
+    if (!this.running || this.paused) return;
     const n = this.drain(this.opts.maxPacketsPerTick);
-    if (!this.running) return;
+    if (!this.running || this.paused) return;
     if (n >= this.opts.maxPacketsPerTick) this.timer = setImmediate(this.tick);
     else if (n > 0) this.timer = setTimeout(this.tick, this.opts.batchDelayMs);
     else this.waitForData();
@@ -260,7 +288,7 @@ export class PacketCapture {
           this.pendingWait = null;
           resolve();
           if (res > 0) this.clearErrors(res);
-          if (this.running) this.tick();
+          if (this.running && !this.paused) this.tick();
         },
       );
     });
@@ -278,6 +306,7 @@ export class PacketCapture {
   /** Stops the loop, delivers what is in the rings, unmaps them and closes the sockets. Safe twice. */
   async stop(): Promise<void> {
     this.running = false;
+    this.paused = false;
     if (this.timer) {
       clearTimeout(this.timer as NodeJS.Timeout);
       clearImmediate(this.timer as NodeJS.Immediate);

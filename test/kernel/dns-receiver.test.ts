@@ -111,6 +111,32 @@ function rx_stats_ok(host: ReturnType<typeof testHost>): void {
   assert.ok((s.queries ?? 0) >= 1 && (s.answers ?? 0) >= 1, JSON.stringify(s));
 }
 
+test('backpressure: while paused, packets wait in the ring; after resume they arrive in order, each naming its (exited) process', async () => {
+  const p = port();
+  const server = await startServer('udp', '127.0.0.1', p);
+  try {
+    await withReceiver({ interfaces: ['lo'], ports: [p] }, async (records, rx, host) => {
+      rx.pause();
+      const names = [0, 1, 2].map((i) => `p${i}-${randomUUID()}.example.org`);
+      const pids: number[] = [];
+      for (const name of names) pids.push(await query('udp', '127.0.0.1', p, name));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(records.length, 0, 'nothing is read while paused');
+      rx.resume();
+      await waitFor(() => (records.length >= 6 ? true : undefined), 2000, 'the 6 records after resume');
+      assert.deepEqual(records.map((r) => `${r['event.name']} ${r['dns.question.name']} ${r['process.pid']}`),
+        names.flatMap((n, i) => [`dns.query ${n} ${pids[i]}`, `dns.answer ${n} ${pids[i]}`]));
+      rx.pollKernelStats();
+      const s = host.stats.snapshot()['receiver/dns/test']!;
+      assert.equal(s.paused, 1);
+      assert.equal(s.kernel_drops, 0);
+      assert.equal(s.queries_without_owner ?? 0, 0);
+    });
+  } finally {
+    server.kill();
+  }
+});
+
 test('IPv6 loopback, unconnected sendto, NXDOMAIN; TCP over IPv4', async () => {
   const p = port();
   const udp6 = await startServer('udp', '::1', p);

@@ -7,6 +7,9 @@
  * question, the answers and the latency from the query). Both name the querying process when the
  * socket was connected or used after the receiver started.
  *
+ * pause()/resume() (backpressure): reading stops before the next packet; packets wait in the sockets'
+ * rings, and once those are full the kernel drops new ones and counts them (kernel_drops).
+ *
  * start(): open -> .rodata knobs (ports, snap length) -> load -> in-kernel filters -> attach the cgroup
  * programs -> open the packet sockets (filter attached before bind) -> read. shutdown(): stop reading
  * (what is queued is delivered), close the sockets, detach, free the object. Safe twice and without
@@ -53,6 +56,7 @@ export class DnsReceiver implements Receiver {
   private cgroupFd = -1;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private pauseWanted = false;
   private readonly statsKey: string;
   private readonly ports: Set<number>;
   private flows: BpfMap | null = null;
@@ -104,6 +108,7 @@ export class DnsReceiver implements Receiver {
         ringBytes: this.cfg.socketBufferSize,
       });
       this.capture.start();
+      if (this.pauseWanted) this.capture.pause();
       this.timer = setInterval(() => this.tick(), 1000);
       this.timer.unref();
       this.host.logger.info('receiver attached', {
@@ -136,6 +141,20 @@ export class DnsReceiver implements Receiver {
       if (n !== undefined) this.ifnames.set(index, n);
     }
     return n;
+  }
+
+  /** Backpressure from an exporter: packets wait in the ring (lost and counted as kernel_drops once it is full). */
+  pause(): void {
+    if (this.pauseWanted) return;
+    this.pauseWanted = true;
+    this.host.stats.add(this.statsKey, 'paused');
+    this.capture?.pause();
+  }
+
+  resume(): void {
+    if (!this.pauseWanted) return;
+    this.pauseWanted = false;
+    this.capture?.resume();
   }
 
   /** Every second: kernel counters, expiry of unanswered queries, interfaces that went away. */
