@@ -44,6 +44,11 @@ interface PendingQuery {
   name: string | undefined;
   type: number;
   class: number;
+  /** The rest of the flow (the client port and the DNS id are in the key). */
+  proto: number;
+  client: string;
+  server: string;
+  serverPort: number;
 }
 
 /** Most IPv4 addresses whose text form is kept (the DNS servers and clients seen lately). */
@@ -62,8 +67,14 @@ export class DnsReceiver implements Receiver {
   private flows: BpfMap | null = null;
   private readonly key = Buffer.alloc(DNS_FLOW_KEY.size);
   private readonly ownerBuf = Buffer.alloc(DNS_OWNER.size);
-  /** Queries waiting for their answer, oldest first (Map keeps insertion order). */
-  readonly pending = new Map<string, PendingQuery>();
+  /**
+   * Queries waiting for their answer, oldest first (Map keeps insertion order). The key is a number
+   * made of the client port and the DNS id, the entry holding the rest of the flow;
+   * a query whose number is taken by another flow's goes under the whole flow as a string.
+   */
+  readonly pending = new Map<number | string, PendingQuery>();
+  /** Entries of `pending` under a string key. */
+  private pendingByString = 0;
   private ifindexes: number[] = [];
   private readonly ifnames = new Map<number, string>();
   private readonly goneReported = new Set<string>();
@@ -207,7 +218,7 @@ export class DnsReceiver implements Receiver {
     let n = 0;
     for (const [k, q] of this.pending) {
       if (q.seenMs > limit) break;
-      this.pending.delete(k);
+      this.forget(k);
       n++;
     }
     if (n) this.host.stats.add(this.statsKey, 'unanswered', n);
@@ -281,8 +292,9 @@ export class DnsReceiver implements Receiver {
     const serverPort = serverIsDest ? p.dport : p.sport;
     const client = this.address(p, serverIsDest ? p.saddr : p.daddr);
     const clientPort = serverIsDest ? p.sport : p.dport;
-    // the flow (transport, client and server address and port) and the DNS id
-    const pkey = `${p.proto} ${client} ${clientPort} ${server} ${serverPort} ${msg.id}`;
+    // the client port and the DNS id (a small integer); the transport, the addresses and the server port are compared
+    const nkey = (clientPort << 16) | msg.id;
+    const proto = p.proto;
     if (!msg.response) {
       const owner = this.lookupOwner(p, serverIsDest);
       if (!owner) stats.add(this.statsKey, 'queries_without_owner');
@@ -290,22 +302,34 @@ export class DnsReceiver implements Receiver {
         stats.add(this.statsKey, 'filtered_in_user_space');
         return;
       }
-      this.pending.delete(pkey);
+      const held = this.pending.get(nkey);
+      let key: number | string = nkey;
+      if (held && !(held.client === client && held.server === server && held.serverPort === serverPort && held.proto === proto)) {
+        key = `${nkey} ${proto} ${client} ${server} ${serverPort}`;
+      }
+      this.forget(key); // a repeated query starts over, at the end of the order
       if (this.pending.size >= this.cfg.maxPendingQueries) {
-        const oldest = this.pending.keys().next().value as string;
-        this.pending.delete(oldest);
+        this.forget(this.pending.keys().next().value!);
         stats.add(this.statsKey, 'pending_evicted');
       }
       const q = msg.questions[0];
-      this.pending.set(pkey, {
+      this.pending.set(key, {
         sec: info.tsSec, nsec: info.tsNsec, seenMs: Date.now(), owner, name: q?.name, type: q ? q.type : 0, class: q ? q.class : 0,
+        proto, client, server, serverPort,
       });
+      if (typeof key === 'string') this.pendingByString++;
       stats.add(this.statsKey, 'queries');
       this.emit(this.record('dns.query', msg, p, info, owner, cut, server, serverPort, client, clientPort));
       return;
     }
-    const q = this.pending.get(pkey);
-    if (q) this.pending.delete(pkey);
+    let key: number | string = nkey;
+    let q = this.pending.get(nkey);
+    if (q && !(q.client === client && q.server === server && q.serverPort === serverPort && q.proto === proto)) q = undefined;
+    if (!q && this.pendingByString) {
+      key = `${nkey} ${proto} ${client} ${server} ${serverPort}`;
+      q = this.pending.get(key);
+    }
+    if (q) this.forget(key);
     const owner = q ? q.owner : this.lookupOwner(p, serverIsDest);
     if (owner && owner.flags & DnsOwnerFlags.FILTERED) {
       stats.add(this.statsKey, 'filtered_in_user_space');
@@ -337,6 +361,10 @@ export class DnsReceiver implements Receiver {
     stats.add(this.statsKey, 'answers');
     if (!q) stats.add(this.statsKey, 'answers_without_query');
     this.emit(rec);
+  }
+
+  private forget(key: number | string): void {
+    if (this.pending.delete(key) && typeof key === 'string') this.pendingByString--;
   }
 
   /** The attributes of both record kinds, written field by field (no spread, no intermediate object). */
@@ -420,5 +448,6 @@ export class DnsReceiver implements Receiver {
     this.cgroupFd = -1;
     if (this.pending.size) this.host.stats.add(this.statsKey, 'pending_at_shutdown', this.pending.size);
     this.pending.clear();
+    this.pendingByString = 0;
   }
 }
