@@ -214,28 +214,55 @@ function rdata(buf: Buffer, start: number, type: number, p: number, len: number)
   }
 }
 
-/** Parses the DNS message in buf[off, off + len). Returns a reason string when it is malformed. */
-export function parseDnsMessage(buf: Buffer, off: number, len: number, maxAnswers = 32): DnsMessage | string {
+/**
+ * A message parsed into again and again (parseDnsMessage's `out`): its arrays and the question and
+ * answer objects in them are reused, so a parse allocates only the strings it reads. What it holds is
+ * valid until the next parse into it.
+ */
+export class ReusedDnsMessage implements DnsMessage {
+  id = 0;
+  response = false;
+  opcode = 0;
+  rcode = 0;
+  authoritative = false;
+  tcBit = false;
+  recursionDesired = false;
+  recursionAvailable = false;
+  readonly questions: DnsQuestion[] = [];
+  readonly answers: DnsAnswer[] = [];
+  answerCount = 0;
+  truncated = false;
+  readonly questionPool: DnsQuestion[] = [];
+  readonly answerPool: DnsAnswer[] = [];
+}
+
+/**
+ * Parses the DNS message in buf[off, off + len), into `out` when given. Returns a reason string when
+ * it is malformed.
+ */
+export function parseDnsMessage(buf: Buffer, off: number, len: number, maxAnswers = 32, out?: ReusedDnsMessage): DnsMessage | string {
   if (len < 12 || off < 0 || off + len > buf.length) return 'short_message';
   const end = off + len;
   try {
     const flags = buf.readUInt16BE(off + 2);
     const qd = buf.readUInt16BE(off + 4);
     const an = buf.readUInt16BE(off + 6);
-    const msg: DnsMessage = {
-      id: buf.readUInt16BE(off),
-      response: (flags & 0x8000) !== 0,
-      opcode: (flags >> 11) & 0xf,
-      authoritative: (flags & 0x0400) !== 0,
-      tcBit: (flags & 0x0200) !== 0,
-      recursionDesired: (flags & 0x0100) !== 0,
-      recursionAvailable: (flags & 0x0080) !== 0,
-      rcode: flags & 0xf,
-      questions: [],
-      answers: [],
-      answerCount: an,
-      truncated: false,
+    const msg: DnsMessage = out ?? {
+      id: 0, response: false, opcode: 0, authoritative: false, tcBit: false, recursionDesired: false, recursionAvailable: false,
+      rcode: 0, questions: [], answers: [], answerCount: 0, truncated: false,
     };
+    msg.id = buf.readUInt16BE(off);
+    msg.response = (flags & 0x8000) !== 0;
+    msg.opcode = (flags >> 11) & 0xf;
+    msg.authoritative = (flags & 0x0400) !== 0;
+    msg.tcBit = (flags & 0x0200) !== 0;
+    msg.recursionDesired = (flags & 0x0100) !== 0;
+    msg.recursionAvailable = (flags & 0x0080) !== 0;
+    msg.rcode = flags & 0xf;
+    msg.questions.length = 0;
+    msg.answers.length = 0;
+    msg.answerCount = an;
+    msg.truncated = false;
     let p = off + 12;
     for (let i = 0; i < qd; i++) {
       if (p >= end) {
@@ -246,7 +273,14 @@ export function parseDnsMessage(buf: Buffer, off: number, len: number, maxAnswer
       const qname = name(buf, off, end, p);
       const after = nameNext;
       if (after + 4 > end) return 'truncated_question';
-      if (msg.questions.length < MAX_QUESTIONS) msg.questions.push({ name: qname, type: buf.readUInt16BE(after), class: buf.readUInt16BE(after + 2) });
+      const n = msg.questions.length;
+      if (n < MAX_QUESTIONS) {
+        const q = out ? (out.questionPool[n] ??= { name: '', type: 0, class: 0 }) : { name: '', type: 0, class: 0 };
+        q.name = qname;
+        q.type = buf.readUInt16BE(after);
+        q.class = buf.readUInt16BE(after + 2);
+        msg.questions.push(q);
+      }
       p = after + 4;
     }
     for (let i = 0; i < an; i++) {
@@ -261,15 +295,20 @@ export function parseDnsMessage(buf: Buffer, off: number, len: number, maxAnswer
         break;
       }
       const type = buf.readUInt16BE(after);
-      const cls = buf.readUInt16BE(after + 2);
-      const ttl = buf.readUInt32BE(after + 4);
       const rdlen = buf.readUInt16BE(after + 8);
       const rd = after + 10;
       if (rd + rdlen > end) {
         msg.truncated = true;
         break;
       }
-      msg.answers.push({ name: rname, type, class: cls, ttl, data: rdata(buf, off, type, rd, rdlen) });
+      const data = rdata(buf, off, type, rd, rdlen);
+      const a = out ? (out.answerPool[i] ??= { name: '', type: 0, class: 0, ttl: 0, data: '' }) : { name: '', type: 0, class: 0, ttl: 0, data: '' };
+      a.name = rname;
+      a.type = type;
+      a.class = buf.readUInt16BE(after + 2);
+      a.ttl = buf.readUInt32BE(after + 4);
+      a.data = data;
+      msg.answers.push(a);
       p = rd + rdlen;
     }
     return msg;

@@ -26,7 +26,7 @@ import { interfaceIndex, interfaceName, PacketCapture, PacketInfo } from '../../
 import { KiteStat } from '../bpf-receiver';
 import { applyFilters, cgroup2Root } from '../filters';
 import { DnsConfig } from './config';
-import { className, DnsMessage, formatIpv4, formatIpv6, parseDnsMessage, rcodeName, typeName } from './parser';
+import { className, DnsMessage, formatIpv4, formatIpv6, parseDnsMessage, rcodeName, ReusedDnsMessage, typeName } from './parser';
 import {
   AF_INET, decodeOwner, DnsAttrStat, DnsOwner, DnsOwnerFlags, DNS_FLOW_KEY, DNS_OWNER, DNS_RODATA,
   ETHERNET_LINK_TYPES, IPPROTO_UDP, L3_LINK_TYPES, L4Packet, newL4Packet, parseIp, parseL4, writeFlowKey,
@@ -81,8 +81,9 @@ export class DnsReceiver implements Receiver {
   private lastKernelDrops = 0;
   private cachedSec = -1;
   private cachedPrefix = '';
-  /** The packet being handled (parsed into, never allocated per packet). */
+  /** The packet and the DNS message being handled (parsed into, never allocated per packet). */
   private readonly pkt = newL4Packet();
+  private readonly msg = new ReusedDnsMessage();
   /** Text forms of IPv4 addresses by their 32-bit value: a storm talks to one server from few addresses. */
   private readonly v4Names = new Map<number, string>();
   /** host.resource's attributes, copied into each record. */
@@ -283,7 +284,7 @@ export class DnsReceiver implements Receiver {
 
   private onMessage(buf: Buffer, off: number, len: number, p: L4Packet, serverIsDest: boolean, info: PacketInfo, cut: boolean): void {
     const stats = this.host.stats;
-    const msg = parseDnsMessage(buf, off, len, this.cfg.maxAnswers);
+    const msg = parseDnsMessage(buf, off, len, this.cfg.maxAnswers, this.msg);
     if (typeof msg === 'string') {
       stats.add(this.statsKey, `decode_errors.${cut ? 'truncated_packet' : msg}`);
       return;
