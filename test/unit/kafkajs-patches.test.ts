@@ -1,6 +1,7 @@
 /**
  * The kafka exporter's replacements of two kafkajs modules give kafkajs's results (the partition
- * grouping, the record batch CRC-32C) and are in place once the exporter is loaded.
+ * grouping, the record batch CRC-32C) and are in place once the exporter is loaded; the request
+ * queue's check of pending requests is armed only while a request waits or a throttle is in force.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import vm from 'node:vm';
 // the exporter, as the registry loads it: the patches go in before kafkajs
 import '../../src/exporters/kafka/exporter';
 import { Partitioners } from 'kafkajs';
-import { crc32c, createCachedPartitioner, groupMessagesPerPartition, kafkajsPatched } from '../../src/exporters/kafka/kafkajs-patches';
+import { crc32c, createCachedPartitioner, groupMessagesPerPartition, kafkajsPatched, patchRequestQueue } from '../../src/exporters/kafka/kafkajs-patches';
 
 const req = Module.createRequire(require.resolve('kafkajs'));
 
@@ -72,4 +73,69 @@ test('the cached partitioner picks the partitions of kafkajs\'s default partitio
     const explicit = { topic: 't', partitionMetadata, message: { key: 'k', value: 'v', partition: n - 1 } };
     assert.equal(cached(explicit), n - 1);
   }
+});
+
+interface Entry {
+  correlationId: number;
+  apiName: string;
+  resolve: (r: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+const entry = (correlationId: number): Entry => ({ correlationId, apiName: 'Produce', resolve: () => {}, reject: () => {} });
+
+interface TestQueue {
+  pending: unknown[];
+  inflight: Map<number, unknown>;
+  throttleCheckTimeoutId: NodeJS.Timeout | null;
+  maybeThrottle(ms: number): void;
+  push(r: { entry: Entry; expectResponse: boolean; sendRequest: () => void }): void;
+  fulfillRequest(r: { correlationId: number; payload: Buffer | null; size: number }): void;
+  checkPendingRequests(): void;
+  destroy(): void;
+}
+
+function requestQueue(maxInFlightRequests: number | null = null): TestQueue {
+  const RequestQueue = req('./src/network/requestQueue') as new (o: Record<string, unknown>) => TestQueue;
+  const logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+  return new RequestQueue({ maxInFlightRequests, requestTimeout: 30_000, enforceRequestTimeout: false, clientId: 'kite', broker: 'b:9092', logger });
+}
+
+test('the request queue arms no timer while nothing waits and no throttle is in force', () => {
+  assert.equal(patchRequestQueue(), true);
+  const q = requestQueue();
+  // what a response does (fulfillRequest checks the queue): kafkajs alone re-arms a 1 ms timer for ever
+  q.checkPendingRequests();
+  assert.equal(q.throttleCheckTimeoutId, null);
+  // a throttle in force: one check when it ends, as kafkajs does
+  q.maybeThrottle(50);
+  q.checkPendingRequests();
+  assert.notEqual(q.throttleCheckTimeoutId, null);
+  q.destroy();
+});
+
+test('a request held by a throttle or by the in-flight limit is still sent once it may be', async () => {
+  const q = requestQueue();
+  q.maybeThrottle(30);
+  let sent = 0;
+  q.push({ entry: entry(1), expectResponse: false, sendRequest: () => sent++ });
+  assert.equal(sent, 0);
+  assert.equal(q.pending.length, 1);
+  await new Promise((r) => setTimeout(r, 120));
+  assert.equal(sent, 1);
+  assert.equal(q.pending.length, 0);
+  assert.equal(q.throttleCheckTimeoutId, null);
+
+  const limited = requestQueue(1);
+  const order: number[] = [];
+  limited.push({ entry: entry(1), expectResponse: true, sendRequest: () => order.push(1) });
+  limited.push({ entry: entry(2), expectResponse: true, sendRequest: () => order.push(2) });
+  assert.deepEqual(order, [1]);
+  limited.fulfillRequest({ correlationId: 1, payload: null, size: 0 });
+  assert.deepEqual(order, [1, 2]);
+  limited.fulfillRequest({ correlationId: 2, payload: null, size: 0 });
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(limited.throttleCheckTimeoutId, null);
+  q.destroy();
+  limited.destroy();
 });

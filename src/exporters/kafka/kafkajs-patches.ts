@@ -1,6 +1,6 @@
 /**
  * Four of kafkajs 2.x's per-message and per-request costs, replaced by equivalents that give the
- * same result:
+ * same result, and one idle cost:
  *
  * - `producer/groupMessagesPerPartition`: groups a request's messages by partition with
  *   `[...current, message]`, copying a partition's list for every message, which is quadratic in
@@ -17,10 +17,19 @@
  * - the default partitioner's murmur2 of the key, computed with 64-bit Long objects for every
  *   message: createCachedPartitioner() remembers it per key (a producer option, no patch).
  *
+ * - `network/requestQueue`'s scheduleCheckPendingRequests: once a connection's first response
+ *   arrives, it re-arms a timer of `throttledUntil - now` ms, negative while no throttle is in force,
+ *   so every connection checks its (empty) queue of pending requests every millisecond for as long as
+ *   it lives (kafkajs issues #1556, #1604, #1704): about a thousand wake-ups a second of an idle agent.
+ *   patchRequestQueue() skips the timer when nothing is pending and no throttle is in force; a request
+ *   that has to wait is queued by push(), which schedules the check again, and one that completes
+ *   checks the queue itself (fulfillRequest), as before.
+ *
  * installKafkajsPatches() puts the first three in require's cache before kafkajs loads the modules that use
  * them: it must run before the first `require('kafkajs')` of the process (exporter.ts imports this
  * file first, and test/unit/kafkajs-patches.test.ts checks that it did). If kafkajs was loaded
- * already, or its files moved, nothing is replaced and kafkajs's own code runs.
+ * already, or its files moved, nothing is replaced and kafkajs's own code runs. The request queue is
+ * patched on its class (whether loaded already or not).
  */
 import { kafkajsModules } from './kafkajs-modules';
 import { HeadroomEncoder, HEADROOM, KafkajsEncoder, WHOLE } from './record-encoder';
@@ -171,6 +180,36 @@ export function createRequestFramer(proto: object): (args: RequestArgs) => Promi
   };
 }
 
+interface RequestQueueLike {
+  pending: unknown[];
+  throttledUntil: number;
+  scheduleCheckPendingRequests(): void;
+}
+
+let queuePatched = false;
+
+/**
+ * Makes kafkajs's RequestQueue arm its check of pending requests only when a request is pending or a
+ * throttle is in force (see the file's comment). Returns whether it did. Idempotent.
+ */
+export function patchRequestQueue(): boolean {
+  if (queuePatched) return true;
+  try {
+    const RequestQueue = kafkajsModules().req('./src/network/requestQueue') as { prototype: RequestQueueLike };
+    const proto = RequestQueue.prototype;
+    const original = proto.scheduleCheckPendingRequests;
+    if (typeof original !== 'function') return false;
+    proto.scheduleCheckPendingRequests = function scheduleCheckPendingRequests(this: RequestQueueLike): void {
+      if (this.pending.length === 0 && this.throttledUntil <= Date.now()) return;
+      original.call(this);
+    };
+    queuePatched = true;
+  } catch {
+    return false;
+  }
+  return true;
+}
+
 let installed: boolean | null = null;
 
 /** Whether installKafkajsPatches() replaced kafkajs's modules (null: not tried yet). */
@@ -205,3 +244,4 @@ export function installKafkajsPatches(): boolean {
 }
 
 installKafkajsPatches();
+patchRequestQueue();
