@@ -135,6 +135,28 @@ test('prefix matcher: the longest prefix decides, like the kernel trie', () => {
   assert.equal(narrow.action('/tmp/x'), 0);
 });
 
+test('prefix matcher: the same decision as trying every prefix length of the path', () => {
+  const entries = prefixEntries(['/etc', '/home/*/.ssh', '/usr/bin', '/root/.ssh'], ['/etc/ld.so.cache', '/etc/skip', '/usr/bin/x'], (d) => (d === '/home' ? ['ann', 'bob'] : []));
+  // a pushed-down prefix that does not end at a '/'
+  const pass = prefixEntries(['/etc/pass'], []);
+  for (const [k, v] of pass) entries.set(k, v);
+  const m = PrefixMatcher.of(entries);
+  const byKey = new Map([...entries.values()].map((e) => [e.key.toString('utf8', 4, 4 + e.key.readUInt32LE(0) / 8), e.action]));
+  const everyLength = (path: string): number => {
+    const exact = byKey.get(`${path}\0`);
+    if (exact) return exact;
+    for (let i = path.length; i > 0; i--) {
+      const a = byKey.get(path.slice(0, i));
+      if (a) return a;
+    }
+    return 0;
+  };
+  const paths = ['/', '/etc', '/etc/', '/etc/passwd', '/etc/pas', '/etc/ld.so.cache', '/etc/ld.so.cache2', '/etc/skip', '/etc/skip/a', '/etcx',
+    '/home/ann/.ssh', '/home/ann/.ssh/id_rsa', '/home/carl/.ssh/k', '/usr/bin', '/usr/bin/x', '/usr/bin/xy', '/usr/bin/x/y', '/usr/lib/gcc/x86_64-linux-gnu/12/cc1',
+    '/root/.ssh/authorized_keys', '/tmp/' + 'a/'.repeat(300)];
+  for (const p of paths) assert.equal(m.action(p), everyLength(p), p);
+});
+
 test('trie values: every folder above a prefix is marked, with the action that applies there and its key length', () => {
   const byForm = new Map(trieEntries(['/etc', '/home/*/.ssh'], ['/etc/ld.so.cache'], (d) => (d === '/home' ? ['ann'] : [])).map((e) => [e.key.toString('utf8', 4, 4 + e.key.readUInt32LE(0) / 8), e.value]));
   const v = (form: string) => byForm.get(form);

@@ -127,6 +127,8 @@ export function writeTrie(obj: BpfObject, entries: PrefixEntries): number {
  * wins on equal prefixes (for records the kernel leaves undecided, bpf/file.bpf.c). */
 export class PrefixMatcher {
   private readonly byKey = new Map<string, number>();
+  /** The lengths of the keys, longest first: the only prefix lengths of a path that can match one. */
+  private lengths: number[] = [];
 
   constructor(include: string[], exclude: string[], readdir?: (dir: string) => string[]) {
     this.add(prefixEntries(include, exclude, readdir));
@@ -141,14 +143,20 @@ export class PrefixMatcher {
 
   private add(entries: PrefixEntries): void {
     for (const { key, action } of entries.values()) this.byKey.set(key.toString('utf8', 4, 4 + key.readUInt32LE(0) / 8), action);
+    this.lengths = [...new Set([...this.byKey.keys()].map((k) => k.length))].sort((a, b) => b - a);
   }
 
   /** enum kite_prefix_action for an absolute, normalized path, or 0 when no prefix covers it. Keys
-   * need not end at a "/" (a pushed-down `file.path.startsWith('/etc/pass')`): every length is tried. */
+   * need not end at a "/" (a pushed-down `file.path.startsWith('/etc/pass')`): every length a key has
+   * is tried, longest first (a handful, where trying every length of the path would hash each of its
+   * prefixes). */
   action(path: string): number {
     const exact = this.byKey.get(`${path}\0`);
     if (exact) return exact;
-    for (let i = path.length; i > 0; i--) {
+    const lengths = this.lengths;
+    for (let j = 0; j < lengths.length; j++) {
+      const i = lengths[j]!;
+      if (i > path.length) continue;
       const a = this.byKey.get(path.slice(0, i));
       if (a) return a;
     }
