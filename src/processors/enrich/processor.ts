@@ -545,8 +545,10 @@ export class EnrichProcessor implements Processor {
     const args = Array.isArray(r['process.command_args']) ? (r['process.command_args'] as string[]) : (parent?.args ?? []);
     const path = typeof r['process.executable.path'] === 'string' ? r['process.executable.path'] : (parent?.path ?? '');
     const given = r['kite.process.exec_id'];
+    const line = r['process.command_line'];
     const e: ProcEntry = {
-      pid, ppid, path, args, cmdline: args === parent?.args ? parent.cmdline : args.join(' '),
+      // the command line as the record gives it with its args (as for an exec), else joined once here
+      pid, ppid, path, args, cmdline: args === parent?.args ? parent.cmdline : args === r['process.command_args'] && typeof line === 'string' ? line : args.join(' '),
       execId: typeof given === 'string' ? given : this.fallbackExecId(r, pid),
       startNs: undefined, exitedAt: 0, cgroup: parent?.cgroup, cgroupId: parent?.cgroupId, hash: parent?.path === path ? parent?.hash : undefined, childAncestry: undefined,
       bytes: entryBytes(path, args),

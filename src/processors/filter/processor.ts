@@ -9,7 +9,7 @@
  */
 import { OperatorFunction } from 'rxjs';
 import { ComponentId, Host, KiteRecord } from '../../component/component';
-import { countedStream, CountingProcessor } from '../counters';
+import { countedStream, Counter, CountingProcessor } from '../counters';
 import { CompiledExpression, compileExpression } from './cel';
 import { planPushdown, PushdownPlan } from './pushdown';
 
@@ -18,11 +18,13 @@ export class FilterProcessor extends CountingProcessor {
   readonly exclude: CompiledExpression | null;
   /** What receivers could filter in the kernel on this filter's behalf (see pushdown.ts). */
   readonly pushdown: PushdownPlan;
+  private readonly excludeErrors: Counter;
 
   constructor(id: ComponentId, host: Host, include: string, exclude: string, pushdown = true) {
     super(id, host);
     this.include = include.trim() ? compileExpression(include) : null;
     this.exclude = exclude.trim() ? compileExpression(exclude) : null;
+    this.excludeErrors = this.counters.counter('exclude_errors');
     this.pushdown = pushdown ? planPushdown(this.include?.ast, this.exclude?.ast) : { require: [], drop: [], complete: false };
   }
 
@@ -35,13 +37,24 @@ export class FilterProcessor extends CountingProcessor {
     if (this.exclude) {
       const v = this.exclude.test(r);
       if (v === true) return 'excluded';
-      if (v === undefined) this.counters.add('exclude_errors');
+      if (v === undefined) this.excludeErrors.n++;
     }
     return null;
   }
 
   operator(): OperatorFunction<KiteRecord, KiteRecord> {
     const c = this.counters;
+    // counter handles taken once: no name built and looked up per filtered record
+    const filtered = new Map<string, Counter>();
+    const handle = (reason: string): Counter => {
+      let h = filtered.get(reason);
+      if (!h) {
+        h = c.counter(`filtered.${reason}`);
+        filtered.set(reason, h);
+      }
+      return h;
+    };
+    for (const reason of ['not_included', 'include_error', 'excluded']) handle(reason);
     return (source) => countedStream<KiteRecord, KiteRecord>(c, source, (r, sub) => {
       c.received++;
       const reason = this.reasonToDrop(r);
@@ -49,7 +62,7 @@ export class FilterProcessor extends CountingProcessor {
         c.emitted++;
         sub.next(r);
       } else {
-        c.add(`filtered.${reason}`);
+        handle(reason).n++;
       }
     });
   }
