@@ -121,7 +121,7 @@ processors:
   batch: {send_batch_size: 64, timeout: 50ms}
 exporters: {file: {path: DIR/out.jsonl}}
 service:
-  telemetry: {address: "127.0.0.1:0"}
+  telemetry: {address: "127.0.0.1:0", bpf_stats: true}
   pipelines: {main: {receivers: [exec], processors: [enrich, filter, dedupe, batch], exporters: [file]}}
 `);
   let stoppedStats: Record<string, Record<string, number>> | undefined;
