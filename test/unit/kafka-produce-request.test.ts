@@ -6,23 +6,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import Module from 'node:module';
-import vm from 'node:vm';
 import { createRequestFramer } from '../../src/exporters/kafka/kafkajs-patches';
 import { BatchDeps, encodeProduceRequest, HEADROOM, ProduceArgs } from '../../src/exporters/kafka/record-encoder';
-
-const req = Module.createRequire(require.resolve('kafkajs'));
-
-/** Loads one kafkajs file on its own, outside require's cache; `deps` replace some of its requires. */
-function kafkajsOriginal<T>(rel: string, deps: Record<string, unknown> = {}): T {
-  const path = req.resolve(rel);
-  const m = { exports: {} as unknown };
-  const fn = vm.runInThisContext(Module.wrap(readFileSync(path, 'utf8')), { filename: path }) as (...a: unknown[]) => void;
-  const localRequire = (id: string): unknown => (id in deps ? deps[id] : Module.createRequire(path)(id));
-  fn(m.exports, localRequire, m, path, path.replace(/\/[^/]+$/, ''));
-  return m.exports as T;
-}
+import { kafkajsOriginal, kafkajsRequire as req } from '../helpers/kafkajs-original';
 
 type Enc = { buf: Buffer; offset: number; buffer: Buffer };
 const Encoder = req('./src/protocol/encoder') as { prototype: object };

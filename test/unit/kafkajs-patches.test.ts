@@ -5,25 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import Module from 'node:module';
-import vm from 'node:vm';
 // the exporter, as the registry loads it: the patches go in before kafkajs
 import '../../src/exporters/kafka/exporter';
 import { Partitioners } from 'kafkajs';
 import { crc32c, createCachedPartitioner, groupMessagesPerPartition, kafkajsPatched, patchRequestQueue } from '../../src/exporters/kafka/kafkajs-patches';
-
-const req = Module.createRequire(require.resolve('kafkajs'));
-
-/** Loads one kafkajs file on its own, outside require's cache (which holds our replacement). */
-function kafkajsOriginal<T>(rel: string, deps: Record<string, unknown> = {}): T {
-  const path = req.resolve(rel);
-  const m = { exports: {} as unknown };
-  const fn = vm.runInThisContext(Module.wrap(readFileSync(path, 'utf8')), { filename: path }) as (...a: unknown[]) => void;
-  const localRequire = (id: string): unknown => (id in deps ? deps[id] : Module.createRequire(path)(id));
-  fn(m.exports, localRequire, m, path, path.replace(/\/[^/]+$/, ''));
-  return m.exports as T;
-}
+import { kafkajsOriginal, kafkajsRequire as req } from '../helpers/kafkajs-original';
 
 test('the replacements are in require cache once the exporter is loaded', () => {
   assert.equal(kafkajsPatched(), true);
