@@ -1,8 +1,10 @@
 /**
  * Exporter benchmark: a stream of records into each exporter and its real peer (Kafka KRaft, the
  * OpenTelemetry Collector over OTLP/gRPC and OTLP/HTTP), side by side with the file exporter as the
- * baseline and `none` (the stream alone, into nothing) as the cost of the source. Each case runs in a
- * fresh child process.
+ * baseline and `none` (the stream alone, into nothing) as the cost of the source. Each run of a case
+ * is a fresh child process; a case runs several times and its median is reported, after one untimed
+ * run against its peer (a broker whose JIT has not compiled its produce path yet is not what a
+ * node's agent sends to). The Kafka broker runs with the JVM options Kafka's own scripts give it.
  *
  * What is timed is the exporter, not its source: the records are built before the clock starts, as
  * receivers build them (one plain object per event, semantic-convention keys). A pool of distinct
@@ -16,6 +18,7 @@
  *   node dist/test/bench/exporters.js            all cases; a markdown table on stdout
  *   KITE_BENCH_EVENTS=200000 (default)           records per case
  *   KITE_BENCH_EXPORTERS=kafka,otlp              only these cases
+ *   KITE_BENCH_EXPORTER_REPS=3 (quick: 1)        timed runs per case; the median is reported, with the range
  *   KITE_BENCH_SETTINGS='{"sending_queue":{"num_consumers":4}}'   merged over the network exporters' settings
  *   KITE_BENCH_CPU_PROF=DIR                      writes a V8 CPU profile of each case's child to DIR
  *   KITE_BENCH_NODE_FLAGS='--max-semi-space-size=8'   node options of each case's child (default: the agent's, KITE_NODE_FLAGS)
@@ -50,7 +53,11 @@ interface Result {
   heapMb: number;
   buffersMb: number;
   rssBeforeMb: number;
+  /** The peer's CPU (all its threads) over the timed section, in cores; null without a peer. */
+  peerCores: number | null;
   delivered: number;
+  /** Records the peer holds, read back by id (null: no peer, or not read yet). */
+  atPeer?: number | null;
   dropped: number;
 }
 
@@ -70,8 +77,22 @@ class NoneExporter implements Exporter {
   async shutdown(): Promise<void> {}
 }
 
+/** CPU seconds (user + system, every thread) of process `pid` so far; null if it cannot be read. */
+function procCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the fields after the command name, which is in parentheses and may hold spaces
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+/** USER_HZ: 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
+
 /** Child: feeds the stream into one exporter, prints a JSON result line. */
-async function runCase(kind: Case, n: number, endpoint: string, outDir: string, variant: number, extra: Record<string, unknown>): Promise<void> {
+async function runCase(kind: Case, n: number, endpoint: string, outDir: string, tag: string, extra: Record<string, unknown>): Promise<void> {
   const host = createHost(createLogger('warn'));
   const key = `${kind}/bench`;
   // defaults but a smaller queue: the feed outruns every peer, so a full default queue (20k
@@ -79,9 +100,9 @@ async function runCase(kind: Case, n: number, endpoint: string, outDir: string, 
   const queue = { queue_size: 5000 };
   const base: Record<string, unknown> =
     kind === 'file'
-      ? { path: join(outDir, 'file.jsonl') }
+      ? { path: join(outDir, `file-${tag}.jsonl`) }
       : kind === 'kafka'
-        ? { brokers: [endpoint], topic: `kite-bench-${variant}`, key: 'exec_id', schema: 'ecs', sending_queue: queue }
+        ? { brokers: [endpoint], topic: `kite-bench-${tag}`, key: 'exec_id', schema: 'ecs', sending_queue: queue }
         : { endpoint, sending_queue: queue };
   const settings: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(kind === 'file' || kind === 'none' ? {} : extra)) {
@@ -90,7 +111,7 @@ async function runCase(kind: Case, n: number, endpoint: string, outDir: string, 
   const exp: Exporter = kind === 'none' ? new NoneExporter() : createExporter(key, settings, host);
   await exp.start();
   // the records, built before the clock starts
-  const run = idPrefix(kind, variant);
+  const run = idPrefix(kind, tag);
   const pool: KiteRecord[] = Array.from({ length: Math.min(n, POOL) }, (_, i) => makeRecord(run, i));
   const rssBefore = process.memoryUsage().rss;
   let peak = process.memoryUsage();
@@ -98,6 +119,8 @@ async function runCase(kind: Case, n: number, endpoint: string, outDir: string, 
     const m = process.memoryUsage();
     if (m.rss > peak.rss) peak = m;
   }, 50);
+  const peerPid = Number(process.env.KITE_BENCH_PEER_PID) || 0;
+  const peer0 = peerPid ? procCpuSeconds(peerPid) : null;
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const P = pool.length;
@@ -115,6 +138,7 @@ async function runCase(kind: Case, n: number, endpoint: string, outDir: string, 
   await exp.flush();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
+  const peer1 = peerPid ? procCpuSeconds(peerPid) : null;
   clearInterval(sampler);
   const last = process.memoryUsage();
   if (last.rss > peak.rss) peak = last;
@@ -133,20 +157,22 @@ async function runCase(kind: Case, n: number, endpoint: string, outDir: string, 
     heapMb: peak.heapTotal / 2 ** 20,
     buffersMb: peak.arrayBuffers / 2 ** 20,
     rssBeforeMb: rssBefore / 2 ** 20,
+    peerCores: peer0 !== null && peer1 !== null ? (peer1 - peer0) / seconds : null,
     delivered: kind === 'none' ? (exp as NoneExporter).count : stats.sent ?? 0,
     dropped,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-function child(args: string[]): Promise<Result> {
+function child(args: string[], peerPid?: number): Promise<Result> {
   return new Promise((resolve, reject) => {
     const prof = process.env.KITE_BENCH_CPU_PROF;
     const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${args[1]}-${args[5]}.cpuprofile`] : [];
     // KITE_BENCH_NODE_FLAGS: node options of every case's child, e.g. V8 heap limits; by default the
     // agent's own (as `kite` and the Dockerfile launch it)
     flags.push(...(process.env.KITE_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? KITE_NODE_FLAGS));
-    const p = spawn(process.execPath, [...flags, __filename, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const env = { ...process.env, KITE_BENCH_PEER_PID: peerPid ? String(peerPid) : '' };
+    const p = spawn(process.execPath, [...flags, __filename, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`case ${args[1]} exited ${code}`))));
@@ -184,8 +210,8 @@ class FileTail {
   }
 }
 
-/** The ids of a case's records: `<case>[<variant>]-<i>`. */
-const idPrefix = (kind: Case, variant: number): string => (variant ? `${kind}${variant}` : kind);
+/** The ids of a run's records: `<case>.<tag>-<i>`, the tag naming the settings' variant and the repetition. */
+const idPrefix = (kind: Case, tag: string): string => `${kind}.${tag}`;
 
 /** How many of the ids `<run>-0` .. `<run>-<n-1>` are among `ids`, each counted once. */
 function countIds(run: string, n: number, ids: Iterable<unknown>): number {
@@ -205,7 +231,7 @@ async function main(): Promise<void> {
   const cases = CASES.filter((c) => !only || only.includes(c));
   const work = mkdtempSync(join(tmpdir(), 'kite-bench-exporters-'));
   const collector = new Collector(join(work, 'otelcol'));
-  const broker = new KafkaBroker(join(work, 'kafka'));
+  const broker = new KafkaBroker(join(work, 'kafka'), 'shipped');
   const needCollector = cases.some((c) => c === 'otlp' || c === 'otlp_http');
   const needBroker = cases.includes('kafka');
   // the peers run in their own process groups: an interrupted run stops them too
@@ -217,10 +243,44 @@ async function main(): Promise<void> {
       });
     });
   }
-  const results: Result[] = [];
-  const verified: string[] = [];
+  /** Per case and settings, its repetitions. */
+  const results: Result[][] = [];
+  const reps = benchInt('KITE_BENCH_EXPORTER_REPS', 3, 1);
+  const warmN = Math.min(n, 50_000);
   /** Bytes of the collector's file read by the cases before. */
   let collectorBytes = 0;
+  /** How many of a run's records the peer holds, each read back by its id: zero loss, end to end. */
+  const readBack = async (c: Case, tag: string): Promise<number | null> => {
+    const run = idPrefix(c, tag);
+    if (c === 'kafka') {
+      const got = await broker.readTopic(`kite-bench-${tag}`, n, 120_000);
+      return countIds(run, n, got.map((m) => (JSON.parse(m.value) as { event: { id: string } }).event.id));
+    }
+    if (c === 'otlp' || c === 'otlp_http') {
+      // the collector's file holds every run's records: read only what this run added, as it arrives
+      const tail = new FileTail(join(work, 'otelcol', 'otlp.jsonl'), collectorBytes);
+      const seen = new Set<unknown>();
+      const ids = (): number => {
+        tail.lines((line) => {
+          for (const l of parseOtlpJsonLines(line)) seen.add(l.attributes['kite.event_id']);
+        });
+        return countIds(run, n, seen);
+      };
+      const count = await waitFor('the collector to write every record', () => {
+        const k = ids();
+        return k >= n ? k : undefined;
+      }, 60_000, 1000).catch(() => ids());
+      collectorBytes = tail.offset;
+      return count;
+    }
+    if (c === 'file') {
+      const path = join(work, `file-${tag}.jsonl`);
+      const count = countIds(run, n, readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => (JSON.parse(l) as KiteRecord)['kite.event_id']));
+      rmSync(path, { force: true });
+      return count;
+    }
+    return null;
+  };
   // KITE_BENCH_SETTINGS: JSON merged over every network exporter's settings (one level deep), to try
   // knobs; a JSON array runs the network cases once per entry
   const given = JSON.parse(process.env.KITE_BENCH_SETTINGS ?? '{}') as Record<string, unknown> | Record<string, unknown>[];
@@ -231,50 +291,39 @@ async function main(): Promise<void> {
     for (let v = 0; v < variants.length; v++) {
       for (const c of cases) {
         if (v > 0 && (c === 'none' || c === 'file')) continue;
-        log(`case ${c}${v ? ` ${JSON.stringify(variants[v])}` : ''}`);
+        const label = `${c}${v ? ` ${JSON.stringify(variants[v])}` : ''}`;
         const endpoint = c === 'kafka' ? broker.bootstrap : c === 'otlp' ? collector.grpcEndpoint : c === 'otlp_http' ? collector.httpEndpoint : '';
-        const r = await child(['--case', c, String(n), endpoint, work, String(v), JSON.stringify(variants[v])]);
-        results.push(r);
-        log(`${c}: ${JSON.stringify(r)}`);
-        const run = idPrefix(c, v);
-        // the peer holds every record, each read back by its id: zero loss, end to end
-        let at: string;
-        if (c === 'kafka') {
-          const got = await broker.readTopic(`kite-bench-${v}`, n, 120_000);
-          at = `${countIds(run, n, got.map((m) => (JSON.parse(m.value) as { event: { id: string } }).event.id))}`;
-        } else if (c === 'otlp' || c === 'otlp_http') {
-          // the collector's file holds every case's records: read only what this case added, as it arrives
-          const tail = new FileTail(join(work, 'otelcol', 'otlp.jsonl'), collectorBytes);
-          const seen = new Set<unknown>();
-          const ids = (): number => {
-            tail.lines((line) => {
-              for (const l of parseOtlpJsonLines(line)) seen.add(l.attributes['kite.event_id']);
-            });
-            return countIds(run, n, seen);
-          };
-          const count = await waitFor('the collector to write every record', () => {
-            const k = ids();
-            return k >= n ? k : undefined;
-          }, 60_000, 1000).catch(() => ids());
-          collectorBytes = tail.offset;
-          at = `${count}`;
-        } else if (c === 'file') {
-          const text = readFileSync(join(work, 'file.jsonl'), 'utf8');
-          at = `${countIds(run, n, text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as KiteRecord)['kite.event_id']))}`;
-        } else {
-          at = '-';
+        const peerPid = c === 'kafka' ? broker.pid : c === 'otlp' || c === 'otlp_http' ? collector.pid : undefined;
+        if (peerPid !== undefined && v === 0) {
+          // a peer's first stream runs on its interpreter and its JIT compiling (a JVM broker most):
+          // one stream it is not timed on first, as a long-running peer has long been warm
+          log(`case ${label}: warm-up, ${warmN} records, not timed`);
+          await child(['--case', c, String(warmN), endpoint, work, `${v}.warm`, JSON.stringify(variants[v])], peerPid);
         }
-        verified.push(at);
+        const runs: Result[] = [];
+        for (let rep = 0; rep < reps; rep++) {
+          log(`case ${label}, repetition ${rep + 1} of ${reps}`);
+          const tag = `${v}.${rep}`;
+          const r = await child(['--case', c, String(n), endpoint, work, tag, JSON.stringify(variants[v])], peerPid);
+          log(`${c}: ${JSON.stringify(r)}`);
+          r.atPeer = await readBack(c, tag);
+          runs.push(r);
+        }
+        results.push(runs);
       }
     }
   } finally {
     await Promise.allSettled([collector.stop(), broker.stop()]);
     rmSync(work, { recursive: true, force: true });
   }
-  const base = results.find((r) => r.name === 'file');
+  const rateOf = (r: Result): number => r.events / r.seconds;
+  /** The repetition of median events/s stands for its case (an even count: the lower middle). */
+  const median = (runs: Result[]): Result => [...runs].sort((a, b) => rateOf(a) - rateOf(b))[Math.floor((runs.length - 1) / 2)]!;
+  const base = results.find((runs) => runs[0]!.name === 'file');
+  const baseRate = base ? rateOf(median(base)) : 0;
   const lines = [
-    `| exporter -> peer | events | events/s | vs file | agent CPU µs/record | agent CPU (cores) | peak RSS (MB) | heap / buffers at peak (MB) | RSS before (MB) | sent / at peer | dropped |`,
-    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+    `| exporter -> peer | events | events/s (median) | min-max events/s | vs file | agent CPU µs/record | agent CPU (cores) | peer CPU (cores) | peak RSS (MB) | heap / buffers at peak (MB) | RSS before (MB) | sent / at peer | dropped |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
   ];
   const peer: Record<string, string> = {
     none: 'none (the stream alone)',
@@ -283,24 +332,33 @@ async function main(): Promise<void> {
     otlp: 'otlp -> collector (gRPC)',
     otlp_http: 'otlp_http -> collector (HTTP)',
   };
-  for (const [i, r] of results.entries()) {
-    const rate = r.events / r.seconds;
+  const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
+  for (const runs of results) {
+    const r = median(runs);
+    const rate = rateOf(r);
+    const rates = runs.map(rateOf);
+    // every repetition's loss counts: the fewest records any of them delivered, the most dropped
+    const sent = Math.min(...runs.map((x) => x.delivered));
+    const at = runs.some((x) => x.atPeer === null) ? '-' : String(Math.min(...runs.map((x) => x.atPeer!)));
+    const dropped = Math.max(...runs.map((x) => x.dropped));
     lines.push(
-      `| ${peer[r.name]}${r.settings ? ` ${r.settings}` : ''} | ${r.events} | ${Math.round(rate).toLocaleString('en-US')} | ${base ? (rate / (base.events / base.seconds)).toFixed(2) : '-'} | ${r.cpuUsPerRecord.toFixed(1)} | ${r.cpuCores.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.heapMb.toFixed(0)} / ${r.buffersMb.toFixed(0)} | ${r.rssBeforeMb.toFixed(0)} | ${r.delivered} / ${verified[i]} | ${r.dropped} |`,
+      `| ${peer[r.name]}${r.settings ? ` ${r.settings}` : ''} | ${r.events} | ${fmt(rate)} | ${fmt(Math.min(...rates))}-${fmt(Math.max(...rates))} (${runs.length}) | ${base ? (rate / baseRate).toFixed(2) : '-'} | ${r.cpuUsPerRecord.toFixed(1)} | ${r.cpuCores.toFixed(2)} | ${r.peerCores === null ? '-' : r.peerCores.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.heapMb.toFixed(0)} / ${r.buffersMb.toFixed(0)} | ${r.rssBeforeMb.toFixed(0)} | ${sent} / ${at} | ${dropped} |`,
     );
   }
   const notes = [
+    `* Each case ran ${reps} time(s), each a fresh agent process; its row is the repetition of median events/s, with the range over all. A case with a peer ran once untimed first (${warmN} records), so the peer's JIT is warm as a long-running one is.`,
     '* What is timed is the exporter: the records are built before the clock starts, as receivers build them; the `none` row is what feeding them costs (a fresh copy of a pooled record with its own id).',
     '* Agent CPU µs/record is the figure to compare between runs on a shared machine; events/s also depends on what else runs, the peers included (they share the same CPUs).',
+    '* Peer CPU: the peer process (broker or collector, every thread) over the same timed section; agent and peer share the machine\'s 2 CPUs.',
     '* RSS before: node, every module and the pool of 5000 records, before the clock started. Heap / buffers: the V8 heap (total) and the ArrayBuffers outside it at the RSS peak.',
-    '* Zero loss: no drop counter moved, and every record was read back from the peer by its id (the topic, the collector\'s file).',
+    '* Zero loss: no drop counter moved, and every record was read back from the peer by its id (the topic, the collector\'s file); sent / at peer and dropped are the worst over the repetitions.',
   ];
   process.stdout.write(`### Exporters: a stream of ${n} records into each exporter and its real peer${QUICK ? ' (quick run)' : ''}\n\n${lines.join('\n')}\n\n${notes.join('\n')}\n`);
 }
 
 if (process.argv[2] === '--case') {
-  const [, , , kind, n, endpoint, outDir, variant, extra] = process.argv;
-  runCase(kind as Case, Number(n), endpoint!, outDir!, Number(variant), JSON.parse(extra!) as Record<string, unknown>).catch((e) => {
+  const [, , , kind, n, endpoint, outDir, tag, extra] = process.argv;
+  runCase(kind as Case, Number(n), endpoint!, outDir!, tag!, JSON.parse(extra!) as Record<string, unknown>).catch((e) => {
     process.stderr.write(`${(e as Error).stack}\n`);
     process.exit(1);
   });

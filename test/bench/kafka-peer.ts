@@ -12,7 +12,7 @@ async function main(): Promise<void> {
   if (!dir) throw new Error('usage: kafka-peer.js DATA_DIR');
   const broker = new KafkaBroker(dir);
   await broker.start();
-  const pid = (broker as unknown as { proc: { child: { pid: number } } }).proc.child.pid;
+  const pid = broker.pid;
   process.stdout.write(`${pid}\n`, () => process.exit(0));
 }
 

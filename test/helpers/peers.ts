@@ -68,6 +68,11 @@ class PeerProcess {
     return this.child?.pid !== undefined && alive(this.child.pid);
   }
 
+  /** The process's pid while it runs (benchmarks read its CPU time from /proc). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   /** SIGTERM to the process group, SIGKILL after `graceMs`. */
   async stop(graceMs = 15_000): Promise<void> {
     const pid = this.child?.pid;
@@ -104,8 +109,8 @@ function alive(pid: number): boolean {
 }
 
 /** Runs a build script, its progress on our stderr; returns its last stdout line. */
-function runScript(script: string, args: string[] = []): string {
-  const r = spawnSync('bash', [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 60 * 60_000 });
+function runScript(script: string, args: string[] = [], env: Record<string, string> = {}): string {
+  const r = spawnSync('bash', [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 60 * 60_000, env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`${script} failed with status ${r.status}`);
   return r.stdout.trim().split('\n').pop()!;
 }
@@ -194,6 +199,10 @@ export class Collector {
     return this.proc.stop();
   }
 
+  get pid(): number | undefined {
+    return this.proc.pid;
+  }
+
   records(): CollectedLog[] {
     const file = join(this.outDir, 'otlp.jsonl');
     return existsSync(file) ? parseOtlpJsonLines(readFileSync(file, 'utf8')) : [];
@@ -210,14 +219,18 @@ export class KafkaBroker {
   private readonly proc: PeerProcess;
   readonly bootstrap = `127.0.0.1:${PORTS.kafka}`;
 
-  constructor(private readonly dataDir: string) {
+  /**
+   * `jvm`: `light` (tests: C1 only, 512 MB heap, quick to start) or `shipped` (benchmarks: the JVM
+   * options of Kafka's own kafka-server-start.sh), see test/peers/kafka/start.sh.
+   */
+  constructor(private readonly dataDir: string, private readonly jvm: 'light' | 'shipped' = 'light') {
     mkdirSync(dataDir, { recursive: true });
     this.proc = new PeerProcess('kafka', join(dataDir, 'kafka.log'));
   }
 
   /** Starts the broker (fetching its jars once) and waits until it serves metadata. */
   async start(): Promise<void> {
-    const pid = Number(runScript(join(PEERS_DIR, 'kafka', 'start.sh'), [this.dataDir, String(PORTS.kafka), String(PORTS.kafkaController)]));
+    const pid = Number(runScript(join(PEERS_DIR, 'kafka', 'start.sh'), [this.dataDir, String(PORTS.kafka), String(PORTS.kafkaController)], { KITE_KAFKA_JVM: this.jvm }));
     this.proc.adopt(pid);
     const kafka = new Kafka({ brokers: [this.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
     await waitFor('the kafka broker to serve metadata', async () => {
@@ -234,6 +247,10 @@ export class KafkaBroker {
 
   stop(): Promise<void> {
     return this.proc.stop(30_000);
+  }
+
+  get pid(): number | undefined {
+    return this.proc.pid;
   }
 
   /** Reads every message of `topic` from the beginning until `count` have arrived (or the timeout). */
