@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 // the exporter, as the registry loads it: the patches go in before kafkajs
 import '../../src/exporters/kafka/exporter';
 import { Partitioners } from 'kafkajs';
-import { crc32c, createCachedPartitioner, groupMessagesPerPartition, kafkajsPatched, patchRequestQueue } from '../../src/exporters/kafka/kafkajs-patches';
+import { createCrc32cWasm } from '../../src/exporters/kafka/crc32c-wasm';
+import { CRC_TABLE, crc32c, crc32cJs, createCachedPartitioner, groupMessagesPerPartition, kafkajsPatched, patchRequestQueue } from '../../src/exporters/kafka/kafkajs-patches';
 import { kafkajsOriginal, kafkajsRequire as req } from '../helpers/kafkajs-original';
 
 test('the replacements are in require cache once the exporter is loaded', () => {
@@ -30,6 +31,29 @@ test('crc32c: the same checksum as kafkajs over every length from 0 to 300 and a
   assert.equal(crc32c(big), original(big));
   // the check value of CRC-32C
   assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
+});
+
+test('crc32c over WebAssembly and in JavaScript: the same checksums as kafkajs on both sides of the threshold, at odd offsets, after the memory grew', () => {
+  const original = kafkajsOriginal<(b: Buffer) => number>('./src/protocol/recordBatch/crc32C/crc32C');
+  const wasm = createCrc32cWasm(CRC_TABLE);
+  assert.ok(wasm, 'WebAssembly runs on Node 20');
+  let seed = 777;
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
+  const data = Buffer.from(Array.from({ length: 3 << 20 }, rnd));
+  // every length up to 1100 (the tail loop, whole 16-byte steps, the JavaScript/WebAssembly switch
+  // at 256), each at an odd offset of a larger buffer, then lengths that grow the module's memory
+  for (let n = 0; n <= 1100; n++) {
+    const b = data.subarray(n % 7, (n % 7) + n);
+    const want = original(b);
+    assert.equal(wasm(b), want, `wasm, length ${n}`);
+    assert.equal(crc32cJs(b), want, `js, length ${n}`);
+    assert.equal(crc32c(b), want, `crc32c, length ${n}`);
+  }
+  for (const n of [64 << 10, (1 << 20) + 3, 3 << 20, 1000]) {
+    const b = data.subarray(0, n);
+    assert.equal(wasm(b), original(b), `wasm, length ${n}`);
+  }
+  assert.equal(wasm(Buffer.from('123456789'.repeat(40)).subarray(0, 9)), 0xe3069283);
 });
 
 test('groupMessagesPerPartition: the same groups in the same order as kafkajs', () => {

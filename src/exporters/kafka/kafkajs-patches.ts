@@ -31,6 +31,7 @@
  * already, or its files moved, nothing is replaced and kafkajs's own code runs. The request queue is
  * patched on its class (whether loaded already or not).
  */
+import { createCrc32cWasm } from './crc32c-wasm';
 import { kafkajsModules } from './kafkajs-modules';
 import { HeadroomEncoder, HEADROOM, KafkajsEncoder, WHOLE } from './record-encoder';
 
@@ -57,7 +58,7 @@ export function groupMessagesPerPartition<M>(args: {
 /** Castagnoli polynomial, reversed. */
 const POLY = 0x82f63b78;
 /** Sixteen 256-entry tables in one array: table k at k * 256 (one array: fewer loads to keep live). */
-const TABLE: Int32Array = (() => {
+export const CRC_TABLE: Int32Array = (() => {
   const t = new Int32Array(16 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
@@ -75,8 +76,8 @@ const TABLE: Int32Array = (() => {
 })();
 
 /** CRC-32C (Castagnoli) of `buf`, as an unsigned 32-bit number: sixteen bytes a step ("slicing-by-16"). */
-export function crc32c(buf: Uint8Array): number {
-  const t = TABLE;
+export function crc32cJs(buf: Uint8Array): number {
+  const t = CRC_TABLE;
   let crc = -1;
   let i = 0;
   const n = buf.length;
@@ -103,6 +104,21 @@ export function crc32c(buf: Uint8Array): number {
   }
   for (; i < n; i++) crc = t[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ -1) >>> 0;
+}
+
+/** The same checksum over WebAssembly (crc32c-wasm.ts), null where WebAssembly does not run. */
+const crc32cWasm = createCrc32cWasm(CRC_TABLE);
+/**
+ * Lengths that go to WebAssembly: below, the copy and the call cost more than they save; above, the
+ * module's memory would grow past what a record batch needs (a broker takes 1 MiB by default).
+ */
+const WASM_MIN = 256;
+const WASM_MAX = 8 << 20;
+
+/** CRC-32C of `buf`, unsigned: over WebAssembly for record batches, else crc32cJs(). */
+export function crc32c(buf: Uint8Array): number {
+  const n = buf.length;
+  return crc32cWasm !== null && n >= WASM_MIN && n <= WASM_MAX ? crc32cWasm(buf) : crc32cJs(buf);
 }
 
 const HASH_CACHE_MAX = 10_000;
