@@ -70,6 +70,7 @@ const cases: [string, ProduceArgs][] = [
       ],
     },
   ],
+  ['the exporter\'s numeric timestamps, out of order and repeated', { acks: -1, timeout: 1000, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: Array.from({ length: 300 }, (_, i) => ({ key: `k${i % 5}`, value: value(i), timestamp: 1_767_225_600_000 + ((i * 7919) % 301) })) }] }] }],
   ['timestamps that sort differently as strings and as numbers', { acks: -1, timeout: 1000, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ value: 'x', timestamp: 900 }, { value: 'y', timestamp: 1000 }, { value: 'z', timestamp: 95 }] }] }] }],
   ['an empty partition and no topics after it', { acks: 0, timeout: 1000, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [] }] }] }],
   ['no topics', { acks: -1, timeout: 1000, topicData: [] }],

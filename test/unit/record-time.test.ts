@@ -23,6 +23,24 @@ test('the receivers\' form: the same milliseconds as Date.parse', () => {
   assert.equal(parseUtcFast('2026-11-23T16:31:03Z'), Date.parse('2026-11-23T16:31:03Z'));
 });
 
+test('times in the minute read before: the same milliseconds, and a bad rest of the time is still refused', () => {
+  const minute = '2026-11-23T16:31:';
+  for (let i = 0; i < 3000; i++) {
+    const sec = String(i % 60).padStart(2, '0');
+    const fl = i % 10;
+    const time = fl ? `${minute}${sec}.${String(i).padStart(9, '0').slice(0, fl)}Z` : `${minute}${sec}Z`;
+    assert.equal(parseUtcFast(time), Date.parse(time), time);
+  }
+  // the minute is remembered now: what follows it is still checked
+  for (const bad of [`${minute}60Z`, `${minute}5xZ`, `${minute}05.Z`, `${minute}05.1234567890Z`, `${minute}05,1Z`, `${minute}05.12`, `${minute}0Z`]) {
+    assert.ok(Number.isNaN(parseUtcFast(bad)), bad);
+  }
+  // the next minute, hour and day, and back
+  for (const time of ['2026-11-23T16:32:00.5Z', '2026-11-23T17:31:00Z', '2026-11-24T16:31:59.999Z', `${minute}07.25Z`]) {
+    assert.equal(parseUtcFast(time), Date.parse(time), time);
+  }
+});
+
 test('other forms are left to Date.parse', () => {
   for (const time of ['2024-02-29T12:00:00Z', '0050-01-01T00:00:00Z', '2026-01-01T24:00:00Z', '2026-02-30T00:00:00Z', '2026-01-01T00:00:00+02:00', '2026-01-01T00:00:00.Z', '2026-01-01T00:00:00.1234567890Z', '2026-1-01T00:00:00Z', 'yesterday']) {
     assert.ok(Number.isNaN(parseUtcFast(time)), time);

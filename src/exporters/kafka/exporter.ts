@@ -179,7 +179,9 @@ export class KafkaSender implements Sender {
       const topic = this.topicOf(r);
       let list = byTopic.get(topic);
       if (!list) byTopic.set(topic, (list = []));
-      list.push({ key: this.keyOf(r), value, timestamp: String(recordTimeMs(r)), headers: this.headers });
+      // a number where kafkajs types a string: only the produce request's encoder reads it
+      // (record-encoder.ts), and kafkajs's own, for compressed requests, reads numbers alike
+      list.push({ key: this.keyOf(r), value, timestamp: recordTimeMs(r) as unknown as string, headers: this.headers });
     }
     return requests.map((byTopic) => [...byTopic].map(([topic, messages]) => ({ topic, messages })));
   }

@@ -281,26 +281,48 @@ function planPartition(messages: ProduceMessage[], now: number, headerCache: Map
   // the default sort compares them as strings and keeps equal ones in order
   let first: unknown;
   let max: unknown;
-  let firstS = '';
-  let maxS = '';
   let any = false;
+  // milliseconds since the epoch as 13-digit integers (2001 to 2286; the exporter's): as numbers they
+  // sort as their strings do, so the smallest and the largest are read without a string each
+  let lo = Infinity;
+  let hi = -Infinity;
+  let numeric = true;
   for (const m of messages) {
     const t = m.timestamp;
     if (t === null || t === undefined) continue;
-    const s = typeof t === 'string' ? t : String(t);
-    if (!any) {
-      first = max = t;
-      firstS = maxS = s;
-      any = true;
-      continue;
+    any = true;
+    if (typeof t !== 'number' || !(t >= 1e12 && t < 1e13) || Math.floor(t) !== t) {
+      numeric = false;
+      break;
     }
-    if (s < firstS) {
-      first = t;
-      firstS = s;
-    }
-    if (s >= maxS) {
-      max = t;
-      maxS = s;
+    if (t < lo) lo = t;
+    if (t > hi) hi = t;
+  }
+  if (any && numeric) {
+    first = lo;
+    max = hi;
+  } else if (any) {
+    let firstS = '';
+    let maxS = '';
+    let seen = false;
+    for (const m of messages) {
+      const t = m.timestamp;
+      if (t === null || t === undefined) continue;
+      const s = typeof t === 'string' ? t : String(t);
+      if (!seen) {
+        first = max = t;
+        firstS = maxS = s;
+        seen = true;
+        continue;
+      }
+      if (s < firstS) {
+        first = t;
+        firstS = s;
+      }
+      if (s >= maxS) {
+        max = t;
+        maxS = s;
+      }
     }
   }
   if (!any) first = max = now;

@@ -35,6 +35,10 @@ function digits(s: string, at: number, end: number): number {
   return n;
 }
 
+/** The last minute parseUtcFast() read, `YYYY-MM-DDTHH:MM:` (valid), and its milliseconds since the epoch. */
+let minuteKey = '\u0000never';
+let minuteMs = 0;
+
 /**
  * Date.parse() of a UTC time as receivers write it, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, read
  * without Date's parser; NaN for anything else (and for what Date.parse() treats specially: years
@@ -43,14 +47,24 @@ function digits(s: string, at: number, end: number): number {
  */
 export function parseUtcFast(s: string): number {
   const n = s.length;
-  if (n < 20 || s.charCodeAt(n - 1) !== 90 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return NaN;
-  const y = digits(s, 0, 4);
-  const mo = digits(s, 5, 7);
-  const d = digits(s, 8, 10);
-  const h = digits(s, 11, 13);
-  const mi = digits(s, 14, 16);
+  if (n < 20 || s.charCodeAt(n - 1) !== 90) return NaN;
+  let base: number;
+  // records come in time order: most share the minute of the one before, read once
+  if (s.startsWith(minuteKey)) base = minuteMs;
+  else {
+    if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return NaN;
+    const y = digits(s, 0, 4);
+    const mo = digits(s, 5, 7);
+    const d = digits(s, 8, 10);
+    const h = digits(s, 11, 13);
+    const mi = digits(s, 14, 16);
+    if (y < 100 || mo < 1 || mo > 12 || d < 1 || d > DAYS[mo - 1]! || (mo === 2 && d === 29) || h < 0 || h > 23 || mi < 0 || mi > 59) return NaN;
+    base = Date.UTC(y, mo - 1, d, h, mi);
+    minuteKey = s.slice(0, 17);
+    minuteMs = base;
+  }
   const sec = digits(s, 17, 19);
-  if (y < 100 || mo < 1 || mo > 12 || d < 1 || d > DAYS[mo - 1]! || (mo === 2 && d === 29) || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59) return NaN;
+  if (sec < 0 || sec > 59) return NaN;
   let ms = 0;
   if (n > 20) {
     // a fraction: a dot and 1 to 9 digits, of which the first three are milliseconds
@@ -59,7 +73,7 @@ export function parseUtcFast(s: string): number {
     ms = digits(s, 20, Math.min(23, n - 1));
     for (let i = fl; i < 3; i++) ms *= 10;
   }
-  return Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+  return base + sec * 1000 + ms;
 }
 
 /** Milliseconds since the epoch of a record's `time` (an RFC 3339 string). */
