@@ -141,6 +141,8 @@ export function createCachedPartitioner(): () => (args: PartitionerArgs) => numb
     return (args) => {
       const { message, partitionMetadata } = args;
       if ((message.partition !== null && message.partition !== undefined) || typeof message.key !== 'string') return inner(args);
+      // any hash modulo one partition: no hash to compute or look up
+      if (partitionMetadata.length === 1) return 0;
       let h = hashes.get(message.key);
       if (h === undefined) {
         if (hashes.size >= HASH_CACHE_MAX) hashes.clear();
