@@ -306,7 +306,9 @@ async function main(): Promise<void> {
           const tag = `${v}.${rep}`;
           const r = await child(['--case', c, String(n), endpoint, work, tag, JSON.stringify(variants[v])], peerPid);
           log(`${c}: ${JSON.stringify(r)}`);
+          const readStart = Date.now();
           r.atPeer = await readBack(c, tag);
+          if (r.atPeer !== null) log(`${c}: ${r.atPeer} of ${n} records read back from the peer in ${((Date.now() - readStart) / 1000).toFixed(1)} s`);
           runs.push(r);
         }
         results.push(runs);
