@@ -240,7 +240,8 @@ export function quantile(xs: number[], q: number): number {
   return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
 }
 
-export const SHM_ROOT = '/dev/shm/kite-bench';
+/** The cases' files on tmpfs: run.sh gives each run its own folder (and removes it at the end). */
+export const SHM_ROOT = process.env.KITE_BENCH_SHM || '/dev/shm/kite-bench';
 export const KITE_MAIN = resolve(ROOT, 'dist', 'src', 'main.js');
 /** node options the agent is launched with (its shebang, the Dockerfile, `make run`). */
 export const KITE_NODE_FLAGS = ['--max-semi-space-size=4'];

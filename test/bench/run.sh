@@ -20,6 +20,15 @@ if [ "$(id -u)" -ne 0 ]; then
 	say "needs root (loads BPF programs, runs the peer tracers and auditd)"
 	exit 1
 fi
+# One run at a time: two would share the CPUs they measure, the broker's ports and generic XDP on lo.
+LOCK=/run/lock/kite-bench.lock
+exec 9>"$LOCK"
+if ! flock -n 9; then
+	say "another make bench is running (pid $(cat "$LOCK.pid" 2>/dev/null || echo unknown)); wait for it to finish: benchmarks need the machine to themselves"
+	exit 1
+fi
+echo $$ >"$LOCK.pid"
+
 [ "${KITE_BENCH_QUICK:-}" = 1 ] && say "QUICK RUN (KITE_BENCH_QUICK=1): fewer repetitions, smaller workloads; not for quoting"
 
 ALL_CASES=(compile exec-storm open-storm connect-storm dns-storm ladder scale ringbench processors security-overhead exporters)
@@ -70,10 +79,12 @@ export KITE_BENCH_STARTED KITE_BENCH_LOAD KITE_BENCH_FOREIGN="$FOREIGN"
 KITE_BENCH_STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 KITE_BENCH_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d "$OUT/run.XXXXXX")
+# the cases' files on tmpfs (generated workloads, outputs): this run's own folder
+export KITE_BENCH_SHM=/dev/shm/kite-bench.$$
 KAFKA_PID=""
 cleanup() {
 	if [ -n "$KAFKA_PID" ]; then kill -TERM -- "-$KAFKA_PID" 2>/dev/null || true; fi
-	rm -rf "$TMP" /dev/shm/kite-bench
+	rm -rf "$TMP" "$KITE_BENCH_SHM" "$LOCK.pid"
 }
 trap cleanup EXIT
 
