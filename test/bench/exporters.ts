@@ -40,7 +40,7 @@ import { createHost } from '../../src/pipeline/service';
 import { makeRecord } from '../helpers/events';
 import { createExporter } from '../helpers/exporters';
 import { Collector, KafkaBroker, parseOtlpJsonLines, waitFor } from '../helpers/peers';
-import { benchInt, KITE_NODE_FLAGS, log, QUICK } from './common';
+import { benchInt, KITE_NODE_FLAGS, log, processCpuSeconds, QUICK } from './common';
 
 interface Result {
   name: string;
@@ -77,19 +77,14 @@ class NoneExporter implements Exporter {
   async shutdown(): Promise<void> {}
 }
 
-/** CPU seconds (user + system, every thread) of process `pid` so far; null if it cannot be read. */
-function procCpuSeconds(pid: number): number | null {
+/** The peer's CPU seconds so far (processCpuSeconds), null if it is gone. */
+function peerCpuSeconds(pid: number): number | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the fields after the command name, which is in parentheses and may hold spaces
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+    return processCpuSeconds(pid);
   } catch {
     return null;
   }
 }
-/** USER_HZ: 100 on every Linux architecture Node runs on. */
-const CLOCK_TICKS = 100;
 
 /** Child: feeds the stream into one exporter, prints a JSON result line. */
 async function runCase(kind: Case, n: number, endpoint: string, outDir: string, tag: string, extra: Record<string, unknown>): Promise<void> {
@@ -120,7 +115,7 @@ async function runCase(kind: Case, n: number, endpoint: string, outDir: string, 
     if (m.rss > peak.rss) peak = m;
   }, 50);
   const peerPid = Number(process.env.KITE_BENCH_PEER_PID) || 0;
-  const peer0 = peerPid ? procCpuSeconds(peerPid) : null;
+  const peer0 = peerPid ? peerCpuSeconds(peerPid) : null;
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const P = pool.length;
@@ -138,7 +133,7 @@ async function runCase(kind: Case, n: number, endpoint: string, outDir: string, 
   await exp.flush();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);
-  const peer1 = peerPid ? procCpuSeconds(peerPid) : null;
+  const peer1 = peerPid ? peerCpuSeconds(peerPid) : null;
   clearInterval(sampler);
   const last = process.memoryUsage();
   if (last.rss > peak.rss) peak = last;
@@ -351,12 +346,14 @@ async function main(): Promise<void> {
     const sent = Math.min(...runs.map((x) => x.delivered));
     const at = runs.some((x) => x.atPeer === null) ? '-' : String(Math.min(...runs.map((x) => x.atPeer!)));
     const dropped = Math.max(...runs.map((x) => x.dropped));
+    // memory is a bound too: the run with the highest peak, its heap and buffers at that peak
+    const mem = runs.reduce((a, b) => (b.rssMb > a.rssMb ? b : a));
     lines.push(
-      `| ${peer[r.name]}${r.settings ? ` ${r.settings}` : ''} | ${r.events} | ${fmt(rate)} | ${fmt(Math.min(...rates))}-${fmt(Math.max(...rates))} (${runs.length}) | ${base ? (rate / baseRate).toFixed(2) : '-'} | ${r.cpuUsPerRecord.toFixed(1)} | ${r.cpuCores.toFixed(2)} | ${r.peerCores === null ? '-' : r.peerCores.toFixed(2)} | ${r.rssMb.toFixed(0)} | ${r.heapMb.toFixed(0)} / ${r.buffersMb.toFixed(0)} | ${r.rssBeforeMb.toFixed(0)} | ${sent} / ${at} | ${dropped} |`,
+      `| ${peer[r.name]}${r.settings ? ` ${r.settings}` : ''} | ${r.events} | ${fmt(rate)} | ${fmt(Math.min(...rates))}-${fmt(Math.max(...rates))} (${runs.length}) | ${base ? (rate / baseRate).toFixed(2) : '-'} | ${r.cpuUsPerRecord.toFixed(1)} | ${r.cpuCores.toFixed(2)} | ${r.peerCores === null ? '-' : r.peerCores.toFixed(2)} | ${mem.rssMb.toFixed(0)} | ${mem.heapMb.toFixed(0)} / ${mem.buffersMb.toFixed(0)} | ${r.rssBeforeMb.toFixed(0)} | ${sent} / ${at} | ${dropped} |`,
     );
   }
   const notes = [
-    `* Each case ran ${reps} time(s), each a fresh agent process; its row is the repetition of median events/s, with the range over all. A case with a peer ran once untimed first (${warmN} records), so the peer's JIT is warm as a long-running one is.`,
+    `* Each case ran ${reps} time(s), each a fresh agent process; its row is the repetition of median events/s, with the range over all, and the highest peak RSS of any. A case with a peer ran once untimed first (${warmN} records), so the peer's JIT is warm as a long-running one is.`,
     '* What is timed is the exporter: the records are built before the clock starts, as receivers build them; the `none` row is what feeding them costs (a fresh copy of a pooled record with its own id).',
     '* Agent CPU µs/record is the figure to compare between runs on a shared machine; events/s also depends on what else runs, the peers included (they share the same CPUs).',
     '* Peer CPU: the peer process (broker or collector, every thread) over the same timed section; agent and peer share the machine\'s 2 CPUs.',
