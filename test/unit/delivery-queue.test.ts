@@ -205,6 +205,81 @@ test('persistent queue is bounded by max_bytes', async () => {
   }
 });
 
+/** Prepares each record as its id in capitals; refuses records marked `bad`. */
+class PreparingSender implements Sender<string> {
+  prepared = 0;
+  received: string[] = [];
+  calls = 0;
+  constructor(private readonly script: (call: number) => SendResult = () => ({ status: 'success' })) {}
+  async start(): Promise<void> {}
+  prepare(r: KiteRecord): string {
+    if (r.bad) throw new Error('cannot encode');
+    this.prepared++;
+    return String(r['kite.event_id']).toUpperCase();
+  }
+  async send(batch: string[]): Promise<SendResult> {
+    const r = this.script(this.calls++);
+    if (r.status === 'success') this.received.push(...batch);
+    await new Promise((resolve) => setImmediate(resolve));
+    return r;
+  }
+  async shutdown(): Promise<void> {}
+}
+
+test('a sender that prepares records: each is prepared once as it is accepted, its retries send the same items', async () => {
+  const host = testHost();
+  const sender = new PreparingSender((call) => (call < 3 ? { status: 'retryable', error: 'peer down' } : { status: 'success' }));
+  const q = new QueuedExporter(id, host, fast(), sender);
+  await q.start();
+  for (let i = 0; i < 50; i++) q.consume(rec(i));
+  assert.equal(sender.prepared, 50, 'prepared on consume, before any send');
+  await q.flush();
+  assert.equal(sender.prepared, 50, 'retries reuse what was prepared');
+  assert.deepEqual([...sender.received].sort(), Array.from({ length: 50 }, (_, i) => `E-${i}`).sort());
+  assert.ok(host.stats.get('exporter/test/q', 'retries') >= 3);
+  await q.shutdown();
+});
+
+test('a record its sender cannot prepare is dropped and counted dropped.encode_failed; it evicts nothing', async () => {
+  const host = testHost();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const sender = new PreparingSender();
+  const orig = sender.send.bind(sender);
+  sender.send = async (b) => { await gate; return orig(b); };
+  const q = new QueuedExporter(id, host, fast({ queueSize: 10, numConsumers: 1, onFull: 'drop_oldest' }), sender);
+  await q.start();
+  for (let i = 0; i < 10; i++) q.consume(rec(i));
+  q.consume({ ...rec(10), bad: true });
+  q.consume({ ...rec(11), bad: true });
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.encode_failed'), 2);
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.queue_full'), 0, 'a full queue made no room for a record it could not take');
+  release();
+  await q.flush();
+  assert.equal(sender.received.length, 10);
+  await q.shutdown();
+});
+
+test('persistent queue: records read back at start-up are prepared, then delivered', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kite-pq-'));
+  try {
+    const cfg = fast({ directory: dir, shutdownTimeoutMs: 20, retry: { ...fast().retry, maxElapsedMs: 0 } });
+    const q1 = new QueuedExporter(id, testHost(), cfg, new PreparingSender(() => ({ status: 'retryable', error: 'down' })));
+    await q1.start();
+    for (let i = 0; i < 30; i++) q1.consume(rec(i));
+    await q1.shutdown();
+    const up = new PreparingSender();
+    const q2 = new QueuedExporter(id, testHost(), cfg, up);
+    await q2.start();
+    assert.equal(up.prepared, 30);
+    await q2.flush();
+    await q2.shutdown();
+    assert.deepEqual([...up.received].sort(), Array.from({ length: 30 }, (_, i) => `E-${i}`).sort());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('backoff grows exponentially, is capped, jittered, and honours Retry-After', () => {
   const cfg = { enabled: true, initialIntervalMs: 100, maxIntervalMs: 1000, multiplier: 2, randomizationFactor: 0.5, maxElapsedMs: 0 };
   assert.equal(backoffMs(cfg, 0, 0, () => 0.5), 100);

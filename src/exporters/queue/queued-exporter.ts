@@ -27,26 +27,27 @@ import { DeliveryConfig } from './config';
 import { PersistentLog } from './persistent-log';
 import { Sender, SendResult } from './sender';
 
-interface Entry {
+/** A record accepted, as the sender prepared it (the record itself when the sender prepares nothing). */
+interface Entry<T> {
   index: number;
-  record: KiteRecord;
+  item: T;
   bytes: number;
 }
 
-interface Batch {
+interface Batch<T> {
   first: number;
-  entries: Entry[];
+  entries: Entry<T>[];
 }
 
 const ACK_SYNC_MS = 100;
 const LEVELS_MS = 1000;
 
-export class QueuedExporter implements Exporter {
+export class QueuedExporter<T = KiteRecord> implements Exporter {
   private readonly statsKey: string;
   /** Records waiting, oldest first; `head` is the first live slot. */
-  private pending: Entry[] = [];
+  private pending: Entry<T>[] = [];
   private head = 0;
-  private readonly inflight = new Set<Batch>();
+  private readonly inflight = new Set<Batch<T>>();
   private inflightRecords = 0;
   private liveBytes = 0;
   private nextIndex = 0;
@@ -70,12 +71,13 @@ export class QueuedExporter implements Exporter {
   private reached = false;
   private probing = false;
   private levelsTimer: NodeJS.Timeout | null = null;
+  private encodeWarned = false;
 
   constructor(
     private readonly id: ComponentId,
     private readonly host: Host,
     private readonly cfg: DeliveryConfig,
-    private readonly sender: Sender,
+    private readonly sender: Sender<T>,
     private readonly random: () => number = Math.random,
   ) {
     this.statsKey = `exporter/${id.key}`;
@@ -126,7 +128,12 @@ export class QueuedExporter implements Exporter {
           bad++;
           continue;
         }
-        this.pending.push({ index: s.index, record, bytes: s.bytes });
+        const item = this.prepare(record);
+        if (item === undefined) {
+          // left on disk until acknowledged with the rest: the ack moves past it
+          continue;
+        }
+        this.pending.push({ index: s.index, item, bytes: s.bytes });
         this.liveBytes += s.bytes;
       }
       if (bad) this.host.stats.add(this.statsKey, 'dropped.corrupt', bad);
@@ -193,6 +200,13 @@ export class QueuedExporter implements Exporter {
       bytes = Buffer.byteLength(line) + 1;
     }
     const agentRecord = this.cfg.onFull === 'block' && (record['event.name'] === 'kite.loss' || record['event.name'] === 'kite.heartbeat');
+    if (!agentRecord && this.cfg.onFull === 'block' && this.isFull(bytes)) {
+      this.host.stats.add(this.statsKey, 'dropped.queue_full');
+      return;
+    }
+    // before room is made for it: a record that cannot be encoded evicts nothing
+    const item = this.prepare(record);
+    if (item === undefined) return;
     while (!agentRecord && this.isFull(bytes)) {
       if (this.cfg.onFull === 'drop_oldest' && this.head < this.pending.length) {
         const old = this.pending[this.head]!;
@@ -204,7 +218,7 @@ export class QueuedExporter implements Exporter {
         return;
       }
     }
-    const entry: Entry = { index: this.nextIndex++, record, bytes };
+    const entry: Entry<T> = { index: this.nextIndex++, item, bytes };
     this.pending.push(entry);
     this.liveBytes += bytes;
     if (this.cfg.onFull === 'block' && this.isFull(0)) this.setBlocked(true);
@@ -216,6 +230,25 @@ export class QueuedExporter implements Exporter {
       }
     }
     this.pump();
+  }
+
+  /** The sender's form of a record (the record itself if it has no prepare()); undefined if it threw. */
+  private prepare(record: KiteRecord): T | undefined {
+    if (!this.sender.prepare) return record as unknown as T;
+    try {
+      return this.sender.prepare(record);
+    } catch (e) {
+      this.host.stats.add(this.statsKey, 'dropped.encode_failed');
+      if (!this.encodeWarned) {
+        this.encodeWarned = true;
+        this.host.logger.warn('a record could not be encoded, dropped (further ones are only counted)', {
+          component: this.statsKey,
+          event: String(record['event.name']),
+          error: e as Error,
+        });
+      }
+      return undefined;
+    }
   }
 
   /** Appends the records accepted in this event-loop turn to the persistent log in one write. */
@@ -264,15 +297,15 @@ export class QueuedExporter implements Exporter {
       this.pending = this.pending.slice(this.head);
       this.head = 0;
     }
-    const batch: Batch = { first: entries[0]!.index, entries };
+    const batch: Batch<T> = { first: entries[0]!.index, entries };
     this.inflight.add(batch);
     this.inflightRecords += entries.length;
     void this.deliver(batch);
   }
 
-  private async deliver(batch: Batch): Promise<void> {
+  private async deliver(batch: Batch<T>): Promise<void> {
     const n = batch.entries.length;
-    const records = batch.entries.map((e) => e.record);
+    const records = batch.entries.map((e) => e.item);
     const started = Date.now();
     let attempt = 0;
     let outcome: 'done' | 'left' = 'done';

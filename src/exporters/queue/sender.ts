@@ -13,18 +13,26 @@ export type SendResult =
   /** Not delivered and never will be (bad request, auth refused, record too large). */
   | { status: 'failure'; error: string };
 
-export interface Sender {
+export interface Sender<T = KiteRecord> {
   /** Connects or prepares; throwing aborts the agent's start-up. */
   start(): Promise<void>;
+  /**
+   * Optional: what the queue keeps of a record instead of the record itself, made as the record is
+   * accepted (its encoded bytes, say: written while the record is still in the CPU's cache, and the
+   * record left to die young instead of outliving garbage collections in the queue). A record read
+   * back from the persistent queue is prepared as it is read. Throwing drops the record, counted
+   * `dropped.encode_failed`.
+   */
+  prepare?(record: KiteRecord): T;
   /**
    * Sends one batch. A retry passes the same array again, so a sender may keep what it derived from
    * the batch (encoded requests, the connection it used) until done() is called for it.
    */
-  send(batch: KiteRecord[]): Promise<SendResult>;
+  send(batch: T[]): Promise<SendResult>;
   /** Checks that the destination answers (a TCP connection opened and closed), without sending records. */
   probe?(): Promise<boolean>;
   /** The queue is done with this batch (delivered, dropped, or left at shutdown). Optional. */
-  done?(batch: KiteRecord[]): void;
+  done?(batch: T[]): void;
   /** Closes connections; called after the queue has drained or given up. Safe twice. */
   shutdown(): Promise<void>;
 }
