@@ -22,6 +22,8 @@
  *   KITE_BENCH_SETTINGS='{"sending_queue":{"num_consumers":4}}'   merged over the network exporters' settings
  *   KITE_BENCH_CPU_PROF=DIR                      writes a V8 CPU profile of each case's child to DIR
  *   KITE_BENCH_NODE_FLAGS='--max-semi-space-size=8'   node options of each case's child (default: the agent's, KITE_NODE_FLAGS)
+ *   KITE_BENCH_COMPARE=/other/dist/test/bench/exporters.js   another build's cases, in turns with this one's against
+ *                                                the same peers: a row each (A/B on a noisy host)
  *
  * Exporter settings: the defaults with `sending_queue.queue_size: 5000` (kafka: idempotent, acks
  * all, ECS values, key exec_id; otlp: gzip).
@@ -32,7 +34,7 @@ import '../../src/exporters/kafka/kafkajs-patches';
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Exporter, KiteRecord } from '../../src/component/component';
 import { createLogger } from '../../src/component/logger';
 import { QueuedExporter } from '../../src/exporters/queue/queued-exporter';
@@ -58,6 +60,8 @@ interface Result {
   delivered: number;
   /** Records the peer holds, read back by id (null: no peer, or not read yet). */
   atPeer?: number | null;
+  /** The other build's script, for a KITE_BENCH_COMPARE run's rows. */
+  build?: string;
   dropped: number;
 }
 
@@ -159,7 +163,7 @@ async function runCase(kind: Case, n: number, endpoint: string, outDir: string, 
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-function child(args: string[], peerPid?: number): Promise<Result> {
+function child(args: string[], peerPid?: number, script = __filename): Promise<Result> {
   return new Promise((resolve, reject) => {
     const prof = process.env.KITE_BENCH_CPU_PROF;
     const flags = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`, `--cpu-prof-name=${args[1]}-${args[5]}.cpuprofile`] : [];
@@ -167,7 +171,7 @@ function child(args: string[], peerPid?: number): Promise<Result> {
     // agent's own (as `kite` and the Dockerfile launch it)
     flags.push(...(process.env.KITE_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? KITE_NODE_FLAGS));
     const env = { ...process.env, KITE_BENCH_PEER_PID: peerPid ? String(peerPid) : '' };
-    const p = spawn(process.execPath, [...flags, __filename, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    const p = spawn(process.execPath, [...flags, script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`case ${args[1]} exited ${code}`))));
@@ -288,6 +292,9 @@ async function main(): Promise<void> {
   // knobs; a JSON array runs the network cases once per entry
   const given = JSON.parse(process.env.KITE_BENCH_SETTINGS ?? '{}') as Record<string, unknown> | Record<string, unknown>[];
   const variants = Array.isArray(given) ? given : [given];
+  // KITE_BENCH_COMPARE: another build's dist/test/bench/exporters.js, run in turns with this one
+  const compare = process.env.KITE_BENCH_COMPARE ? resolve(process.env.KITE_BENCH_COMPARE) : '';
+  if (compare && !existsSync(compare)) throw new Error(`KITE_BENCH_COMPARE: ${compare} does not exist (expected another build's dist/test/bench/exporters.js)`);
   try {
     log('starting peers');
     await Promise.all([needCollector ? collector.start() : undefined, needBroker ? broker.start() : undefined]);
@@ -304,17 +311,23 @@ async function main(): Promise<void> {
           await child(['--case', c, String(warmN), endpoint, work, `${v}.warm`, JSON.stringify(variants[v])], peerPid);
         }
         const runs: Result[] = [];
+        const other: Result[] = [];
         for (let rep = 0; rep < reps; rep++) {
-          log(`case ${label}, repetition ${rep + 1} of ${reps}`);
-          const tag = `${v}.${rep}`;
-          const r = await child(['--case', c, String(n), endpoint, work, tag, JSON.stringify(variants[v])], peerPid);
-          log(`${c}: ${JSON.stringify(r)}`);
-          const readStart = Date.now();
-          r.atPeer = await readBack(c, tag);
-          if (r.atPeer !== null) log(`${c}: ${r.atPeer} of ${n} records read back from the peer in ${((Date.now() - readStart) / 1000).toFixed(1)} s`);
-          runs.push(r);
+          // with a build to compare, its repetitions take turns with this build's, on the same peer
+          for (const [script, into, suffix] of [[__filename, runs, ''], ...(compare ? [[compare, other, 'b']] : [])] as [string, Result[], string][]) {
+            log(`case ${label}${suffix ? ` (${compare})` : ''}, repetition ${rep + 1} of ${reps}`);
+            const tag = `${v}.${rep}${suffix}`;
+            const r = await child(['--case', c, String(n), endpoint, work, tag, JSON.stringify(variants[v])], peerPid, script);
+            log(`${c}: ${JSON.stringify(r)}`);
+            const readStart = Date.now();
+            r.atPeer = await readBack(c, tag);
+            if (r.atPeer !== null) log(`${c}: ${r.atPeer} of ${n} records read back from the peer in ${((Date.now() - readStart) / 1000).toFixed(1)} s`);
+            if (suffix) r.build = compare;
+            into.push(r);
+          }
         }
         results.push(runs);
+        if (other.length) results.push(other);
       }
     }
   } finally {
@@ -349,7 +362,7 @@ async function main(): Promise<void> {
     // memory is a bound too: the run with the highest peak, its heap and buffers at that peak
     const mem = runs.reduce((a, b) => (b.rssMb > a.rssMb ? b : a));
     lines.push(
-      `| ${peer[r.name]}${r.settings ? ` ${r.settings}` : ''} | ${r.events} | ${fmt(rate)} | ${fmt(Math.min(...rates))}-${fmt(Math.max(...rates))} (${runs.length}) | ${base ? (rate / baseRate).toFixed(2) : '-'} | ${r.cpuUsPerRecord.toFixed(1)} | ${r.cpuCores.toFixed(2)} | ${r.peerCores === null ? '-' : r.peerCores.toFixed(2)} | ${mem.rssMb.toFixed(0)} | ${mem.heapMb.toFixed(0)} / ${mem.buffersMb.toFixed(0)} | ${r.rssBeforeMb.toFixed(0)} | ${sent} / ${at} | ${dropped} |`,
+      `| ${peer[r.name]}${r.settings ? ` ${r.settings}` : ''}${r.build ? ` [${r.build}]` : ''} | ${r.events} | ${fmt(rate)} | ${fmt(Math.min(...rates))}-${fmt(Math.max(...rates))} (${runs.length}) | ${base ? (rate / baseRate).toFixed(2) : '-'} | ${r.cpuUsPerRecord.toFixed(1)} | ${r.cpuCores.toFixed(2)} | ${r.peerCores === null ? '-' : r.peerCores.toFixed(2)} | ${mem.rssMb.toFixed(0)} | ${mem.heapMb.toFixed(0)} / ${mem.buffersMb.toFixed(0)} | ${r.rssBeforeMb.toFixed(0)} | ${sent} / ${at} | ${dropped} |`,
     );
   }
   const notes = [
