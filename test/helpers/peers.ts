@@ -254,16 +254,21 @@ export class KafkaBroker {
   }
 
   /** Reads every message of `topic` from the beginning until `count` have arrived (or the timeout). */
-  async readTopic(topic: string, count: number, timeoutMs = 60_000): Promise<KafkaMessage[]> {
-    return (await this.readTopics([topic], count, timeoutMs)).get(topic) ?? [];
+  async readTopic(topic: string, count: number, timeoutMs = 60_000, distinct?: (m: KafkaMessage) => string): Promise<KafkaMessage[]> {
+    return (await this.readTopics([topic], count, timeoutMs, distinct)).get(topic) ?? [];
   }
 
-  /** Reads several topics with one consumer until `count` messages in all have arrived. */
-  async readTopics(topics: string[], count: number, timeoutMs = 60_000): Promise<Map<string, KafkaMessage[]>> {
+  /**
+   * Reads several topics with one consumer until `count` messages in all have arrived; with
+   * `distinct`, until `count` distinct ones have (copies of a message, which at-least-once delivery
+   * allows, do not count twice).
+   */
+  async readTopics(topics: string[], count: number, timeoutMs = 60_000, distinct?: (m: KafkaMessage) => string): Promise<Map<string, KafkaMessage[]>> {
     const kafka = new Kafka({ brokers: [this.bootstrap], logLevel: logLevel.NOTHING });
     const consumer = kafka.consumer({ groupId: `kite-test-${process.pid}-${Date.now()}-${Math.random()}` });
     const out: KafkaMessage[] = [];
     const byTopic = new Map<string, KafkaMessage[]>(topics.map((t) => [t, []]));
+    const seen = new Set<string>();
     await consumer.connect();
     try {
       await consumer.subscribe({ topics, fromBeginning: true });
@@ -275,10 +280,11 @@ export class KafkaBroker {
             const msg = { key: m.key ? m.key.toString() : null, value: m.value!.toString(), headers };
             out.push(msg);
             byTopic.get(batch.topic)?.push(msg);
+            if (distinct) seen.add(distinct(msg));
           }
         },
       });
-      await waitFor(`${count} messages on ${topics.join(', ')}`, () => out.length >= count, timeoutMs, 200).catch(() => undefined);
+      await waitFor(`${count} messages on ${topics.join(', ')}`, () => (distinct ? seen.size : out.length) >= count, timeoutMs, 200).catch(() => undefined);
       await sleep(500);
     } finally {
       await consumer.disconnect();

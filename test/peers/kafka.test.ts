@@ -32,6 +32,8 @@ after(async () => {
 });
 
 const ids = (msgs: { value: string }[], pick: (doc: any) => string): Set<string> => new Set(msgs.map((m) => pick(JSON.parse(m.value))));
+/** The ECS event id of a message (the read-back counts distinct ids). */
+const eventId = (m: { value: string }): string => (JSON.parse(m.value) as { event: { id: string } }).event.id;
 
 test('kafka: every record arrives once, as ECS, with its key and schema headers', async () => {
   const host = testHost();
@@ -155,7 +157,8 @@ test('kafka: the broker stopped mid-stream and started again: every record arriv
   await exp.shutdown();
   const snap = host.stats.snapshot()['exporter/kafka/restart']!;
   assert.equal(Object.keys(snap).filter((k) => k.startsWith('dropped.')).length, 0, JSON.stringify(snap));
-  const got = ids(await broker.readTopic(topic, n), (d) => d.event.id);
+  // copies (at least once) must not end the read before every id has come
+  const got = ids(await broker.readTopic(topic, n, 60_000, eventId), (d) => d.event.id);
   const missing = Array.from({ length: n }, (_, k) => `rs-${k}`).filter((id) => !got.has(id));
   assert.deepEqual(missing, []);
 });
@@ -182,7 +185,7 @@ test('kafka: the agent SIGKILLed with records in the persistent queue delivers t
   await waitFor('the restarted agent to drain its queue', () => out2.includes('drained'), 90_000);
   second.kill('SIGTERM');
   await new Promise((r) => second.once('exit', r));
-  const got = ids(await broker.readTopic(topic, 2000), (d) => d.event.id);
+  const got = ids(await broker.readTopic(topic, 2000, 60_000, eventId), (d) => d.event.id);
   const missing = Array.from({ length: 2000 }, (_, k) => `sk-${k}`).filter((id) => !got.has(id));
   assert.deepEqual(missing, []);
 });
