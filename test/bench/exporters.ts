@@ -51,6 +51,8 @@ interface Result {
   seconds: number;
   cpuCores: number;
   cpuUsPerRecord: number;
+  /** Of which in the kernel (system time): socket writes, page faults. */
+  sysUsPerRecord: number;
   rssMb: number;
   heapMb: number;
   buffersMb: number;
@@ -152,6 +154,7 @@ async function runCase(kind: Case, n: number, endpoint: string, outDir: string, 
     seconds,
     cpuCores: cpuSeconds / seconds,
     cpuUsPerRecord: (cpuSeconds * 1e6) / n,
+    sysUsPerRecord: cpu.system / n,
     rssMb: peak.rss / 2 ** 20,
     heapMb: peak.heapTotal / 2 ** 20,
     buffersMb: peak.arrayBuffers / 2 ** 20,
