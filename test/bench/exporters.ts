@@ -321,8 +321,11 @@ async function main(): Promise<void> {
         const runs: Result[] = [];
         const other: Result[] = [];
         for (let rep = 0; rep < reps; rep++) {
-          // with a build to compare, its repetitions take turns with this build's, on the same peer
-          for (const [script, into, suffix] of [[__filename, runs, ''], ...(compare ? [[compare, other, 'b']] : [])] as [string, Result[], string][]) {
+          // with a build to compare, its repetitions take turns with this build's on the same peer, the
+          // order swapped every repetition (ABBA): neither build always runs right after the peer's last run
+          const turns = [[__filename, runs, ''], ...(compare ? [[compare, other, 'b']] : [])] as [string, Result[], string][];
+          if (rep % 2) turns.reverse();
+          for (const [script, into, suffix] of turns) {
             log(`case ${label}${suffix ? ` (${compare})` : ''}, repetition ${rep + 1} of ${reps}`);
             const tag = `${v}.${rep}${suffix}`;
             const r = await child(['--case', c, String(n), endpoint, work, tag, JSON.stringify(variants[v])], peerPid, script);

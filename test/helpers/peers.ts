@@ -278,9 +278,10 @@ export class KafkaBroker {
             const headers: Record<string, string> = {};
             for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
             const msg = { key: m.key ? m.key.toString() : null, value: m.value!.toString(), headers };
+            // the id first: a message it cannot read fails the read before it counts
+            if (distinct) seen.add(distinct(msg));
             out.push(msg);
             byTopic.get(batch.topic)?.push(msg);
-            if (distinct) seen.add(distinct(msg));
           }
         },
       });

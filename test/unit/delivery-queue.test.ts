@@ -242,22 +242,69 @@ test('a sender that prepares records: each is prepared once as it is accepted, i
 
 test('a record its sender cannot prepare is dropped and counted dropped.encode_failed; it evicts nothing', async () => {
   const host = testHost();
+  const sender = new PreparingSender();
+  // records wait (a batch of 10 lingers for a second): a full queue of 5 has records drop_oldest could evict
+  const q = new QueuedExporter(id, host, fast({ queueSize: 5, batchSize: 10, batchTimeoutMs: 1000, onFull: 'drop_oldest' }), sender);
+  await q.start();
+  for (let i = 0; i < 5; i++) q.consume(rec(i));
+  q.consume({ ...rec(5), bad: true });
+  q.consume({ ...rec(6), bad: true });
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.encode_failed'), 2);
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.queue_full'), 0, 'a full queue made no room for a record it could not take');
+  assert.equal(sender.prepared, 5);
+  q.consume(rec(7)); // one it can take: the oldest makes room
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.queue_full'), 1);
+  await q.flush();
+  assert.deepEqual(sender.received, ['E-1', 'E-2', 'E-3', 'E-4', 'E-7']);
+  await q.shutdown();
+});
+
+test('block, full: an ordinary record is refused before it is prepared; the agent\'s kite.loss is prepared and queued', async () => {
+  const host = testHost();
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const sender = new PreparingSender();
   const orig = sender.send.bind(sender);
   sender.send = async (b) => { await gate; return orig(b); };
-  const q = new QueuedExporter(id, host, fast({ queueSize: 10, numConsumers: 1, onFull: 'drop_oldest' }), sender);
+  const q = new QueuedExporter(id, host, fast({ queueSize: 5, batchSize: 10, numConsumers: 1, onFull: 'block' }), sender);
   await q.start();
-  for (let i = 0; i < 10; i++) q.consume(rec(i));
-  q.consume({ ...rec(10), bad: true });
-  q.consume({ ...rec(11), bad: true });
-  assert.equal(host.stats.get('exporter/test/q', 'dropped.encode_failed'), 2);
-  assert.equal(host.stats.get('exporter/test/q', 'dropped.queue_full'), 0, 'a full queue made no room for a record it could not take');
+  for (let i = 0; i < 5; i++) q.consume(rec(i));
+  q.consume(rec(5));
+  assert.equal(host.stats.get('exporter/test/q', 'dropped.queue_full'), 1);
+  assert.equal(sender.prepared, 5, 'the refused record was not prepared');
+  q.consume({ ...rec(6), 'event.name': 'kite.loss' });
+  assert.equal(sender.prepared, 6);
   release();
   await q.flush();
-  assert.equal(sender.received.length, 10);
+  assert.deepEqual([...sender.received].sort(), ['E-0', 'E-1', 'E-2', 'E-3', 'E-4', 'E-6']);
   await q.shutdown();
+});
+
+test('persistent queue: a recovered record its sender cannot prepare is counted dropped.encode_failed and not read back again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kite-pq-'));
+  try {
+    const cfg = fast({ directory: dir, shutdownTimeoutMs: 20, retry: { ...fast().retry, maxElapsedMs: 0 } });
+    // a sender of records as they are queues the bad ones too
+    const q1 = new QueuedExporter(id, testHost(), cfg, new ScriptedSender(() => ({ status: 'retryable', error: 'down' })));
+    await q1.start();
+    for (let i = 0; i < 10; i++) q1.consume(i % 3 === 0 ? { ...rec(i), bad: true } : rec(i));
+    await q1.shutdown();
+    const host2 = testHost();
+    const up = new PreparingSender();
+    const q2 = new QueuedExporter(id, host2, cfg, up);
+    await q2.start();
+    assert.equal(host2.stats.get('exporter/test/q', 'dropped.encode_failed'), 4);
+    assert.equal(host2.stats.get('exporter/test/q', 'recovered'), 6);
+    await q2.flush();
+    await q2.shutdown();
+    assert.deepEqual([...up.received].sort(), ['E-1', 'E-2', 'E-4', 'E-5', 'E-7', 'E-8']);
+    const q3 = new QueuedExporter(id, testHost(), cfg, new PreparingSender());
+    await q3.start();
+    assert.equal(q3.size, 0, 'neither the delivered records nor the unpreparable ones come back');
+    await q3.shutdown();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('persistent queue: records read back at start-up are prepared, then delivered', async () => {

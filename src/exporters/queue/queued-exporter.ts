@@ -40,6 +40,8 @@ interface Batch<T> {
 }
 
 const ACK_SYNC_MS = 100;
+/** What prepare() gives for a record its sender could not prepare (any value of T is a valid item). */
+const FAILED: unique symbol = Symbol('prepare failed');
 const LEVELS_MS = 1000;
 
 export class QueuedExporter<T = KiteRecord> implements Exporter {
@@ -120,6 +122,7 @@ export class QueuedExporter<T = KiteRecord> implements Exporter {
       this.log = new PersistentLog(join(this.cfg.directory, this.id.key.replace(/[^A-Za-z0-9_.-]/g, '_')));
       const stored = this.log.open();
       let bad = 0;
+      let unprepared = 0;
       for (const s of stored) {
         let record: KiteRecord;
         try {
@@ -129,8 +132,9 @@ export class QueuedExporter<T = KiteRecord> implements Exporter {
           continue;
         }
         const item = this.prepare(record);
-        if (item === undefined) {
-          // left on disk until acknowledged with the rest: the ack moves past it
+        if (item === FAILED) {
+          // counted dropped.encode_failed; left on disk until the ack moves past it with the rest
+          unprepared++;
           continue;
         }
         this.pending.push({ index: s.index, item, bytes: s.bytes });
@@ -138,9 +142,10 @@ export class QueuedExporter<T = KiteRecord> implements Exporter {
       }
       if (bad) this.host.stats.add(this.statsKey, 'dropped.corrupt', bad);
       this.nextIndex = this.log.next;
-      if (stored.length) {
-        this.host.stats.add(this.statsKey, 'recovered', stored.length - bad);
-        this.host.logger.info('persistent queue recovered records', { component: this.statsKey, records: stored.length - bad });
+      const recovered = stored.length - bad - unprepared;
+      if (recovered) {
+        this.host.stats.add(this.statsKey, 'recovered', recovered);
+        this.host.logger.info('persistent queue recovered records', { component: this.statsKey, records: recovered });
       }
       this.ackTimer = setInterval(() => this.syncAck(), ACK_SYNC_MS);
       this.ackTimer.unref();
@@ -200,13 +205,14 @@ export class QueuedExporter<T = KiteRecord> implements Exporter {
       bytes = Buffer.byteLength(line) + 1;
     }
     const agentRecord = this.cfg.onFull === 'block' && (record['event.name'] === 'kite.loss' || record['event.name'] === 'kite.heartbeat');
-    if (!agentRecord && this.cfg.onFull === 'block' && this.isFull(bytes)) {
+    // refused before it is prepared: under block, or with nothing waiting that drop_oldest could evict
+    if (!agentRecord && this.isFull(bytes) && (this.cfg.onFull === 'block' || this.head >= this.pending.length)) {
       this.host.stats.add(this.statsKey, 'dropped.queue_full');
       return;
     }
     // before room is made for it: a record that cannot be encoded evicts nothing
     const item = this.prepare(record);
-    if (item === undefined) return;
+    if (item === FAILED) return;
     while (!agentRecord && this.isFull(bytes)) {
       if (this.cfg.onFull === 'drop_oldest' && this.head < this.pending.length) {
         const old = this.pending[this.head]!;
@@ -232,8 +238,8 @@ export class QueuedExporter<T = KiteRecord> implements Exporter {
     this.pump();
   }
 
-  /** The sender's form of a record (the record itself if it has no prepare()); undefined if it threw. */
-  private prepare(record: KiteRecord): T | undefined {
+  /** The sender's form of a record (the record itself if it has no prepare()); FAILED if it threw. */
+  private prepare(record: KiteRecord): T | typeof FAILED {
     if (!this.sender.prepare) return record as unknown as T;
     try {
       return this.sender.prepare(record);
@@ -247,7 +253,7 @@ export class QueuedExporter<T = KiteRecord> implements Exporter {
           error: e as Error,
         });
       }
-      return undefined;
+      return FAILED;
     }
   }
 
@@ -292,6 +298,8 @@ export class QueuedExporter<T = KiteRecord> implements Exporter {
     }
     const end = Math.min(this.pending.length, this.head + this.cfg.batchSize);
     const entries = this.pending.slice(this.head, end);
+    // the batch holds its entries now: the slots let go of them (a prepared item may hold an arena)
+    this.pending.fill(undefined as never, this.head, end);
     this.head = end;
     if (this.head > 4096 && this.head * 2 > this.pending.length) {
       this.pending = this.pending.slice(this.head);

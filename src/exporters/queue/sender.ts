@@ -13,17 +13,9 @@ export type SendResult =
   /** Not delivered and never will be (bad request, auth refused, record too large). */
   | { status: 'failure'; error: string };
 
-export interface Sender<T = KiteRecord> {
+interface SenderBase<T> {
   /** Connects or prepares; throwing aborts the agent's start-up. */
   start(): Promise<void>;
-  /**
-   * Optional: what the queue keeps of a record instead of the record itself, made as the record is
-   * accepted (its encoded bytes, say: written while the record is still in the CPU's cache, and the
-   * record left to die young instead of outliving garbage collections in the queue). A record read
-   * back from the persistent queue is prepared as it is read. Throwing drops the record, counted
-   * `dropped.encode_failed`.
-   */
-  prepare?(record: KiteRecord): T;
   /**
    * Sends one batch. A retry passes the same array again, so a sender may keep what it derived from
    * the batch (encoded requests, the connection it used) until done() is called for it.
@@ -36,6 +28,25 @@ export interface Sender<T = KiteRecord> {
   /** Closes connections; called after the queue has drained or given up. Safe twice. */
   shutdown(): Promise<void>;
 }
+
+/**
+ * A sender of records as they are (`prepare` optional: a sender of records that prepares them), or of
+ * items of another type, which it must then prepare itself (the queue never hands it a raw record).
+ */
+export type Sender<T = KiteRecord> = SenderBase<T> &
+  (KiteRecord extends T
+    ? { prepare?(record: KiteRecord): T }
+    : {
+        /**
+         * What the queue keeps of a record instead of the record itself, made as the record is
+         * accepted (its encoded bytes, say: written while the record is still in the CPU's cache,
+         * and the record left to die young instead of outliving garbage collections in the queue).
+         * Retries send the same items. A record read back from the persistent queue is prepared as
+         * it is read, before start() is called. Throwing drops the record, counted
+         * `dropped.encode_failed`.
+         */
+        prepare(record: KiteRecord): T;
+      });
 
 export const success = (rejected = 0): SendResult => ({ status: 'success', rejected });
 export const retryable = (error: string, retryAfterMs?: number): SendResult => ({ status: 'retryable', error, retryAfterMs });
