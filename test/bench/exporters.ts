@@ -269,7 +269,10 @@ async function main(): Promise<void> {
       // a consumer that stalls is not a loss: a second one reads the topic from its start again, and
       // what it finds is what the broker holds
       log(`kafka: the first consumer read back ${first} of ${n} records; reading the topic again`);
-      return Math.max(first, await read());
+      const again = Math.max(first, await read());
+      // what the broker says it holds tells a reader that stalled from records that never arrived
+      if (again < n) log(`kafka: the broker holds ${await broker.topicRecords(`kite-bench-${tag}`).catch((e: Error) => `? (${e.message})`)} records in kite-bench-${tag} (offsets)`);
+      return again;
     }
     if (c === 'otlp' || c === 'otlp_http') {
       // the collector's file holds every run's records: read only what this run added, as it arrives
