@@ -212,7 +212,15 @@ export class KafkaSender implements Sender<KafkaItem> {
     }
     // the batch keeps its producer for every attempt (a retry reuses the same sequence numbers)
     if (!enc.slot) {
-      enc.slot = this.slots.find((s) => s.owner === null) ?? this.slots[0]!;
+      const free = this.slots.find((s) => s.owner === null);
+      if (!free) {
+        // two batches at once on one idempotent producer would share sequence numbers, and the broker
+        // takes the second for a copy of the first: the queue never has more batches in flight than
+        // producers, so this is a bug, counted and logged where it would show
+        this.host.stats.add(this.component, 'producer_shared');
+        this.host.logger.error('kafka: more batches in flight than producers; a batch shares a producer', { component: this.component, producers: this.slots.length });
+      }
+      enc.slot = free ?? this.slots[0]!;
       enc.slot.owner = batch;
     }
     const slot = enc.slot;
