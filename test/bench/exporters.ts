@@ -39,7 +39,7 @@ import { Exporter, KiteRecord } from '../../src/component/component';
 import { createLogger } from '../../src/component/logger';
 import { QueuedExporter } from '../../src/exporters/queue/queued-exporter';
 import { createHost } from '../../src/pipeline/service';
-import { makeRecord } from '../helpers/events';
+import { ecsEventId, makeRecord } from '../helpers/events';
 import { createExporter } from '../helpers/exporters';
 import { Collector, KafkaBroker, parseOtlpJsonLines, waitFor } from '../helpers/peers';
 import { benchInt, KITE_NODE_FLAGS, log, processCpuSeconds, QUICK } from './common';
@@ -255,7 +255,7 @@ async function main(): Promise<void> {
   const readBack = async (c: Case, tag: string): Promise<number | null> => {
     const run = idPrefix(c, tag);
     if (c === 'kafka') {
-      const idOf = (m: { value: string }): string => (JSON.parse(m.value) as { event: { id: string } }).event.id;
+      const idOf = (m: { value: string }): string => ecsEventId(m.value);
       const read = async (): Promise<number> => {
         // until every id has come, copies aside (a copy is not a loss, and must not end the read early)
         const got = await broker.readTopic(`kite-bench-${tag}`, n, 120_000, idOf);

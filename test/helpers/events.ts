@@ -38,6 +38,11 @@ export function makeRecord(run: string, i: number): KiteRecord {
   }
 }
 
+/** The `kite.event_id` of a record as an ECS JSON value carries it (`event.id`). */
+export function ecsEventId(value: string | Buffer): string {
+  return (JSON.parse(String(value)) as { event: { id: string } }).event.id;
+}
+
 export function makeRecords(run: string, n: number, from = 0): KiteRecord[] {
   return Array.from({ length: n }, (_, k) => makeRecord(run, from + k));
 }

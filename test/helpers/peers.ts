@@ -253,7 +253,6 @@ export class KafkaBroker {
     return this.proc.pid;
   }
 
-  /** Reads every message of `topic` from the beginning until `count` have arrived (or the timeout). */
   /** How many records the broker holds in a topic: the sum over its partitions of high watermark minus low. */
   async topicRecords(topic: string): Promise<number> {
     const admin = new Kafka({ brokers: [this.bootstrap], logLevel: logLevel.NOTHING }).admin();
@@ -266,6 +265,7 @@ export class KafkaBroker {
     }
   }
 
+  /** Reads every message of `topic` from the beginning until `count` have arrived (or the timeout). */
   async readTopic(topic: string, count: number, timeoutMs = 60_000, distinct?: (m: KafkaMessage) => string): Promise<KafkaMessage[]> {
     return (await this.readTopics([topic], count, timeoutMs, distinct)).get(topic) ?? [];
   }

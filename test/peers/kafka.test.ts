@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueuedExporter } from '../../src/exporters/queue/queued-exporter';
-import { makeRecord, makeRecords } from '../helpers/events';
+import { ecsEventId, makeRecord, makeRecords } from '../helpers/events';
 import { createExporter } from '../helpers/exporters';
 import { testHost } from '../helpers/host';
 import { KafkaBroker, sleep, waitFor } from '../helpers/peers';
@@ -32,8 +32,7 @@ after(async () => {
 });
 
 const ids = (msgs: { value: string }[], pick: (doc: any) => string): Set<string> => new Set(msgs.map((m) => pick(JSON.parse(m.value))));
-/** The ECS event id of a message (the read-back counts distinct ids). */
-const eventId = (m: { value: string }): string => (JSON.parse(m.value) as { event: { id: string } }).event.id;
+const eventId = (m: { value: string }): string => ecsEventId(m.value);
 
 test('kafka: every record arrives once, as ECS, with its key and schema headers', async () => {
   const host = testHost();

@@ -32,6 +32,16 @@ const fast = (o: Partial<DeliveryConfig> = {}): DeliveryConfig =>
 
 const id = parseComponentId('test/q')!;
 
+/** Runs `body` with a fresh persistent-queue folder, removed afterwards. */
+async function inQueueDir(body: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'kite-pq-'));
+  try {
+    await body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test('retryable results are retried until delivered; nothing is lost', async () => {
   const host = testHost();
   const sender = new ScriptedSender((call) => (call < 5 ? { status: 'retryable', error: 'peer down' } : { status: 'success' }));
@@ -157,8 +167,7 @@ test('shutdown waits at most shutdown_timeout; in memory, what is left is droppe
 });
 
 test('persistent queue: records not delivered survive a restart and are delivered once the peer is back', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-pq-'));
-  try {
+  await inQueueDir(async (dir) => {
     const cfg = fast({ directory: dir, shutdownTimeoutMs: 50, retry: { ...fast().retry, maxElapsedMs: 0 } });
     const host1 = testHost();
     const down = new ScriptedSender((call) => (call < 2 ? { status: 'success' } : { status: 'retryable', error: 'down' }));
@@ -184,14 +193,11 @@ test('persistent queue: records not delivered survive a restart and are delivere
     await q3.start();
     assert.equal(q3.size, 0, 'delivered records are not sent again');
     await q3.shutdown();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('persistent queue is bounded by max_bytes', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-pq-'));
-  try {
+  await inQueueDir(async (dir) => {
     const host = testHost();
     const sender = new ScriptedSender(() => ({ status: 'retryable', error: 'down' }));
     const q = new QueuedExporter(id, host, fast({ directory: dir, maxBytes: 1 << 20, onFull: 'drop_oldest', queueSize: 1_000_000, shutdownTimeoutMs: 10, retry: { ...fast().retry, maxElapsedMs: 0 } }), sender);
@@ -200,9 +206,7 @@ test('persistent queue is bounded by max_bytes', async () => {
     for (let i = 0; i < 3000; i++) q.consume({ ...rec(i), pad: big });
     assert.ok(host.stats.get('exporter/test/q', 'dropped.queue_full') > 1900);
     await q.shutdown();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 /** Prepares each record as its id in capitals; refuses records marked `bad`. */
@@ -281,8 +285,7 @@ test('block, full: an ordinary record is refused before it is prepared; the agen
 });
 
 test('persistent queue: a recovered record its sender cannot prepare is counted dropped.encode_failed and not read back again', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-pq-'));
-  try {
+  await inQueueDir(async (dir) => {
     const cfg = fast({ directory: dir, shutdownTimeoutMs: 20, retry: { ...fast().retry, maxElapsedMs: 0 } });
     // a sender of records as they are queues the bad ones too
     const q1 = new QueuedExporter(id, testHost(), cfg, new ScriptedSender(() => ({ status: 'retryable', error: 'down' })));
@@ -302,14 +305,11 @@ test('persistent queue: a recovered record its sender cannot prepare is counted 
     await q3.start();
     assert.equal(q3.size, 0, 'neither the delivered records nor the unpreparable ones come back');
     await q3.shutdown();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('persistent queue: records read back at start-up are prepared, then delivered', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-pq-'));
-  try {
+  await inQueueDir(async (dir) => {
     const cfg = fast({ directory: dir, shutdownTimeoutMs: 20, retry: { ...fast().retry, maxElapsedMs: 0 } });
     const q1 = new QueuedExporter(id, testHost(), cfg, new PreparingSender(() => ({ status: 'retryable', error: 'down' })));
     await q1.start();
@@ -322,9 +322,7 @@ test('persistent queue: records read back at start-up are prepared, then deliver
     await q2.flush();
     await q2.shutdown();
     assert.deepEqual([...up.received].sort(), Array.from({ length: 30 }, (_, i) => `E-${i}`).sort());
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('backoff grows exponentially, is capped, jittered, and honours Retry-After', () => {
