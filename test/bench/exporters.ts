@@ -215,6 +215,28 @@ class FileTail {
 /** The ids of a run's records: `<case>.<tag>-<i>`, the tag naming the settings' variant and the repetition. */
 const idPrefix = (kind: Case, tag: string): string => `${kind}.${tag}`;
 
+/** The ids `<run>-0` .. `<run>-<n-1>` not among `ids`, as ranges of indices (the first twenty). */
+function missingRanges(run: string, n: number, ids: Iterable<unknown>): string {
+  const have = new Uint8Array(n);
+  const prefix = `${run}-`;
+  for (const id of ids) {
+    if (typeof id !== 'string' || !id.startsWith(prefix)) continue;
+    const i = Number(id.slice(prefix.length));
+    if (Number.isInteger(i) && i >= 0 && i < n) have[i] = 1;
+  }
+  const ranges: string[] = [];
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    if (have[i]) continue;
+    let j = i;
+    while (j + 1 < n && !have[j + 1]) j++;
+    total++;
+    if (ranges.length < 20) ranges.push(i === j ? `${i}` : `${i}-${j}`);
+    i = j;
+  }
+  return `${total} ranges: ${ranges.join(', ')}${total > ranges.length ? ', ...' : ''}`;
+}
+
 /** How many of the ids `<run>-0` .. `<run>-<n-1>` are among `ids`, each counted once. */
 function countIds(run: string, n: number, ids: Iterable<unknown>): number {
   const seen = new Set<number>();
@@ -255,13 +277,24 @@ async function main(): Promise<void> {
   const readBack = async (c: Case, tag: string): Promise<number | null> => {
     const run = idPrefix(c, tag);
     if (c === 'kafka') {
-      const idOf = (m: { value: string }): string => ecsEventId(m.value);
+      // a value that is not the JSON sent is a finding, not a reason to stall the consumer on its batch
+      const unreadable = new Set<string>();
+      const idOf = (m: { value: string }): string => {
+        try {
+          return ecsEventId(m.value);
+        } catch (e) {
+          if (!unreadable.has(m.value) && unreadable.size < 3) log(`kafka: a record read back is not an ECS document (${(e as Error).message}): ${JSON.stringify(m.value.slice(0, 300))}`);
+          unreadable.add(m.value);
+          return `unreadable ${m.value}`;
+        }
+      };
       const read = async (): Promise<number> => {
         // until every id has come, copies aside (a copy is not a loss, and must not end the read early)
         const got = await broker.readTopic(`kite-bench-${tag}`, n, 120_000, idOf);
         const ids = got.map(idOf);
         const count = countIds(run, n, ids);
-        if (got.length > count) log(`kafka: ${got.length - count} copies among the ${got.length} records read back`);
+        if (got.length > count) log(`kafka: ${got.length - count} copies or unreadable among the ${got.length} records read back (${unreadable.size} unreadable)`);
+        if (count < n) log(`kafka: missing ids of ${run}: ${missingRanges(run, n, ids)}`);
         return count;
       };
       const first = await read();
@@ -271,7 +304,10 @@ async function main(): Promise<void> {
       log(`kafka: the first consumer read back ${first} of ${n} records; reading the topic again`);
       const again = Math.max(first, await read());
       // what the broker says it holds tells a reader that stalled from records that never arrived
-      if (again < n) log(`kafka: the broker holds ${await broker.topicRecords(`kite-bench-${tag}`).catch((e: Error) => `? (${e.message})`)} records in kite-bench-${tag} (offsets)`);
+      if (again < n) {
+        const held = await broker.topicOffsets(`kite-bench-${tag}`).then((ps) => ps.map((p) => `partition ${p.partition}: offsets ${p.low} to ${p.high}`).join(', '), (e: Error) => `? (${e.message})`);
+        log(`kafka: the broker holds kite-bench-${tag} ${held} (a first offset above 0: the broker deleted records)`);
+      }
       return again;
     }
     if (c === 'otlp' || c === 'otlp_http') {

@@ -253,13 +253,16 @@ export class KafkaBroker {
     return this.proc.pid;
   }
 
-  /** How many records the broker holds in a topic: the sum over its partitions of high watermark minus low. */
-  async topicRecords(topic: string): Promise<number> {
+  /**
+   * What the broker holds of a topic, per partition: its first offset (above 0 once the broker has
+   * deleted records) and its high watermark.
+   */
+  async topicOffsets(topic: string): Promise<{ partition: number; low: number; high: number }[]> {
     const admin = new Kafka({ brokers: [this.bootstrap], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
     try {
       const offsets = await admin.fetchTopicOffsets(topic);
-      return offsets.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
+      return offsets.map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }));
     } finally {
       await admin.disconnect();
     }
