@@ -4,15 +4,15 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KITE } from './paths';
 import { waitFor } from './kernel';
 import { readRecordLines } from './events';
+import { tempDir } from './tmp';
 
 export async function runAgent(yaml: string, body: (out: string) => Promise<void>): Promise<Record<string, unknown>[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-pd-'));
+  const dir = tempDir('pd');
   const out = join(dir, 'out.jsonl');
   const cfg = join(dir, 'kite.yaml');
   writeFileSync(cfg, yaml.replaceAll('OUT', out));

@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, existsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KITE, ROOT } from '../helpers/paths';
 import { BpfIds, bpfIdsOf, waitFor, waitUnloaded, ms } from '../helpers/kernel';
+import { tempDir } from '../helpers/tmp';
 
 interface Agent {
   child: ChildProcess;
@@ -33,7 +33,7 @@ async function startAgent(args: string[], cwd = ROOT): Promise<Agent> {
 }
 
 function fileConfig(path: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-cli-'));
+  const dir = tempDir('cli');
   const cfg = join(dir, 'kite.yaml');
   writeFileSync(cfg, `receivers:\n  exec: {}\nexporters:\n  file:\n    path: ${path}\nservice:\n  pipelines:\n    main:\n      receivers: [exec]\n      exporters: [file]\n`);
   return cfg;
@@ -42,7 +42,7 @@ function fileConfig(path: string): string {
 const records = (text: string): Record<string, unknown>[] => text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
 test('kite run: an echo with a unique argument arrives in the file within one second; SIGTERM exits 0 and unloads everything', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-out-'));
+  const dir = tempDir('out');
   const out = join(dir, 'events.jsonl');
   const agent = await startAgent(['--config', fileConfig(out)]);
   assert.ok(agent.ids.progs.length + agent.ids.links.length >= 3, JSON.stringify(agent.ids));
@@ -94,7 +94,7 @@ test('kite run (default config): records on standard output, one JSON object per
 });
 
 test('kite run killed with SIGKILL: the kernel frees every program, map and link', async () => {
-  const agent = await startAgent(['--config', fileConfig(join(mkdtempSync(join(tmpdir(), 'kite-out-')), 'e.jsonl'))]);
+  const agent = await startAgent(['--config', fileConfig(join(tempDir('out'), 'e.jsonl'))]);
   assert.ok(agent.ids.progs.length > 0);
   agent.child.kill('SIGKILL');
   await once(agent.child, 'exit');
@@ -102,7 +102,7 @@ test('kite run killed with SIGKILL: the kernel frees every program, map and link
 });
 
 test('kite run with a bad config: every problem on standard error, exit 2, nothing loaded', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-bad-'));
+  const dir = tempDir('bad');
   const cfg = join(dir, 'bad.yaml');
   writeFileSync(cfg, 'receivers:\n  exec:\n    max_args: 0\n    nope: 1\nexporters:\n  console: {}\nservice:\n  pipelines:\n    main: { receivers: [exec], exporters: [console, file] }\n');
   const child = spawn(process.execPath, [KITE, 'run', '--config', 'bad.yaml'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

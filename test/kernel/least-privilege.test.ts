@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { KITE, ROOT } from '../helpers/paths';
 import { waitFor } from '../helpers/kernel';
 import { readRecordLines } from '../helpers/events';
+import { tempDir } from '../helpers/tmp';
 
 /** The capabilities named in the first column of docs/capabilities.md's table. */
 export function documentedCapabilities(): string[] {
@@ -25,7 +25,7 @@ test('as nobody with exactly the documented capabilities: exec records with pre-
   const caps = documentedCapabilities();
   assert.ok(caps.includes('CAP_BPF') && !caps.includes('CAP_SYS_ADMIN'), `documented: ${caps.join(', ')}`);
   const list = caps.map((c) => `+${c.slice(4).toLowerCase()}`).join(',');
-  const dir = mkdtempSync(join(tmpdir(), 'kite-lp-'));
+  const dir = tempDir('lp');
   chmodSync(dir, 0o777);
   const out = join(dir, 'events.jsonl');
   const cfg = join(dir, 'kite.yaml');

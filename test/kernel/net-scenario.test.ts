@@ -11,12 +11,12 @@ import assert from 'node:assert/strict';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KITE, ROOT } from '../helpers/paths';
 import { bpfIdsOf, waitFor, waitUnloaded } from '../helpers/kernel';
 import { ip, vethWorld } from '../helpers/netns';
+import { tempDir } from '../helpers/tmp';
 
 const TOOL = join(ROOT, 'test', 'kernel', 'dns_tool.py');
 const PY = '/usr/bin/python3';
@@ -25,7 +25,7 @@ const records = (path: string): Record<string, unknown>[] =>
 
 test('kite run with dns and xdp_policy: a lookup and a denied flow arrive in the file with their semantic-convention attributes', async () => {
   const w = vethWorld();
-  const dir = mkdtempSync(join(tmpdir(), 'kite-net-'));
+  const dir = tempDir('net');
   const out = join(dir, 'events.jsonl');
   const deniedPort = 40000 + Math.floor(Math.random() * 10000);
   const cfg = join(dir, 'kite.yaml');

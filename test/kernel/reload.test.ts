@@ -8,12 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { KITE } from '../helpers/paths';
 import { bpfIdsOf, waitFor, waitUnloaded } from '../helpers/kernel';
+import { tempDir } from '../helpers/tmp';
 
 function config(files: string[], maxArgs = 64): string {
   const exporters = files.map((f, i) => `  file/${i}: {path: ${f}}`).join('\n');
@@ -48,7 +48,7 @@ async function startAgent(cfg: string, extra: string[] = []): Promise<{ child: C
 }
 
 test('SIGHUP adds an exporter under load: nothing lost, programs untouched; a bad config is rejected', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-reload-'));
+  const dir = tempDir('reload');
   const a = join(dir, 'a.jsonl');
   const b = join(dir, 'b.jsonl');
   const cfg = join(dir, 'kite.yaml');
@@ -93,7 +93,7 @@ test('SIGHUP adds an exporter under load: nothing lost, programs untouched; a ba
 });
 
 test('--watch-config swaps a changed receiver: duplicates at most, no gaps, the old programs unloaded', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-reload-'));
+  const dir = tempDir('reload');
   const a = join(dir, 'a.jsonl');
   const cfg = join(dir, 'kite.yaml');
   writeFileSync(cfg, config([a], 64));

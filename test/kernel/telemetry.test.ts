@@ -11,8 +11,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createHttpServer } from 'node:http';
 import { AddressInfo, createServer as createTcpServer } from 'node:net';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KITE, ROOT } from '../helpers/paths';
 import { waitFor } from '../helpers/kernel';
@@ -22,6 +21,7 @@ import { resolveConfig } from '../../src/pipeline/config';
 import { createHost, Service } from '../../src/pipeline/service';
 import { Telemetry } from '../../src/pipeline/telemetry';
 import { createRegistry } from '../../src/registry';
+import { tempDir } from '../helpers/tmp';
 
 function metric(text: string, name: string, labels: Record<string, string>): number {
   const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
@@ -34,7 +34,7 @@ function metric(text: string, name: string, labels: Record<string, string>): num
 }
 
 test('/healthz, /readyz and /metrics of a running agent; counters add up', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-tel-'));
+  const dir = tempDir('tel');
   const cfg = join(dir, 'kite.yaml');
   writeFileSync(cfg, `receivers: {exec: {}}\nexporters: {file: {path: ${join(dir, 'out.jsonl')}}}\nservice:\n  telemetry: {address: "127.0.0.1:0"}\n  pipelines: {main: {receivers: [exec], exporters: [file]}}\n`);
   const agent = spawn(process.execPath, [KITE, 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -100,7 +100,7 @@ async function waitAsync<T>(fn: () => Promise<T | undefined>, timeoutMs: number,
 }
 
 function startAgent(yaml: string): { agent: ReturnType<typeof spawn>; log: () => string; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'kite-tel-'));
+  const dir = tempDir('tel');
   const cfg = join(dir, 'kite.yaml');
   writeFileSync(cfg, yaml.replaceAll('DIR', dir));
   const agent = spawn(process.execPath, [KITE, 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -245,7 +245,7 @@ service:
 
 test('/healthz fails when a receiver\'s ring reader dies', async () => {
   const logger = createLogger('error', () => {});
-  const cfg = resolveConfig({ receivers: { exec: {} }, exporters: { file: { path: join(mkdtempSync(join(tmpdir(), 'kite-tel-')), 'out.jsonl') } }, service: { pipelines: { main: { receivers: ['exec'], exporters: ['file'] } } } }, createRegistry());
+  const cfg = resolveConfig({ receivers: { exec: {} }, exporters: { file: { path: join(tempDir('tel'), 'out.jsonl') } }, service: { pipelines: { main: { receivers: ['exec'], exporters: ['file'] } } } }, createRegistry());
   const host = createHost(logger);
   const service = new Service(cfg, host);
   const telemetry = new Telemetry(host.stats, logger);

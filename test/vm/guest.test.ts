@@ -11,13 +11,14 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/paths';
+import { tempDir } from '../helpers/tmp';
 
 const enabled = process.env.KITE_VM_TESTS !== '0';
-const results = mkdtempSync(join(tmpdir(), 'kite-vm-'));
+const results = tempDir('vm');
 let status = -1;
 let console_ = '';
 
