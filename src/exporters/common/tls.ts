@@ -42,9 +42,17 @@ export function loadTls(component: string, t: RawTls): TlsMaterial | null {
   return { ca: read('ca_file', t.ca_file), cert: read('cert_file', t.cert_file), key: read('key_file', t.key_file), rejectUnauthorized: !t.insecure_skip_verify };
 }
 
-export function validateTls(prefix: string, t: RawTls): { key: string; expected: string; actual: unknown }[] {
+/**
+ * The TLS settings' problems; with `endpoint`, also TLS asked for on an `http://` URL, which would
+ * otherwise go out in plain text.
+ */
+export function validateTls(prefix: string, t: RawTls, endpoint?: string): { key: string; expected: string; actual: unknown }[] {
+  const problems: { key: string; expected: string; actual: unknown }[] = [];
   if (Boolean(t.cert_file) !== Boolean(t.key_file)) {
-    return [{ key: `${prefix}.${t.cert_file ? 'key_file' : 'cert_file'}`, expected: 'cert_file and key_file together', actual: t.cert_file ? t.key_file : t.cert_file }];
+    problems.push({ key: `${prefix}.${t.cert_file ? 'key_file' : 'cert_file'}`, expected: 'cert_file and key_file together', actual: t.cert_file ? t.key_file : t.cert_file });
   }
-  return [];
+  if (t.enabled && endpoint !== undefined && /^http:\/\//i.test(endpoint)) {
+    problems.push({ key: 'endpoint', expected: `an https:// URL when ${prefix}.enabled is true`, actual: endpoint });
+  }
+  return problems;
 }

@@ -39,7 +39,7 @@ export const elasticsearchSchema = {
 };
 
 export function validateElasticsearch(c: ElasticsearchConfig): ValidationProblem[] {
-  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls)];
+  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls, c.endpoint)];
   const a = c.auth;
   if (a.password_env && a.password_file) problems.push({ key: 'auth.password_file', expected: 'at most one of auth.password_env and auth.password_file', actual: a.password_file });
   if (a.api_key_env && a.api_key_file) problems.push({ key: 'auth.api_key_file', expected: 'at most one of auth.api_key_env and auth.api_key_file', actual: a.api_key_file });

@@ -51,7 +51,7 @@ export function otlpSchema(protocol: 'grpc' | 'http') {
 }
 
 export function validateOtlp(c: OtlpConfig): ValidationProblem[] {
-  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls)];
+  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls, c.endpoint)];
   if (c.bearer_token_env && c.bearer_token_file) problems.push({ key: 'bearer_token_file', expected: 'at most one of bearer_token_env and bearer_token_file', actual: c.bearer_token_file });
   return problems;
 }

@@ -89,7 +89,8 @@ export class OtlpSender implements Sender {
     const token = readSecret(`${this.component}: bearer token`, { env: this.cfg.bearer_token_env, file: this.cfg.bearer_token_file });
     const headers: Record<string, string> = { ...this.cfg.headers };
     if (token) headers.Authorization = `Bearer ${token}`;
-    const tls = loadTls(this.component, this.cfg.tls);
+    // an https:// endpoint turns TLS on, with the CA and client certificate of the settings
+    const tls = loadTls(this.component, { ...this.cfg.tls, enabled: this.cfg.tls.enabled || /^https:\/\//i.test(this.cfg.endpoint) });
     const compression = this.cfg.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE;
     if (this.protocol === 'grpc') {
       const metadata = new Metadata();

@@ -38,7 +38,7 @@ export const splunkHecSchema = {
 };
 
 export function validateSplunkHec(c: SplunkHecConfig): ValidationProblem[] {
-  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls)];
+  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls, c.endpoint)];
   if (!c.token_env === !c.token_file) problems.push({ key: 'token_env', expected: 'exactly one of token_env and token_file', actual: c.token_env || c.token_file });
   return problems;
 }
