@@ -6,18 +6,23 @@
  * the Go module proxy and Maven Central.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { ROOT } from './paths';
+import { TlsFiles } from './tls';
 
 export const PEERS_DIR = join(ROOT, 'test', 'peers');
 
 export const PORTS = {
   kafka: Number(process.env.KITE_PEER_KAFKA_PORT ?? 19092),
   kafkaController: Number(process.env.KITE_PEER_KAFKA_CONTROLLER_PORT ?? 19093),
+  kafkaSsl: Number(process.env.KITE_PEER_KAFKA_SSL_PORT ?? 19094),
+  kafkaSaslSsl: Number(process.env.KITE_PEER_KAFKA_SASL_SSL_PORT ?? 19095),
   otlpGrpc: Number(process.env.KITE_PEER_OTLP_GRPC_PORT ?? 14317),
   otlpHttp: Number(process.env.KITE_PEER_OTLP_HTTP_PORT ?? 14318),
+  otlpTlsGrpc: Number(process.env.KITE_PEER_OTLP_TLS_GRPC_PORT ?? 14319),
+  otlpTlsHttp: Number(process.env.KITE_PEER_OTLP_TLS_HTTP_PORT ?? 14320),
   health: Number(process.env.KITE_PEER_HEALTH_PORT ?? 14133),
   opensearch: Number(process.env.KITE_PEER_OPENSEARCH_PORT ?? 19200),
   opensearchTransport: Number(process.env.KITE_PEER_OPENSEARCH_TRANSPORT_PORT ?? 19300),
@@ -169,8 +174,11 @@ export class Collector {
   private readonly proc: PeerProcess;
   readonly grpcEndpoint = `127.0.0.1:${PORTS.otlpGrpc}`;
   readonly httpEndpoint = `http://127.0.0.1:${PORTS.otlpHttp}`;
+  /** With `tls`: OTLP receivers that require a client certificate (test/peers/otelcol/tls.yaml). */
+  readonly tlsGrpcEndpoint = `127.0.0.1:${PORTS.otlpTlsGrpc}`;
+  readonly tlsHttpEndpoint = `https://127.0.0.1:${PORTS.otlpTlsHttp}`;
 
-  constructor(private readonly outDir: string) {
+  constructor(private readonly outDir: string, private readonly tls?: TlsFiles) {
     mkdirSync(outDir, { recursive: true });
     this.proc = new PeerProcess('otelcol', join(outDir, 'otelcol.log'));
   }
@@ -182,11 +190,16 @@ export class Collector {
 
   async start(): Promise<void> {
     const bin = Collector.build();
-    this.proc.run(bin, ['--config', join(PEERS_DIR, 'otelcol', 'config.yaml')], {
+    const configs = ['--config', join(PEERS_DIR, 'otelcol', 'config.yaml')];
+    if (this.tls) configs.push('--config', join(PEERS_DIR, 'otelcol', 'tls.yaml'));
+    this.proc.run(bin, configs, {
       PEER_OUT: this.outDir,
       PEER_HEALTH_PORT: String(PORTS.health),
       PEER_OTLP_GRPC_PORT: String(PORTS.otlpGrpc),
       PEER_OTLP_HTTP_PORT: String(PORTS.otlpHttp),
+      PEER_OTLP_TLS_GRPC_PORT: String(PORTS.otlpTlsGrpc),
+      PEER_OTLP_TLS_HTTP_PORT: String(PORTS.otlpTlsHttp),
+      PEER_TLS_DIR: this.tls?.dir ?? '',
     });
     await waitFor('the collector to be healthy', async () => {
       if (!this.proc.running) throw new Error(`collector exited: ${this.proc.log()}`);
@@ -215,22 +228,65 @@ export interface KafkaMessage {
   headers: Record<string, string>;
 }
 
+/**
+ * A broker's secure listeners besides its plaintext one: SSL (mutual TLS: a client certificate signed
+ * by the test CA is required) and SASL_SSL (TLS, then SASL PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 with
+ * these users).
+ */
+export interface KafkaSecurity {
+  tls: TlsFiles;
+  plainUsers: Record<string, string>;
+  scramUsers: Record<string, string>;
+}
+
 export class KafkaBroker {
   private readonly proc: PeerProcess;
   readonly bootstrap = `127.0.0.1:${PORTS.kafka}`;
+  readonly sslBootstrap = `127.0.0.1:${PORTS.kafkaSsl}`;
+  readonly saslSslBootstrap = `127.0.0.1:${PORTS.kafkaSaslSsl}`;
 
   /**
    * `jvm`: `light` (tests: C1 only, 512 MB heap, quick to start) or `shipped` (benchmarks: the JVM
-   * options of Kafka's own kafka-server-start.sh), see test/peers/kafka/start.sh.
+   * options of Kafka's own kafka-server-start.sh), see test/peers/kafka/start.sh. `security` adds the
+   * SSL and SASL_SSL listeners.
    */
-  constructor(private readonly dataDir: string, private readonly jvm: 'light' | 'shipped' = 'light') {
+  constructor(private readonly dataDir: string, private readonly jvm: 'light' | 'shipped' = 'light', private readonly security?: KafkaSecurity) {
     mkdirSync(dataDir, { recursive: true });
     this.proc = new PeerProcess('kafka', join(dataDir, 'kafka.log'));
   }
 
+  /** The broker properties of the secure listeners (appended to server.properties by start.sh). */
+  private securityProperties(): string {
+    const sec = this.security!;
+    const jaasUsers = Object.entries(sec.plainUsers).map(([u, p]) => `user_${u}="${p}"`).join(' ');
+    return [
+      `listeners=PLAINTEXT://${this.bootstrap},CONTROLLER://127.0.0.1:${PORTS.kafkaController},SSL://${this.sslBootstrap},SASL_SSL://${this.saslSslBootstrap}`,
+      `advertised.listeners=PLAINTEXT://${this.bootstrap},SSL://${this.sslBootstrap},SASL_SSL://${this.saslSslBootstrap}`,
+      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL',
+      'ssl.keystore.type=PEM',
+      `ssl.keystore.location=${sec.tls.serverPem}`,
+      'ssl.truststore.type=PEM',
+      `ssl.truststore.location=${sec.tls.ca}`,
+      'listener.name.ssl.ssl.client.auth=required',
+      'listener.name.sasl_ssl.ssl.client.auth=none',
+      'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+      `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${jaasUsers};`,
+      'listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      '',
+    ].join('\n');
+  }
+
   /** Starts the broker (fetching its jars once) and waits until it serves metadata. */
   async start(): Promise<void> {
-    const pid = Number(runScript(join(PEERS_DIR, 'kafka', 'start.sh'), [this.dataDir, String(PORTS.kafka), String(PORTS.kafkaController)], { KITE_KAFKA_JVM: this.jvm }));
+    const env: Record<string, string> = { KITE_KAFKA_JVM: this.jvm };
+    if (this.security) {
+      const extra = join(this.dataDir, 'security.properties');
+      writeFileSync(extra, this.securityProperties());
+      env.KITE_KAFKA_EXTRA_PROPERTIES = extra;
+      env.KITE_KAFKA_SCRAM = Object.entries(this.security.scramUsers).flatMap(([u, p]) => ['256', '512'].map((bits) => `SCRAM-SHA-${bits}=[name=${u},password=${p}]`)).join(' ');
+    }
+    const pid = Number(runScript(join(PEERS_DIR, 'kafka', 'start.sh'), [this.dataDir, String(PORTS.kafka), String(PORTS.kafkaController)], env));
     this.proc.adopt(pid);
     const kafka = new Kafka({ brokers: [this.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
     await waitFor('the kafka broker to serve metadata', async () => {
@@ -397,12 +453,12 @@ export class Loki {
     return this.proc.stop();
   }
 
-  /** Every line matching a LogQL stream selector within the last `sinceMs`, oldest first. */
-  async query(selector: string, sinceMs = 3_600_000, limit = 5000): Promise<LokiEntry[]> {
+  /** Every line of a tenant matching a LogQL stream selector within the last `sinceMs`, oldest first. */
+  async query(tenant: string, selector: string, sinceMs = 3_600_000, limit = 5000): Promise<LokiEntry[]> {
     const end = BigInt(Date.now() + 60_000) * 1_000_000n;
     const start = BigInt(Date.now() - sinceMs) * 1_000_000n;
     const url = `${this.endpoint}/loki/api/v1/query_range?${new URLSearchParams({ query: selector, start: String(start), end: String(end), limit: String(limit), direction: 'forward' })}`;
-    const r = await fetch(url);
+    const r = await fetch(url, { headers: { 'X-Scope-OrgID': tenant } });
     const text = await r.text();
     if (!r.ok) throw new Error(`loki query ${selector}: ${r.status} ${text.slice(0, 300)}`);
     const out: LokiEntry[] = [];

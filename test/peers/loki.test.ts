@@ -1,7 +1,8 @@
 /**
  * otlp_http into a real Grafana Loki's native OTLP endpoint (/otlp/v1/logs), read back with LogQL:
  * every record arrives as one log line with the resource's service.name as a stream label and the
- * record's attributes as structured metadata.
+ * record's attributes as structured metadata, in the tenant named by the exporter's configured
+ * X-Scope-OrgID header (Loki runs multi-tenant and refuses a push without one).
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -37,7 +38,8 @@ test('otlp_http -> Loki OTLP: every record queried back with its body, labels an
   const now = Date.now() - 60_000;
   // recent times: Loki refuses lines older than its ingestion window
   const records: KiteRecord[] = makeRecords(run, n).map((r, i) => ({ ...r, time: new Date(now + i).toISOString() }));
-  const exp = createExporter<QueuedExporter>('otlp_http/loki', { endpoint: `${loki.endpoint}/otlp`, service_name: service, sending_queue: { batch_size: 100 } }, host);
+  const tenant = `tenant-${randomUUID().slice(0, 8)}`;
+  const exp = createExporter<QueuedExporter>('otlp_http/loki', { endpoint: `${loki.endpoint}/otlp`, service_name: service, headers: { 'X-Scope-OrgID': tenant }, sending_queue: { batch_size: 100 } }, host);
   await exp.start();
   for (const r of records) await exp.offer(r);
   await exp.flush();
@@ -45,7 +47,7 @@ test('otlp_http -> Loki OTLP: every record queried back with its body, labels an
   assert.equal(host.stats.get('exporter/otlp_http/loki', 'sent'), n);
 
   const got = await waitFor(`${n} lines in Loki`, async () => {
-    const lines = await loki.query(`{service_name="${service}"}`);
+    const lines = await loki.query(tenant, `{service_name="${service}"}`);
     return lines.length >= n ? lines : undefined;
   }, 30_000, 500);
   const byId = new Map<string, LokiEntry>(got.map((e) => [e.labels.kite_event_id ?? '', e]));
@@ -62,6 +64,22 @@ test('otlp_http -> Loki OTLP: every record queried back with its body, labels an
   assert.equal(exec.labels.process_executable_name, 'curl');
   assert.equal(exec.labels.kite_process_exec_id, records[0]!['kite.process.exec_id']);
   // LogQL filters on the structured metadata the exporter wrote
-  const dns = await loki.query(`{service_name="${service}"} | dns_question_type="A"`);
+  const dns = await loki.query(tenant, `{service_name="${service}"} | dns_question_type="A"`);
   assert.equal(dns.length, n / 5);
+  // the header chose the tenant: another tenant has none of it
+  assert.equal((await loki.query('another-tenant', `{service_name="${service}"}`)).length, 0);
+});
+
+test('otlp_http -> Loki without the tenant header: refused (401), not retried, counted as export_failed', async () => {
+  const host = testHost();
+  const exp = createExporter<QueuedExporter>('otlp_http/notenant', { endpoint: `${loki.endpoint}/otlp` }, host);
+  await exp.start();
+  const records = makeRecords(`notenant-${randomUUID().slice(0, 8)}`, 20).map((r) => ({ ...r, time: new Date().toISOString() }));
+  for (const r of records) await exp.offer(r);
+  await exp.flush();
+  await exp.shutdown();
+  const stats = host.stats.snapshot()['exporter/otlp_http/notenant'] ?? {};
+  assert.equal(stats.sent ?? 0, 0, JSON.stringify(stats));
+  assert.equal(stats['dropped.export_failed'], 20, JSON.stringify(stats));
+  assert.equal(stats.retries ?? 0, 0, JSON.stringify(stats));
 });

@@ -1,7 +1,8 @@
 /**
  * The otlp (gRPC) and otlp_http exporters against a real OpenTelemetry Collector whose file exporter
- * writes what arrived: every record read back field by field; the collector stopped and started
- * mid-stream: nothing missing.
+ * writes what arrived: every record read back field by field; over mutual TLS (the collector requires a
+ * client certificate signed by the test CA); the collector stopped and started mid-stream: nothing
+ * missing.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,9 +14,11 @@ import { makeRecord, makeRecords } from '../helpers/events';
 import { createExporter } from '../helpers/exporters';
 import { testHost } from '../helpers/host';
 import { CollectedLog, Collector, sleep, waitFor } from '../helpers/peers';
+import { makeTls } from '../helpers/tls';
 
 const work = mkdtempSync(join(tmpdir(), 'kite-otelcol-'));
-const collector = new Collector(join(work, 'out'));
+const tls = makeTls(work);
+const collector = new Collector(join(work, 'out'), tls);
 
 before(async () => {
   await collector.start();
@@ -76,6 +79,50 @@ for (const [type, run] of [['otlp', 'grpc'], ['otlp_http', 'http']] as const) {
     assert.equal(net.attributes['destination.port'], 443);
     const dns = got.get(`${run}-4`)!;
     assert.equal(dns.attributes['dns.question.name'], 'host4.example.test');
+  });
+}
+
+for (const [type, run] of [['otlp', 'mtlsgrpc'], ['otlp_http', 'mtlshttp']] as const) {
+  test(`${type} over mutual TLS: the CA file checks the collector, the client certificate is shown to it`, async () => {
+    const host = testHost();
+    const endpoint = type === 'otlp' ? collector.tlsGrpcEndpoint : collector.tlsHttpEndpoint;
+    // gRPC: TLS turned on by the setting; HTTP: by the https:// endpoint alone
+    const tlsSettings = { ...(type === 'otlp' ? { enabled: true } : {}), ca_file: tls.ca, cert_file: tls.clientCert, key_file: tls.clientKey };
+    const exp = createExporter<QueuedExporter>(`${type}/mtls`, { endpoint, tls: tlsSettings }, host);
+    await exp.start();
+    const n = 300;
+    for (const r of makeRecords(run, n)) await exp.offer(r);
+    await exp.flush();
+    await exp.shutdown();
+    assert.equal(host.stats.get(`exporter/${type}/mtls`, 'sent'), n);
+    assert.equal((await collected(run, n)).size, n);
+  });
+
+  test(`${type} over TLS: without a client certificate, or trusting another CA, nothing is sent and the batches wait`, async () => {
+    for (const [name, tlsSettings] of [
+      ['nocert', { enabled: true, ca_file: tls.ca }],
+      ['otherca', { enabled: true, ca_file: tls.otherCa, cert_file: tls.clientCert, key_file: tls.clientKey }],
+    ] as const) {
+      const host = testHost();
+      const endpoint = type === 'otlp' ? collector.tlsGrpcEndpoint : collector.tlsHttpEndpoint;
+      const key = `${type}/${name}`;
+      const exp = createExporter<QueuedExporter>(key, {
+        endpoint,
+        tls: tlsSettings,
+        timeout: '2s',
+        retry_on_failure: { initial_interval: '100ms', max_interval: '500ms', max_elapsed_time: 0 },
+        shutdown_timeout: '1s',
+      }, host);
+      await exp.start();
+      for (const r of makeRecords(`${run}${name}`, 50)) await exp.offer(r);
+      await sleep(2000);
+      await exp.shutdown();
+      const stats = host.stats.snapshot()[`exporter/${key}`] ?? {};
+      assert.equal(stats.sent ?? 0, 0, `${key}: ${JSON.stringify(stats)}`);
+      assert.ok((stats.retries ?? 0) > 0, `${key}: ${JSON.stringify(stats)}`);
+      assert.equal(stats['dropped.shutdown'], 50, `${key}: ${JSON.stringify(stats)}`);
+      assert.equal(byId(collector.records(), `${run}${name}`).size, 0);
+    }
   });
 }
 

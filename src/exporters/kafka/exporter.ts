@@ -5,7 +5,7 @@
  *
  * Retryable: connection errors, timeouts, leadership changes and any kafkajs error marked retriable.
  * Failure (batch dropped, counted): protocol errors the broker will always return for this batch,
- * such as MESSAGE_TOO_LARGE, INVALID_RECORD or authorization errors.
+ * such as MESSAGE_TOO_LARGE, INVALID_RECORD or authorization errors, and SASL authentication refused.
  */
 // first: replaces two kafkajs modules before kafkajs loads them
 import { createCachedPartitioner, kafkajsPatched } from './kafkajs-patches';
@@ -37,11 +37,15 @@ const PERMANENT = new Set([
   'UNSUPPORTED_COMPRESSION_TYPE',
 ]);
 
-/** Walks an error and its causes: permanent if any is a known permanent protocol error. */
+/** kafkajs errors (by name) that no retry fixes: the cluster refused the agent's credentials. */
+const PERMANENT_NAMES = new Set(['KafkaJSSASLAuthenticationError']);
+
+/** Walks an error and its causes: permanent if any is a known permanent protocol or authentication error. */
 export function classifyKafkaError(e: unknown): 'retryable' | 'failure' {
-  let cur = e as { type?: string; cause?: unknown; originalError?: unknown } | undefined;
+  let cur = e as { type?: string; name?: string; cause?: unknown; originalError?: unknown } | undefined;
   for (let depth = 0; cur && depth < 8; depth++) {
     if (cur.type && PERMANENT.has(cur.type)) return 'failure';
+    if (cur.name && PERMANENT_NAMES.has(cur.name)) return 'failure';
     cur = (cur.cause ?? cur.originalError) as typeof cur;
   }
   return 'retryable';
@@ -229,7 +233,9 @@ export class KafkaSender implements Sender<KafkaItem> {
       await slot.connecting;
     } catch (e) {
       slot.connecting = null;
-      return retryable(`connect: ${(e as Error).message}`);
+      // an unreachable broker is retried; refused credentials are not (every batch would fail alike)
+      const msg = `connect: ${(e as Error).message}`;
+      return classifyKafkaError(e) === 'failure' ? failure(msg) : retryable(msg);
     }
     try {
       // a retry sends the whole batch again; the idempotent producer keeps that from duplicating

@@ -15,10 +15,16 @@ cache="$(bash "$here/fetch.sh")"
 mkdir -p "$data"
 sed -e "s#__DATA__#$data/log#" -e "s#__PORT__#$port#" -e "s#__CONTROLLER_PORT__#$cport#" \
   "$here/server.properties" > "$data/server.properties"
+# more properties (secure listeners), appended: a later key overrides an earlier one
+if [ -n "${KITE_KAFKA_EXTRA_PROPERTIES:-}" ]; then cat "$KITE_KAFKA_EXTRA_PROPERTIES" >> "$data/server.properties"; fi
 cp="$cache/libs/*"
 if [ ! -f "$data/log/meta.properties" ]; then
+  # SCRAM users go into the metadata log when it is formatted: KITE_KAFKA_SCRAM holds
+  # space-separated 'SCRAM-SHA-256=[name=U,password=P]' (or -512) entries
+  scram=()
+  for s in ${KITE_KAFKA_SCRAM:-}; do scram+=(--add-scram "$s"); done
   cid="$(java -cp "$cp" kafka.tools.StorageTool random-uuid)"
-  java -cp "$cp" kafka.tools.StorageTool format -t "$cid" -c "$data/server.properties" --ignore-formatted >&2
+  java -cp "$cp" kafka.tools.StorageTool format -t "$cid" -c "$data/server.properties" --ignore-formatted "${scram[@]}" >&2
 fi
 if [ "${KITE_KAFKA_JVM:-}" = shipped ]; then
   jvm=(-Xmx1G -Xms1G -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
