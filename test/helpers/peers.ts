@@ -23,6 +23,8 @@ export const PORTS = {
   otlpHttp: Number(process.env.KITE_PEER_OTLP_HTTP_PORT ?? 14318),
   otlpTlsGrpc: Number(process.env.KITE_PEER_OTLP_TLS_GRPC_PORT ?? 14319),
   otlpTlsHttp: Number(process.env.KITE_PEER_OTLP_TLS_HTTP_PORT ?? 14320),
+  otlpAuthGrpc: Number(process.env.KITE_PEER_OTLP_AUTH_GRPC_PORT ?? 14321),
+  otlpAuthHttp: Number(process.env.KITE_PEER_OTLP_AUTH_HTTP_PORT ?? 14322),
   health: Number(process.env.KITE_PEER_HEALTH_PORT ?? 14133),
   opensearch: Number(process.env.KITE_PEER_OPENSEARCH_PORT ?? 19200),
   opensearchTransport: Number(process.env.KITE_PEER_OPENSEARCH_TRANSPORT_PORT ?? 19300),
@@ -174,11 +176,14 @@ export class Collector {
   private readonly proc: PeerProcess;
   readonly grpcEndpoint = `127.0.0.1:${PORTS.otlpGrpc}`;
   readonly httpEndpoint = `http://127.0.0.1:${PORTS.otlpHttp}`;
-  /** With `tls`: OTLP receivers that require a client certificate (test/peers/otelcol/tls.yaml). */
+  /** With `secure`: OTLP receivers that require a client certificate (test/peers/otelcol/secure.yaml). */
   readonly tlsGrpcEndpoint = `127.0.0.1:${PORTS.otlpTlsGrpc}`;
   readonly tlsHttpEndpoint = `https://127.0.0.1:${PORTS.otlpTlsHttp}`;
+  /** With `secure`: OTLP receivers that require the bearer token `secure.token`. */
+  readonly authGrpcEndpoint = `127.0.0.1:${PORTS.otlpAuthGrpc}`;
+  readonly authHttpEndpoint = `http://127.0.0.1:${PORTS.otlpAuthHttp}`;
 
-  constructor(private readonly outDir: string, private readonly tls?: TlsFiles) {
+  constructor(private readonly outDir: string, private readonly secure?: { tls: TlsFiles; token: string }) {
     mkdirSync(outDir, { recursive: true });
     this.proc = new PeerProcess('otelcol', join(outDir, 'otelcol.log'));
   }
@@ -191,7 +196,7 @@ export class Collector {
   async start(): Promise<void> {
     const bin = Collector.build();
     const configs = ['--config', join(PEERS_DIR, 'otelcol', 'config.yaml')];
-    if (this.tls) configs.push('--config', join(PEERS_DIR, 'otelcol', 'tls.yaml'));
+    if (this.secure) configs.push('--config', join(PEERS_DIR, 'otelcol', 'secure.yaml'));
     this.proc.run(bin, configs, {
       PEER_OUT: this.outDir,
       PEER_HEALTH_PORT: String(PORTS.health),
@@ -199,7 +204,10 @@ export class Collector {
       PEER_OTLP_HTTP_PORT: String(PORTS.otlpHttp),
       PEER_OTLP_TLS_GRPC_PORT: String(PORTS.otlpTlsGrpc),
       PEER_OTLP_TLS_HTTP_PORT: String(PORTS.otlpTlsHttp),
-      PEER_TLS_DIR: this.tls?.dir ?? '',
+      PEER_OTLP_AUTH_GRPC_PORT: String(PORTS.otlpAuthGrpc),
+      PEER_OTLP_AUTH_HTTP_PORT: String(PORTS.otlpAuthHttp),
+      PEER_TLS_DIR: this.secure?.tls.dir ?? '',
+      PEER_BEARER_TOKEN: this.secure?.token ?? '',
     });
     await waitFor('the collector to be healthy', async () => {
       if (!this.proc.running) throw new Error(`collector exited: ${this.proc.log()}`);

@@ -1,12 +1,12 @@
 /**
  * The otlp (gRPC) and otlp_http exporters against a real OpenTelemetry Collector whose file exporter
  * writes what arrived: every record read back field by field; over mutual TLS (the collector requires a
- * client certificate signed by the test CA); the collector stopped and started mid-stream: nothing
- * missing.
+ * client certificate signed by the test CA); with a bearer token, from the settings' headers or from a
+ * file (the collector requires it); the collector stopped and started mid-stream: nothing missing.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueuedExporter } from '../../src/exporters/queue/queued-exporter';
@@ -18,7 +18,8 @@ import { makeTls } from '../helpers/tls';
 
 const work = mkdtempSync(join(tmpdir(), 'kite-otelcol-'));
 const tls = makeTls(work);
-const collector = new Collector(join(work, 'out'), tls);
+const token = `token-${process.pid}`;
+const collector = new Collector(join(work, 'out'), { tls, token });
 
 before(async () => {
   await collector.start();
@@ -122,6 +123,38 @@ for (const [type, run] of [['otlp', 'mtlsgrpc'], ['otlp_http', 'mtlshttp']] as c
       assert.ok((stats.retries ?? 0) > 0, `${key}: ${JSON.stringify(stats)}`);
       assert.equal(stats['dropped.shutdown'], 50, `${key}: ${JSON.stringify(stats)}`);
       assert.equal(byId(collector.records(), `${run}${name}`).size, 0);
+    }
+  });
+}
+
+for (const [type, run] of [['otlp', 'authgrpc'], ['otlp_http', 'authhttp']] as const) {
+  test(`${type} with a bearer token: from headers or from a file it is accepted; a wrong one is refused, not retried`, async () => {
+    const endpoint = type === 'otlp' ? collector.authGrpcEndpoint : collector.authHttpEndpoint;
+    const file = join(work, 'token');
+    writeFileSync(file, `${token}\n`);
+    const cases = [
+      ['header', { headers: { authorization: `Bearer ${token}` } }, true],
+      ['file', { bearer_token_file: file }, true],
+      ['wrong', { headers: { authorization: 'Bearer not-the-token' } }, false],
+    ] as const;
+    for (const [name, settings, accepted] of cases) {
+      const host = testHost();
+      const key = `${type}/${name}`;
+      const exp = createExporter<QueuedExporter>(key, { endpoint, ...settings }, host);
+      await exp.start();
+      for (const r of makeRecords(`${run}${name}`, 100)) await exp.offer(r);
+      await exp.flush();
+      await exp.shutdown();
+      const stats = host.stats.snapshot()[`exporter/${key}`] ?? {};
+      if (accepted) {
+        assert.equal(stats.sent, 100, `${key}: ${JSON.stringify(stats)}`);
+        assert.equal((await collected(`${run}${name}`, 100)).size, 100);
+      } else {
+        // Unauthenticated (gRPC 16, HTTP 401): the credentials will not get better by retrying
+        assert.equal(stats.sent ?? 0, 0, `${key}: ${JSON.stringify(stats)}`);
+        assert.equal(stats['dropped.export_failed'], 100, `${key}: ${JSON.stringify(stats)}`);
+        assert.equal(stats.retries ?? 0, 0, `${key}: ${JSON.stringify(stats)}`);
+      }
     }
   });
 }
