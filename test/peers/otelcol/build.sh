@@ -24,9 +24,9 @@ fi
 echo "otelcol: building the collector into $out (first time: 5-12 minutes)" >&2
 rm -rf "$out.tmp" && mkdir -p "$out.tmp"
 start=$(date +%s)
-# the ticker and its sleep hold no stdout: a caller reading ours would otherwise wait for the last
-# sleep to end (up to a minute) after the build is done
-( while sleep 60 >/dev/null 2>&1; do echo "otelcol: still building ($(( $(date +%s) - start ))s)" >&2; done ) >/dev/null &
+# the ticker and its last sleep, left behind when the ticker is killed, hold neither our output nor the
+# lock (fd 9): a caller reading our output, or the next build, would wait for that sleep to end
+( exec 9>&-; while sleep 60 >/dev/null 2>&1; do echo "otelcol: still building ($(( $(date +%s) - start ))s)" >&2; done ) >/dev/null &
 ticker=$!
 trap 'kill $ticker 2>/dev/null || true' EXIT
 "$GOBIN/builder" --config="$here/builder.yaml" --output-path="$out.tmp" >&2
