@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 // first: the exporter installs its kafkajs replacements before kafkajs loads
-import { KafkaItem, KafkaSender } from '../../src/exporters/kafka/exporter';
+import { classifyKafkaError, KafkaItem, KafkaSender } from '../../src/exporters/kafka/exporter';
 import { KiteRecord } from '../../src/component/component';
 import { createExporter } from '../helpers/exporters';
 import { ecsEventId, makeRecord, makeRecords } from '../helpers/events';
@@ -80,4 +80,34 @@ test('a batch becomes requests grouped by topic, in order, each under 768 KiB of
       assert.deepEqual(n, [...n].sort((a, b) => a - b));
     }
   }
+});
+
+test('errors: refused credentials and permanent protocol errors drop the batch; a connection lost during the login is retried', () => {
+  // kafkajs's own classes, wrapped the way its authenticators and producer wrap them
+  const k = require('kafkajs') as {
+    KafkaJSSASLAuthenticationError: new (m: string) => Error;
+    KafkaJSProtocolError: new (e: { type: string; code: number; retriable: boolean; message: string }) => Error;
+    KafkaJSConnectionError: new (m: string) => Error;
+    KafkaJSNonRetriableError: new (e: Error, o: { cause: unknown }) => Error;
+  };
+  const sasl = (m: string): Error => new k.KafkaJSSASLAuthenticationError(m);
+  const refused = [
+    sasl('SASL PLAIN authentication failed: Authentication failed: Invalid username or password'),
+    sasl('SASL SCRAM SHA512 authentication failed: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512'),
+    sasl('SASL PLAIN authentication failed: SASL Authentication failed'),
+    sasl('SASL Plain: Invalid username or password'),
+    sasl('SASL SCRAM-SHA-256 mechanism is not supported by the server'),
+    // kafkajs's retrier gives up on a non-retriable error by wrapping it, the error as its cause
+    ((inner) => new k.KafkaJSNonRetriableError(inner, { cause: inner }))(sasl('SASL SCRAM SHA256 authentication failed: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256')),
+    Object.assign(new Error('send failed'), { cause: new k.KafkaJSProtocolError({ type: 'MESSAGE_TOO_LARGE', code: 10, retriable: false, message: 'too large' }) }),
+  ];
+  for (const e of refused) assert.equal(classifyKafkaError(e), 'failure', e.message);
+  const transient = [
+    sasl('SASL PLAIN authentication failed: Connection closed'),
+    sasl('SASL SCRAM SHA512 authentication failed: Request SaslAuthenticate(key: 36, version: 1) timed out'),
+    sasl('SASL SCRAM SHA512 authentication failed: Connection error: read ECONNRESET'),
+    new k.KafkaJSConnectionError('Connection error: connect ECONNREFUSED 127.0.0.1:9092'),
+    new k.KafkaJSProtocolError({ type: 'NOT_LEADER_OR_FOLLOWER', code: 6, retriable: true, message: 'not leader' }),
+  ];
+  for (const e of transient) assert.equal(classifyKafkaError(e), 'retryable', e.message);
 });

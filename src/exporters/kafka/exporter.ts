@@ -37,15 +37,22 @@ const PERMANENT = new Set([
   'UNSUPPORTED_COMPRESSION_TYPE',
 ]);
 
-/** kafkajs errors (by name) that no retry fixes: the cluster refused the agent's credentials. */
-const PERMANENT_NAMES = new Set(['KafkaJSSASLAuthenticationError']);
+/**
+ * What a SASL login failure says when the credentials themselves were refused: the broker's answer
+ * (PLAIN: "Invalid username or password"; SCRAM: "... invalid credentials ..."; the error code's own
+ * text when the broker sent none), or kafkajs's before asking (no password, a mechanism the broker
+ * does not offer). kafkajs wraps every failure of the login exchange alike, a connection closed or a
+ * timeout too ("SASL PLAIN authentication failed: Connection closed"), and keeps only the message:
+ * those stay retryable.
+ */
+const CREDENTIALS_REFUSED = /invalid credentials|invalid username or password|mechanism is not supported by the server|: SASL Authentication failed$/i;
 
-/** Walks an error and its causes: permanent if any is a known permanent protocol or authentication error. */
+/** Walks an error and its causes: permanent if any is a known permanent protocol error or refused credentials. */
 export function classifyKafkaError(e: unknown): 'retryable' | 'failure' {
-  let cur = e as { type?: string; name?: string; cause?: unknown; originalError?: unknown } | undefined;
+  let cur = e as { type?: string; name?: string; message?: string; cause?: unknown; originalError?: unknown } | undefined;
   for (let depth = 0; cur && depth < 8; depth++) {
     if (cur.type && PERMANENT.has(cur.type)) return 'failure';
-    if (cur.name && PERMANENT_NAMES.has(cur.name)) return 'failure';
+    if (cur.name === 'KafkaJSSASLAuthenticationError' && CREDENTIALS_REFUSED.test(String(cur.message))) return 'failure';
     cur = (cur.cause ?? cur.originalError) as typeof cur;
   }
   return 'retryable';
@@ -120,6 +127,7 @@ export class KafkaSender implements Sender<KafkaItem> {
       sasl = { mechanism: this.cfg.sasl.mechanism, username: this.cfg.sasl.username, password } as SASLOptions;
     }
     const log = this.host.logger.child({ component: this.component });
+    if (this.cfg.sasl.mechanism === 'plain' && !tls) log.warn('kafka: SASL PLAIN without tls.enabled sends the password in plain text');
     if (!installRecordEncoder()) log.debug('kafkajs record encoder left as it is');
     if (!kafkajsPatched()) log.debug('kafkajs partition grouping and crc32c left as they are (kafkajs was loaded first)');
     const kafka = new Kafka({
