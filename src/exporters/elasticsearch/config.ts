@@ -1,7 +1,7 @@
 /** Settings of the elasticsearch exporter. */
 import { ValidationProblem } from '../../component/component';
 import { duration, oneOf, string } from '../../component/formats';
-import { RawTls, tlsSchema, validateTls } from '../common/tls';
+import { RawTls, TLS_BY_SCHEME_DOC, tlsSchema, validateTls } from '../common/tls';
 import { deliverySchema, RawDeliveryConfig, validateDelivery } from '../queue/config';
 
 export const DEFAULT_ES_ENDPOINT = 'http://127.0.0.1:9200';
@@ -34,12 +34,12 @@ export const elasticsearchSchema = {
     api_key_env: { doc: 'Environment variable holding an API key (sent as `Authorization: ApiKey <key>`).', format: string(), default: '' },
     api_key_file: { doc: 'File holding an API key (sent as `Authorization: ApiKey <key>`).', format: string(), default: '' },
   },
-  tls: tlsSchema(),
+  tls: tlsSchema(TLS_BY_SCHEME_DOC),
   ...deliverySchema(),
 };
 
 export function validateElasticsearch(c: ElasticsearchConfig): ValidationProblem[] {
-  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls, c.endpoint)];
+  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls, { by: 'scheme', endpoint: c.endpoint })];
   const a = c.auth;
   if (a.password_env && a.password_file) problems.push({ key: 'auth.password_file', expected: 'at most one of auth.password_env and auth.password_file', actual: a.password_file });
   if (a.api_key_env && a.api_key_file) problems.push({ key: 'auth.api_key_file', expected: 'at most one of auth.api_key_env and auth.api_key_file', actual: a.api_key_file });

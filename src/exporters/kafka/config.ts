@@ -58,7 +58,7 @@ export const kafkaSchema = {
   idempotent: { doc: 'Idempotent producer: the broker drops duplicates of a retried request (needs acks all).', format: boolean(), default: true },
   timeout: { doc: 'Request timeout.', format: duration({ min: 100, max: 600_000 }), default: DEFAULT_KAFKA_TIMEOUT },
   service_name: { doc: '`service.name` of the resource (used by `schema: otel`).', format: string({ nonEmpty: true }), default: 'kite' },
-  tls: tlsSchema(),
+  tls: tlsSchema('Connect to the brokers with TLS (the files below are used only then).'),
   sasl: {
     mechanism: { doc: 'SASL mechanism: `none`, `plain`, `scram-sha-256` or `scram-sha-512`.', format: oneOf(SASL), default: 'none' },
     username: { doc: 'SASL user name.', format: string(), default: '' },
@@ -69,7 +69,7 @@ export const kafkaSchema = {
 };
 
 export function validateKafka(c: KafkaConfig): ValidationProblem[] {
-  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls)];
+  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls, { by: 'setting' })];
   if (c.idempotent && c.acks !== 'all') problems.push({ key: 'idempotent', expected: 'false unless acks is all', actual: c.idempotent });
   if (c.sasl.mechanism !== 'none') {
     if (!c.sasl.username) problems.push({ key: 'sasl.username', expected: 'a user name with a SASL mechanism', actual: c.sasl.username });

@@ -1,7 +1,7 @@
 /** Settings of the otlp (gRPC) and otlp_http exporters: the same keys, different defaults. */
 import { ValidationProblem } from '../../component/component';
 import { duration, FormatError, oneOf, string } from '../../component/formats';
-import { RawTls, tlsSchema, validateTls } from '../common/tls';
+import { RawTls, TLS_BY_SCHEME_DOC, tlsSchema, validateTls } from '../common/tls';
 import { deliverySchema, RawDeliveryConfig, validateDelivery } from '../queue/config';
 
 export const DEFAULT_OTLP_GRPC_ENDPOINT = '127.0.0.1:4317';
@@ -39,19 +39,24 @@ export function otlpSchema(protocol: 'grpc' | 'http') {
     ...(protocol === 'http'
       ? { logs_path: { doc: 'Path of the logs signal under the endpoint.', format: string({ pattern: /^\/.*/, what: 'a path starting with /' }), default: '/v1/logs' } }
       : {}),
-    headers: { doc: 'Extra request headers (gRPC metadata), e.g. `X-Scope-OrgID` for a multi-tenant Loki.', format: stringMap, default: {} as Record<string, string> },
+    headers: {
+      doc: protocol === 'grpc' ? 'Extra request headers, sent as gRPC metadata.' : 'Extra request headers, e.g. `X-Scope-OrgID` for a multi-tenant Loki.',
+      format: stringMap,
+      default: {} as Record<string, string>,
+    },
     bearer_token_env: { doc: 'Environment variable holding a token sent as `Authorization: Bearer <token>`.', format: string(), default: '' },
     bearer_token_file: { doc: 'File holding a token sent as `Authorization: Bearer <token>`.', format: string(), default: '' },
     compression: { doc: 'Request compression: `none` or `gzip`.', format: oneOf(['none', 'gzip'] as const), default: 'gzip' },
     timeout: { doc: 'Timeout of one export request.', format: duration({ min: 100, max: 600_000 }), default: DEFAULT_OTLP_TIMEOUT },
     service_name: { doc: '`service.name` of the resource.', format: string({ nonEmpty: true }), default: 'kite' },
-    tls: tlsSchema(),
+    tls: tlsSchema(protocol === 'grpc' ? undefined : TLS_BY_SCHEME_DOC),
     ...deliverySchema(),
   };
 }
 
-export function validateOtlp(c: OtlpConfig): ValidationProblem[] {
-  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls, c.endpoint)];
+export const validateOtlp = (protocol: 'grpc' | 'http') => (c: OtlpConfig): ValidationProblem[] => {
+  // gRPC: the SDK takes TLS credentials whatever the endpoint's scheme; HTTP: the scheme picks the transport
+  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls, { by: protocol === 'grpc' ? 'either' : 'scheme', endpoint: c.endpoint })];
   if (c.bearer_token_env && c.bearer_token_file) problems.push({ key: 'bearer_token_file', expected: 'at most one of bearer_token_env and bearer_token_file', actual: c.bearer_token_file });
   return problems;
-}
+};

@@ -18,7 +18,7 @@ import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-lo
 import { Host, KiteRecord } from '../../component/component';
 import { readSecret } from '../common/secrets';
 import { endpointOf, reachable } from '../common/reach';
-import { loadTls } from '../common/tls';
+import { loadTls, usesTls } from '../common/tls';
 import { agentVersion, resourceAttributes } from '../resource';
 import { recordTimeNanos } from '../schemas/event-kind';
 import { attributesOf, bodyOf, severityOf } from '../schemas/otel';
@@ -89,13 +89,13 @@ export class OtlpSender implements Sender {
     const token = readSecret(`${this.component}: bearer token`, { env: this.cfg.bearer_token_env, file: this.cfg.bearer_token_file });
     const headers: Record<string, string> = { ...this.cfg.headers };
     if (token) headers.Authorization = `Bearer ${token}`;
-    // an https:// endpoint turns TLS on, with the CA and client certificate of the settings
-    const tls = loadTls(this.component, { ...this.cfg.tls, enabled: this.cfg.tls.enabled || /^https:\/\//i.test(this.cfg.endpoint) });
+    // gRPC: tls.enabled or an https:// endpoint; HTTP: the endpoint's scheme (see validateTls)
+    const tls = loadTls(this.component, { ...this.cfg.tls, enabled: usesTls(this.cfg.tls, { by: this.protocol === 'grpc' ? 'either' : 'scheme', endpoint: this.cfg.endpoint }) });
     const compression = this.cfg.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE;
     if (this.protocol === 'grpc') {
       const metadata = new Metadata();
       for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
-      const secure = tls !== null || this.cfg.endpoint.startsWith('https://');
+      const secure = tls !== null;
       const url = /^[a-z]+:\/\//.test(this.cfg.endpoint) ? this.cfg.endpoint : `${secure ? 'https' : 'http'}://${this.cfg.endpoint}`;
       this.exporter = new GrpcLogExporter({
         url,
@@ -153,7 +153,10 @@ export class OtlpSender implements Sender {
       exporter.export(logs, (res: ExportResult) => {
         if (res.code === ExportResultCode.SUCCESS) return resolve(success());
         const e = res.error;
-        const msg = e?.message ?? 'export failed';
+        // the HTTP status or gRPC code with the SDK's text (over HTTP only the status text, "Unauthorized")
+        const code = (e as { code?: unknown } | undefined)?.code;
+        const text = e?.message ?? 'export failed';
+        const msg = typeof code === 'number' ? `${this.protocol === 'http' ? 'HTTP' : 'gRPC code'} ${code}: ${text}` : text;
         resolve(classifyOtlpError(this.protocol, e) === 'failure' ? failure(msg) : retryable(msg));
       });
     });

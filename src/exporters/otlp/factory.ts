@@ -10,7 +10,7 @@ export const otlpFactory: Factory<'exporter', OtlpConfig> = {
   stability: 'alpha',
   description: 'Sends records as OpenTelemetry logs over OTLP/gRPC, with a delivery queue.',
   schema: otlpSchema('grpc') as never,
-  validate: validateOtlp,
+  validate: validateOtlp('grpc'),
   create: (id, config, host) => {
     const delivery = toDeliveryConfig(config);
     // loaded on first use: a pipeline without this exporter does not pay for its client library's memory

@@ -8,9 +8,9 @@ export const otlpHttpFactory: Factory<'exporter', OtlpConfig> = {
   kind: 'exporter',
   type: 'otlp_http',
   stability: 'alpha',
-  description: 'Sends records as OpenTelemetry logs over OTLP/HTTP (protobuf), e.g. to Grafana Loki, with a delivery queue.',
+  description: 'Sends records as OpenTelemetry logs over OTLP/HTTP (JSON), e.g. to Grafana Loki, with a delivery queue.',
   schema: otlpSchema('http') as never,
-  validate: validateOtlp,
+  validate: validateOtlp('http'),
   create: (id, config, host) => {
     const delivery = toDeliveryConfig(config);
     // loaded on first use: a pipeline without this exporter does not pay for its client library's memory

@@ -1,7 +1,7 @@
 /** Settings of the splunk_hec exporter. */
 import { ValidationProblem } from '../../component/component';
 import { duration, oneOf, string } from '../../component/formats';
-import { RawTls, tlsSchema, validateTls } from '../common/tls';
+import { RawTls, TLS_BY_SCHEME_DOC, tlsSchema, validateTls } from '../common/tls';
 import { deliverySchema, RawDeliveryConfig, validateDelivery } from '../queue/config';
 
 export interface SplunkHecConfig extends RawDeliveryConfig {
@@ -33,12 +33,12 @@ export const splunkHecSchema = {
   compression: { doc: 'Request compression: `none` or `gzip`.', format: oneOf(['none', 'gzip'] as const), default: 'gzip' },
   timeout: { doc: 'Timeout of one request.', format: duration({ min: 100, max: 600_000 }), default: '30s' },
   service_name: { doc: '`service.name` of the resource, for `agent.*` and `host.*` fields.', format: string({ nonEmpty: true }), default: 'kite' },
-  tls: tlsSchema(),
+  tls: tlsSchema(TLS_BY_SCHEME_DOC),
   ...deliverySchema(),
 };
 
 export function validateSplunkHec(c: SplunkHecConfig): ValidationProblem[] {
-  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls, c.endpoint)];
+  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls, { by: 'scheme', endpoint: c.endpoint })];
   if (!c.token_env === !c.token_file) problems.push({ key: 'token_env', expected: 'exactly one of token_env and token_file', actual: c.token_env || c.token_file });
   return problems;
 }
