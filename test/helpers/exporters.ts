@@ -1,7 +1,9 @@
-/** Builds an exporter from YAML-shaped settings through the real config validation and registry. */
-import { ComponentId, Exporter, Host } from '../../src/component/component';
+/** Builds an exporter from YAML-shaped settings through the real config validation and registry, and sends records through one. */
+import { ComponentId, Exporter, Host, KiteRecord } from '../../src/component/component';
+import { QueuedExporter } from '../../src/exporters/queue/queued-exporter';
 import { resolveConfig } from '../../src/pipeline/config';
 import { createRegistry } from '../../src/registry';
+import { testHost } from './host';
 
 export function createExporter<T extends Exporter = Exporter>(key: string, settings: Record<string, unknown>, host: Host): T {
   const cfg = resolveConfig(
@@ -10,4 +12,43 @@ export function createExporter<T extends Exporter = Exporter>(key: string, setti
   );
   const rc = cfg.exporters.get(key)!;
   return rc.factory.create(rc.id as ComponentId, rc.config as never, host) as T;
+}
+
+/** Retries fast and forever, and gives shutdown one second: for exporters a test expects to fail. */
+export const FAST_RETRY = { retry_on_failure: { initial_interval: '100ms', max_interval: '500ms', max_elapsed_time: 0 }, shutdown_timeout: '1s' };
+
+export interface SendOutcome {
+  stats: Record<string, number>;
+  logs: Record<string, unknown>[];
+  /** The error of the first failed send the queue logged (retried or dropped), '' if none. */
+  error: string;
+}
+
+async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Offers the records to a new exporter with these settings, then either flushes it (`expect:
+ * 'delivered'`) or waits until a send has failed and been retried (`expect: 'retried'`), shuts it
+ * down, and waits until every record is counted somewhere (a batch still in a connection attempt at
+ * shutdown's deadline is counted when that attempt ends).
+ */
+export async function sendThrough(key: string, settings: Record<string, unknown>, records: KiteRecord[], expect: 'delivered' | 'retried'): Promise<SendOutcome> {
+  const host = testHost();
+  const exp = createExporter<QueuedExporter>(key, settings, host);
+  const stats = (): Record<string, number> => host.stats.snapshot()[`exporter/${key}`] ?? {};
+  await exp.start();
+  for (const r of records) await exp.offer(r);
+  if (expect === 'delivered') await exp.flush();
+  else await until(`${key} to retry a failed send`, () => (stats().retries ?? 0) > 0, 30_000);
+  await exp.shutdown();
+  const counted = (): number => Object.entries(stats()).filter(([k]) => k === 'sent' || k.startsWith('dropped.')).reduce((s, [, v]) => s + v, 0);
+  await until(`${key} to count every record`, () => counted() >= records.length, 30_000).catch(() => undefined);
+  const failed = host.logs.find((l) => l.msg === 'export failed, retrying' || l.msg === 'export failed, batch dropped');
+  return { stats: stats(), logs: host.logs, error: String(failed?.error ?? '') };
 }

@@ -6,7 +6,7 @@
  * the Go module proxy and Maven Central.
  */
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { ROOT } from './paths';
@@ -25,6 +25,7 @@ export const PORTS = {
   otlpTlsHttp: Number(process.env.KITE_PEER_OTLP_TLS_HTTP_PORT ?? 14320),
   otlpAuthGrpc: Number(process.env.KITE_PEER_OTLP_AUTH_GRPC_PORT ?? 14321),
   otlpAuthHttp: Number(process.env.KITE_PEER_OTLP_AUTH_HTTP_PORT ?? 14322),
+  hec: Number(process.env.KITE_PEER_HEC_PORT ?? 14323),
   health: Number(process.env.KITE_PEER_HEALTH_PORT ?? 14133),
   opensearch: Number(process.env.KITE_PEER_OPENSEARCH_PORT ?? 19200),
   opensearchTransport: Number(process.env.KITE_PEER_OPENSEARCH_TRANSPORT_PORT ?? 19300),
@@ -59,6 +60,8 @@ class PeerProcess {
   run(cmd: string, args: string[], env: Record<string, string> = {}): void {
     const fd = openSync(this.logFile, 'a');
     const child = spawn(cmd, args, { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+    // the child has its own copy
+    closeSync(fd);
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
@@ -134,13 +137,14 @@ export interface CollectedLog {
   attributes: Record<string, unknown>;
 }
 
-type OtlpAny = { stringValue?: string; intValue?: string; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: OtlpAny[] } };
+type OtlpAny = { stringValue?: string; intValue?: string; doubleValue?: number; boolValue?: boolean; arrayValue?: { values?: OtlpAny[] }; kvlistValue?: { values?: { key: string; value: OtlpAny }[] } };
 function fromAny(v: OtlpAny): unknown {
   if (v.stringValue !== undefined) return v.stringValue;
   if (v.intValue !== undefined) return Number(v.intValue);
   if (v.doubleValue !== undefined) return v.doubleValue;
   if (v.boolValue !== undefined) return v.boolValue;
   if (v.arrayValue) return (v.arrayValue.values ?? []).map(fromAny);
+  if (v.kvlistValue) return Object.fromEntries((v.kvlistValue.values ?? []).map((kv) => [kv.key, fromAny(kv.value)]));
   return undefined;
 }
 export const attrs = (kvs: { key: string; value: OtlpAny }[] = []): Record<string, unknown> => Object.fromEntries(kvs.map((kv) => [kv.key, fromAny(kv.value)]));
@@ -179,6 +183,8 @@ export class Collector {
   /** With `secure`: OTLP receivers that require a client certificate (test/peers/otelcol/secure.yaml). */
   readonly tlsGrpcEndpoint = `127.0.0.1:${PORTS.otlpTlsGrpc}`;
   readonly tlsHttpEndpoint = `https://127.0.0.1:${PORTS.otlpTlsHttp}`;
+  /** With `secure`: the splunk_hec receiver's event endpoint, which requires `Splunk <secure.token>`. */
+  readonly hecEndpoint = `http://127.0.0.1:${PORTS.hec}/services/collector/event`;
   /** With `secure`: OTLP receivers that require the bearer token `secure.token`. */
   readonly authGrpcEndpoint = `127.0.0.1:${PORTS.otlpAuthGrpc}`;
   readonly authHttpEndpoint = `http://127.0.0.1:${PORTS.otlpAuthHttp}`;
@@ -206,6 +212,7 @@ export class Collector {
       PEER_OTLP_TLS_HTTP_PORT: String(PORTS.otlpTlsHttp),
       PEER_OTLP_AUTH_GRPC_PORT: String(PORTS.otlpAuthGrpc),
       PEER_OTLP_AUTH_HTTP_PORT: String(PORTS.otlpAuthHttp),
+      PEER_HEC_PORT: String(PORTS.hec),
       PEER_TLS_DIR: this.secure?.tls.dir ?? '',
       PEER_BEARER_TOKEN: this.secure?.token ?? '',
     });
@@ -333,16 +340,16 @@ export class KafkaBroker {
   }
 
   /** Reads every message of `topic` from the beginning until `count` have arrived (or the timeout). */
-  async readTopic(topic: string, count: number, timeoutMs = 60_000, distinct?: (m: KafkaMessage) => string): Promise<KafkaMessage[]> {
+  async readTopic(topic: string, count: number, timeoutMs = 60_000, distinct?: (m: KafkaMessage) => string | undefined): Promise<KafkaMessage[]> {
     return (await this.readTopics([topic], count, timeoutMs, distinct)).get(topic) ?? [];
   }
 
   /**
    * Reads several topics with one consumer until `count` messages in all have arrived; with
    * `distinct`, until `count` distinct ones have (copies of a message, which at-least-once delivery
-   * allows, do not count twice).
+   * allows, do not count twice; a message it gives no id, undefined, does not count).
    */
-  async readTopics(topics: string[], count: number, timeoutMs = 60_000, distinct?: (m: KafkaMessage) => string): Promise<Map<string, KafkaMessage[]>> {
+  async readTopics(topics: string[], count: number, timeoutMs = 60_000, distinct?: (m: KafkaMessage) => string | undefined): Promise<Map<string, KafkaMessage[]>> {
     const kafka = new Kafka({ brokers: [this.bootstrap], logLevel: logLevel.NOTHING });
     const consumer = kafka.consumer({ groupId: `kite-test-${process.pid}-${Date.now()}-${Math.random()}` });
     const out: KafkaMessage[] = [];
@@ -358,7 +365,10 @@ export class KafkaBroker {
             for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
             const msg = { key: m.key ? m.key.toString() : null, value: m.value!.toString(), headers };
             // the id first: a message it cannot read fails the read before it counts
-            if (distinct) seen.add(distinct(msg));
+            if (distinct) {
+              const id = distinct(msg);
+              if (id !== undefined) seen.add(id);
+            }
             out.push(msg);
             byTopic.get(batch.topic)?.push(msg);
           }

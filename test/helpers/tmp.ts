@@ -11,7 +11,14 @@ const made: string[] = [];
 
 function removeAll(): void {
   if (process.env.KITE_KEEP_TMP === '1') return;
-  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  for (const dir of made.splice(0)) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch (e) {
+      // the others are still removed; the exit status stays the tests'
+      process.stderr.write(`could not remove ${dir}: ${(e as Error).message}\n`);
+    }
+  }
 }
 
 /** A new folder `/tmp/kite-<prefix>-XXXXXX`, removed at the process's exit. */

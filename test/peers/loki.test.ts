@@ -14,7 +14,7 @@ import { KiteRecord } from '../../src/component/component';
 import { QueuedExporter } from '../../src/exporters/queue/queued-exporter';
 import { bodyOf } from '../../src/exporters/schemas/otel';
 import { makeRecords } from '../helpers/events';
-import { createExporter } from '../helpers/exporters';
+import { createExporter, sendThrough } from '../helpers/exporters';
 import { testHost } from '../helpers/host';
 import { Loki, LokiEntry, waitFor } from '../helpers/peers';
 
@@ -71,15 +71,10 @@ test('otlp_http -> Loki OTLP: every record queried back with its body, labels an
 });
 
 test('otlp_http -> Loki without the tenant header: refused (401), not retried, counted as export_failed', async () => {
-  const host = testHost();
-  const exp = createExporter<QueuedExporter>('otlp_http/notenant', { endpoint: `${loki.endpoint}/otlp` }, host);
-  await exp.start();
   const records = makeRecords(`notenant-${randomUUID().slice(0, 8)}`, 20).map((r) => ({ ...r, time: new Date().toISOString() }));
-  for (const r of records) await exp.offer(r);
-  await exp.flush();
-  await exp.shutdown();
-  const stats = host.stats.snapshot()['exporter/otlp_http/notenant'] ?? {};
+  const { stats, error } = await sendThrough('otlp_http/notenant', { endpoint: `${loki.endpoint}/otlp` }, records, 'delivered');
   assert.equal(stats.sent ?? 0, 0, JSON.stringify(stats));
   assert.equal(stats['dropped.export_failed'], 20, JSON.stringify(stats));
   assert.equal(stats.retries ?? 0, 0, JSON.stringify(stats));
+  assert.match(error, /401/, 'refused for want of a tenant');
 });

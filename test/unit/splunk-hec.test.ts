@@ -1,8 +1,8 @@
 /**
  * The splunk_hec exporter's wire format and error handling, against a minimal HEC endpoint on
- * 127.0.0.1 in this test (no Splunk server can be had here: the collector's splunk_hec receiver is not
- * served by the module proxy). It checks the token header, gzip, the event objects, a 503 retried and
- * a 403 not retried.
+ * 127.0.0.1 in this test: the token header, gzip, the event objects, and what a real receiver cannot
+ * be made to answer on demand, a 503 retried and a 403 not retried (test/peers/splunk-hec.test.ts
+ * sends to the collector's splunk_hec receiver).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -8,7 +8,7 @@ import { SplunkHecSender } from './exporter';
 export const splunkHecFactory: Factory<'exporter', SplunkHecConfig> = {
   kind: 'exporter',
   type: 'splunk_hec',
-  stability: 'development',
+  stability: 'alpha',
   description: 'Sends records to a Splunk HTTP Event Collector (event endpoint), with a delivery queue.',
   schema: splunkHecSchema as never,
   validate: validateSplunkHec,

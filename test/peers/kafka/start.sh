@@ -21,8 +21,11 @@ cp="$cache/libs/*"
 if [ ! -f "$data/log/meta.properties" ]; then
   # SCRAM users go into the metadata log when it is formatted: KITE_KAFKA_SCRAM holds
   # space-separated 'SCRAM-SHA-256=[name=U,password=P]' (or -512) entries
+  # (no globbing: an entry's [...] is a bracket expression to the shell)
   scram=()
+  set -f
   for s in ${KITE_KAFKA_SCRAM:-}; do scram+=(--add-scram "$s"); done
+  set +f
   cid="$(java -cp "$cp" kafka.tools.StorageTool random-uuid)"
   java -cp "$cp" kafka.tools.StorageTool format -t "$cid" -c "$data/server.properties" --ignore-formatted "${scram[@]}" >&2
 fi
