@@ -1,8 +1,10 @@
 /** Builds an exporter from YAML-shaped settings through the real config validation and registry, and sends records through one. */
+import assert from 'node:assert/strict';
 import { ComponentId, Exporter, Host, KiteRecord } from '../../src/component/component';
 import { QueuedExporter } from '../../src/exporters/queue/queued-exporter';
 import { resolveConfig } from '../../src/pipeline/config';
 import { createRegistry } from '../../src/registry';
+import { makeRecord } from './events';
 import { testHost } from './host';
 
 export function createExporter<T extends Exporter = Exporter>(key: string, settings: Record<string, unknown>, host: Host): T {
@@ -51,4 +53,41 @@ export async function sendThrough(key: string, settings: Record<string, unknown>
   await until(`${key} to count every record`, () => counted() >= records.length, 30_000).catch(() => undefined);
   const failed = host.logs.find((l) => l.msg === 'export failed, retrying' || l.msg === 'export failed, batch dropped');
   return { stats: stats(), logs: host.logs, error: String(failed?.error ?? '') };
+}
+
+/** A peer a test can stop and start again (its data kept). */
+export interface RestartablePeer {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/**
+ * Streams n records (`makeRecord(run, i)`, paced) through a new exporter with these settings and
+ * restarts the peer in the middle: stopped after the first third, the second third offered while it
+ * is down (sends must fail and be retried), started again for the rest; then flushes, shuts down and
+ * checks that nothing was dropped. Returns the exporter's counters; reading back is the test's.
+ */
+export async function streamAcrossRestart(key: string, settings: Record<string, unknown>, peer: RestartablePeer, run: string, n: number): Promise<Record<string, number>> {
+  const host = testHost();
+  const exp = createExporter<QueuedExporter>(key, { sending_queue: { queue_size: 100000 }, ...settings }, host);
+  await exp.start();
+  let i = 0;
+  const produce = async (until: number): Promise<void> => {
+    for (; i < until; i++) {
+      await exp.offer(makeRecord(run, i));
+      if (i % 100 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  await produce(Math.floor(n / 3));
+  await peer.stop();
+  await produce(Math.floor((2 * n) / 3));
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.ok(host.stats.get(`exporter/${key}`, 'retries') > 0, `${key}: sends failed while the peer was down`);
+  await peer.start();
+  await produce(n);
+  await exp.flush();
+  await exp.shutdown();
+  const stats = host.stats.snapshot()[`exporter/${key}`] ?? {};
+  assert.equal(Object.keys(stats).filter((k) => k.startsWith('dropped.')).length, 0, JSON.stringify(stats));
+  return stats;
 }

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueuedExporter } from '../../src/exporters/queue/queued-exporter';
 import { makeRecord, makeRecords } from '../helpers/events';
-import { createExporter } from '../helpers/exporters';
+import { createExporter, streamAcrossRestart } from '../helpers/exporters';
 import { testHost } from '../helpers/host';
-import { OpenSearch, sleep } from '../helpers/peers';
+import { OpenSearch } from '../helpers/peers';
 
 const work = mkdtempSync(join(tmpdir(), 'kite-opensearch-'));
 const os = new OpenSearch(join(work, 'node'));
@@ -80,35 +80,14 @@ test('elasticsearch: a document the cluster rejects is counted dropped.rejected;
 });
 
 test('elasticsearch: the node stopped mid-stream and started again: every record indexed, none twice', async () => {
-  const host = testHost();
-  const exp = createExporter<QueuedExporter>('elasticsearch/restart', {
+  const n = 4000;
+  await streamAcrossRestart('elasticsearch/restart', {
     endpoint: os.endpoint,
     index: 'kite-restart',
     mode: 'index',
     timeout: '5s',
-    sending_queue: { queue_size: 100000 },
     retry_on_failure: { initial_interval: '200ms', max_interval: '2s', max_elapsed_time: 0 },
-  }, host);
-  await exp.start();
-  const n = 4000;
-  let i = 0;
-  const produce = async (until: number) => {
-    for (; i < until; i++) {
-      await exp.offer(makeRecord('rs', i));
-      if (i % 100 === 0) await sleep(5);
-    }
-  };
-  await produce(1500);
-  await os.stop();
-  await produce(3000);
-  await sleep(1000);
-  assert.ok(host.stats.get('exporter/elasticsearch/restart', 'retries') > 0, 'sends failed while the node was down');
-  await os.start();
-  await produce(n);
-  await exp.flush();
-  await exp.shutdown();
-  const snap = host.stats.snapshot()['exporter/elasticsearch/restart']!;
-  assert.equal(Object.keys(snap).filter((k) => k.startsWith('dropped.')).length, 0, JSON.stringify(snap));
+  }, os, 'rs', n);
   const docs = await os.documents('kite-restart');
   const ids = new Set(docs.map((d) => d.event.id));
   assert.equal(docs.length, n, 'no document stored twice');

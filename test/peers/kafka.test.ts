@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueuedExporter } from '../../src/exporters/queue/queued-exporter';
 import { ecsEventId, makeRecord, makeRecords } from '../helpers/events';
-import { createExporter } from '../helpers/exporters';
+import { createExporter, streamAcrossRestart } from '../helpers/exporters';
 import { testHost } from '../helpers/host';
 import { KafkaBroker, sleep, waitFor } from '../helpers/peers';
 
@@ -133,29 +133,9 @@ test('kafka: OCSF classes and OTLP JSON values, topic templated by event kind', 
 });
 
 test('kafka: the broker stopped mid-stream and started again: every record arrives', async () => {
-  const host = testHost();
   const topic = 'kite-restart';
-  const exp = createExporter<QueuedExporter>('kafka/restart', { brokers: [broker.bootstrap], topic, timeout: '2s', sending_queue: { queue_size: 100000 }, retry_on_failure: fastRetry }, host);
-  await exp.start();
   const n = 6000;
-  let i = 0;
-  const produce = async (until: number) => {
-    for (; i < until; i++) {
-      await exp.offer(makeRecord('rs', i));
-      if (i % 100 === 0) await sleep(5);
-    }
-  };
-  await produce(2000);
-  await broker.stop();
-  await produce(4000); // while the broker is down
-  await sleep(1000);
-  assert.ok(host.stats.get('exporter/kafka/restart', 'retries') > 0, 'sends failed while the broker was down');
-  await broker.start();
-  await produce(n);
-  await exp.flush();
-  await exp.shutdown();
-  const snap = host.stats.snapshot()['exporter/kafka/restart']!;
-  assert.equal(Object.keys(snap).filter((k) => k.startsWith('dropped.')).length, 0, JSON.stringify(snap));
+  await streamAcrossRestart('kafka/restart', { brokers: [broker.bootstrap], topic, timeout: '2s', retry_on_failure: fastRetry }, broker, 'rs', n);
   // copies (at least once) must not end the read before every id has come
   const got = ids(await broker.readTopic(topic, n, 60_000, eventId), (d) => d.event.id);
   const missing = Array.from({ length: n }, (_, k) => `rs-${k}`).filter((id) => !got.has(id));

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueuedExporter } from '../../src/exporters/queue/queued-exporter';
 import { makeRecord, makeRecords } from '../helpers/events';
-import { createExporter, FAST_RETRY, sendThrough } from '../helpers/exporters';
+import { createExporter, FAST_RETRY, sendThrough, streamAcrossRestart } from '../helpers/exporters';
 import { testHost } from '../helpers/host';
-import { CollectedLog, Collector, sleep, waitFor } from '../helpers/peers';
+import { CollectedLog, Collector, waitFor } from '../helpers/peers';
 import { makeTls } from '../helpers/tls';
 
 const work = mkdtempSync(join(tmpdir(), 'kite-otelcol-'));
@@ -141,33 +141,12 @@ for (const [type, run] of [['otlp', 'authgrpc'], ['otlp_http', 'authhttp']] as c
 }
 
 test('otlp: the collector stopped mid-stream and started again: every record arrives', async () => {
-  const host = testHost();
-  const exp = createExporter<QueuedExporter>('otlp/restart', {
+  const n = 6000;
+  await streamAcrossRestart('otlp/restart', {
     endpoint: collector.grpcEndpoint,
     timeout: '2s',
-    sending_queue: { queue_size: 100000 },
     retry_on_failure: { initial_interval: '100ms', max_interval: '1s', max_elapsed_time: 0 },
-  }, host);
-  await exp.start();
-  const n = 6000;
-  let i = 0;
-  const produce = async (until: number) => {
-    for (; i < until; i++) {
-      await exp.offer(makeRecord('rs', i));
-      if (i % 100 === 0) await sleep(5);
-    }
-  };
-  await produce(2000);
-  await collector.stop();
-  await produce(4000);
-  await sleep(1000);
-  assert.ok(host.stats.get('exporter/otlp/restart', 'retries') > 0, 'sends failed while the collector was down');
-  await collector.start();
-  await produce(n);
-  await exp.flush();
-  await exp.shutdown();
-  const snap = host.stats.snapshot()['exporter/otlp/restart']!;
-  assert.equal(Object.keys(snap).filter((k) => k.startsWith('dropped.')).length, 0, JSON.stringify(snap));
+  }, collector, 'rs', n);
   const got = await collected('rs', n).catch(() => byId(collector.records(), 'rs'));
   const missing = Array.from({ length: n }, (_, k) => `rs-${k}`).filter((id) => !got.has(id));
   assert.deepEqual(missing, []);
