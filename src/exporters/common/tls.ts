@@ -32,20 +32,6 @@ export interface TlsMaterial {
   rejectUnauthorized: boolean;
 }
 
-/** Reads the PEM files named in the settings (at start, so a missing file stops start-up). */
-export function loadTls(component: string, t: RawTls): TlsMaterial | null {
-  if (!t.enabled) return null;
-  const read = (what: string, path: string): Buffer | undefined => {
-    if (!path) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (e) {
-      throw new KiteError('tls_unreadable', `${component}: read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { cause: e });
-    }
-  };
-  return { ca: read('ca_file', t.ca_file), cert: read('cert_file', t.cert_file), key: read('key_file', t.key_file), rejectUnauthorized: !t.insecure_skip_verify };
-}
-
 /**
  * How an exporter's endpoint and `tls.enabled` decide whether it connects with TLS:
  * - `scheme`: the endpoint's http:// or https:// picks the transport (otlp_http, elasticsearch,
@@ -62,6 +48,23 @@ export function usesTls(t: RawTls, decider: TlsDecider): boolean {
   if (decider.by === 'setting') return t.enabled;
   if (decider.by === 'scheme') return isHttps(decider.endpoint);
   return t.enabled || isHttps(decider.endpoint);
+}
+
+/**
+ * Reads the PEM files named in the settings when the exporter connects with TLS (usesTls), at start,
+ * so a missing file stops start-up; null when it does not.
+ */
+export function loadTls(component: string, t: RawTls, decider: TlsDecider): TlsMaterial | null {
+  if (!usesTls(t, decider)) return null;
+  const read = (what: string, path: string): Buffer | undefined => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (e) {
+      throw new KiteError('tls_unreadable', `${component}: read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`, { cause: e });
+    }
+  };
+  return { ca: read('ca_file', t.ca_file), cert: read('cert_file', t.cert_file), key: read('key_file', t.key_file), rejectUnauthorized: !t.insecure_skip_verify };
 }
 
 /**

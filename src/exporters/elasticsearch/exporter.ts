@@ -48,7 +48,7 @@ export class ElasticsearchSender implements Sender {
     const apiKey = readSecret(`${this.component}: api key`, { env: a.api_key_env, file: a.api_key_file });
     if (apiKey) this.auth = `ApiKey ${apiKey}`;
     else if (a.username) this.auth = `Basic ${Buffer.from(`${a.username}:${password}`).toString('base64')}`;
-    const tls = this.url.protocol === 'https:' ? loadTls(this.component, { ...this.cfg.tls, enabled: true }) : null;
+    const tls = loadTls(this.component, this.cfg.tls, { by: 'scheme', endpoint: this.cfg.endpoint });
     this.client = new HttpClient(this.url, tls, this.timeoutMs);
   }
 

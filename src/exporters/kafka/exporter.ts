@@ -120,7 +120,7 @@ export class KafkaSender implements Sender<KafkaItem> {
   }
 
   async start(): Promise<void> {
-    const tls = loadTls(this.component, this.cfg.tls);
+    const tls = loadTls(this.component, this.cfg.tls, { by: 'setting' });
     let sasl: SASLOptions | undefined;
     if (this.cfg.sasl.mechanism !== 'none') {
       const password = readSecret(`${this.component}: sasl password`, { env: this.cfg.sasl.password_env, file: this.cfg.sasl.password_file });

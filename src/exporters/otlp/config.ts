@@ -1,7 +1,7 @@
 /** Settings of the otlp (gRPC) and otlp_http exporters: the same keys, different defaults. */
 import { ValidationProblem } from '../../component/component';
 import { duration, FormatError, oneOf, string } from '../../component/formats';
-import { RawTls, TLS_BY_SCHEME_DOC, tlsSchema, validateTls } from '../common/tls';
+import { RawTls, TLS_BY_SCHEME_DOC, TlsDecider, tlsSchema, validateTls } from '../common/tls';
 import { deliverySchema, RawDeliveryConfig, validateDelivery } from '../queue/config';
 
 export const DEFAULT_OTLP_GRPC_ENDPOINT = '127.0.0.1:4317';
@@ -54,9 +54,11 @@ export function otlpSchema(protocol: 'grpc' | 'http') {
   };
 }
 
+/** gRPC: the SDK takes TLS credentials whatever the endpoint's scheme; HTTP: the scheme picks the transport. */
+export const otlpTlsDecider = (protocol: 'grpc' | 'http', endpoint: string): TlsDecider => ({ by: protocol === 'grpc' ? 'either' : 'scheme', endpoint });
+
 export const validateOtlp = (protocol: 'grpc' | 'http') => (c: OtlpConfig): ValidationProblem[] => {
-  // gRPC: the SDK takes TLS credentials whatever the endpoint's scheme; HTTP: the scheme picks the transport
-  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls, { by: protocol === 'grpc' ? 'either' : 'scheme', endpoint: c.endpoint })];
+  const problems = [...validateDelivery(c), ...validateTls('tls', c.tls, otlpTlsDecider(protocol, c.endpoint))];
   if (c.bearer_token_env && c.bearer_token_file) problems.push({ key: 'bearer_token_file', expected: 'at most one of bearer_token_env and bearer_token_file', actual: c.bearer_token_file });
   return problems;
 };

@@ -18,12 +18,12 @@ import type { LogRecordExporter, ReadableLogRecord } from '@opentelemetry/sdk-lo
 import { Host, KiteRecord } from '../../component/component';
 import { readSecret } from '../common/secrets';
 import { endpointOf, reachable } from '../common/reach';
-import { loadTls, usesTls } from '../common/tls';
+import { loadTls } from '../common/tls';
 import { agentVersion, resourceAttributes } from '../resource';
 import { recordTimeNanos } from '../schemas/event-kind';
 import { attributesOf, bodyOf, severityOf } from '../schemas/otel';
 import { failure, retryable, Sender, SendResult, success } from '../queue/sender';
-import { OtlpConfig } from './config';
+import { OtlpConfig, otlpTlsDecider } from './config';
 import { OtlpLogsEncoder } from './logs-protobuf';
 
 const RETRYABLE_GRPC = new Set([1, 4, 8, 10, 11, 14, 15]);
@@ -89,8 +89,7 @@ export class OtlpSender implements Sender {
     const token = readSecret(`${this.component}: bearer token`, { env: this.cfg.bearer_token_env, file: this.cfg.bearer_token_file });
     const headers: Record<string, string> = { ...this.cfg.headers };
     if (token) headers.Authorization = `Bearer ${token}`;
-    // gRPC: tls.enabled or an https:// endpoint; HTTP: the endpoint's scheme (see validateTls)
-    const tls = loadTls(this.component, { ...this.cfg.tls, enabled: usesTls(this.cfg.tls, { by: this.protocol === 'grpc' ? 'either' : 'scheme', endpoint: this.cfg.endpoint }) });
+    const tls = loadTls(this.component, this.cfg.tls, otlpTlsDecider(this.protocol, this.cfg.endpoint));
     const compression = this.cfg.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE;
     if (this.protocol === 'grpc') {
       const metadata = new Metadata();

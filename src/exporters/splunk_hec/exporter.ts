@@ -34,7 +34,7 @@ export class SplunkHecSender implements Sender {
   async start(): Promise<void> {
     this.auth = `Splunk ${readSecret(`${this.component}: hec token`, { env: this.cfg.token_env, file: this.cfg.token_file })}`;
     const url = new URL(this.cfg.endpoint);
-    const tls = url.protocol === 'https:' ? loadTls(this.component, { ...this.cfg.tls, enabled: true }) : null;
+    const tls = loadTls(this.component, this.cfg.tls, { by: 'scheme', endpoint: this.cfg.endpoint });
     this.client = new HttpClient(url, tls, this.timeoutMs);
   }
 
