@@ -6,6 +6,7 @@ import { resolveConfig } from '../../src/pipeline/config';
 import { createRegistry } from '../../src/registry';
 import { makeRecord } from './events';
 import { testHost } from './host';
+import { waitFor } from './kernel';
 
 export function createExporter<T extends Exporter = Exporter>(key: string, settings: Record<string, unknown>, host: Host): T {
   const cfg = resolveConfig(
@@ -26,14 +27,6 @@ export interface SendOutcome {
   error: string;
 }
 
-async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /**
  * Offers the records to a new exporter with these settings, then either flushes it (`expect:
  * 'delivered'`) or waits until a send has failed and been retried (`expect: 'retried'`), shuts it
@@ -47,10 +40,10 @@ export async function sendThrough(key: string, settings: Record<string, unknown>
   await exp.start();
   for (const r of records) await exp.offer(r);
   if (expect === 'delivered') await exp.flush();
-  else await until(`${key} to retry a failed send`, () => (stats().retries ?? 0) > 0, 30_000);
+  else await waitFor(() => (stats().retries ?? 0) > 0 || undefined, 30_000, `${key} to retry a failed send`);
   await exp.shutdown();
   const counted = (): number => Object.entries(stats()).filter(([k]) => k === 'sent' || k.startsWith('dropped.')).reduce((s, [, v]) => s + v, 0);
-  await until(`${key} to count every record`, () => counted() >= records.length, 30_000).catch(() => undefined);
+  await waitFor(() => counted() >= records.length || undefined, 30_000, `${key} to count every record`).catch(() => undefined);
   const failed = host.logs.find((l) => l.msg === 'export failed, retrying' || l.msg === 'export failed, batch dropped');
   return { stats: stats(), logs: host.logs, error: String(failed?.error ?? '') };
 }
